@@ -1,0 +1,229 @@
+/**
+ * The syscall program: a list of system calls that the clone child executes with the
+ * run_program routine (ffi/asm/x86_64.S) between clone and execve, where no JavaScript can run.
+ *
+ * A program is data. It is built here in plain TypeScript (so it can be printed and unit
+ * tested without root), then laid out into native memory by `encode()`.
+ * @module
+ */
+
+/** Flags of a record, as run_program reads them. */
+export const F_IGNORE = 1;
+/** Skip `skip` records after a success. */
+export const F_SKIP_ON_OK = 2;
+/** Skip `skip` records after a tolerated error. */
+export const F_SKIP_ON_ERR = 4;
+/** A result of 0 is a failure (reported as ECANCELED): a read that must not see EOF. */
+export const F_ZERO_FAILS = 8;
+
+/** Size of one record in bytes. */
+export const RECORD_SIZE = 72;
+/** Size of the program header in bytes. */
+export const HEADER_SIZE = 16;
+/** The index that marks a "ready" report instead of an error. */
+export const READY_INDEX = 0xffff_ffff_ffff_ffffn;
+
+/** One argument of a step. */
+export type StepArg =
+  | { imm: bigint }
+  | { ref: number }
+  | { str: string }
+  | { bytes: Uint8Array };
+
+/** Options of a step. */
+export interface StepOptions {
+  /** errnos that are tolerated (at most two). */
+  ok?: number[];
+  /** Every error is tolerated. */
+  ignoreErrors?: boolean;
+  /** On success, continue at this label. */
+  onOkGoto?: string;
+  /** On a tolerated error, continue at this label. */
+  onErrGoto?: string;
+  /** A zero result is a failure. */
+  zeroFails?: boolean;
+  /** What the call is about, for the error message: a quoted path, a name. */
+  subject?: string;
+  /** The phase this step belongs to ("namespaces", "rootfs", "process"...). */
+  phase?: string;
+}
+
+/** One system call of a program. */
+export interface Step {
+  /** Syscall name, e.g. "mount". */
+  name: string;
+  /** Syscall number. */
+  nr: number;
+  /** Up to six arguments. */
+  args: StepArg[];
+  /** Options. */
+  opts: StepOptions;
+  /** Labels that point at this step. */
+  labels: string[];
+}
+
+/** A value an argument can be built from. */
+export type ArgInput = number | bigint | string | Uint8Array | Ref | null;
+
+/** The result of an earlier step, usable as an argument (an fd, typically). */
+export class Ref {
+  constructor(readonly index: number) {}
+}
+
+function toArg(a: ArgInput): StepArg {
+  if (a === null) return { imm: 0n };
+  if (typeof a === "number") return { imm: BigInt.asUintN(64, BigInt(a)) };
+  if (typeof a === "bigint") return { imm: BigInt.asUintN(64, a) };
+  if (typeof a === "string") return { str: a };
+  if (a instanceof Ref) return { ref: a.index };
+  return { bytes: a };
+}
+
+/**
+ * Builds a syscall program.
+ *
+ * @example
+ * ```ts
+ * const p = new Program();
+ * p.call("sethostname", SYS.sethostname, ["box", 3], { subject: '"box"' });
+ * const fd = p.call("openat", SYS.openat, [AT_FDCWD, "/proc", O_PATH]);
+ * p.call("fchdir", SYS.fchdir, [fd]);
+ * ```
+ */
+export class Program {
+  /** The steps in order. */
+  readonly steps: Step[] = [];
+  #pendingLabels: string[] = [];
+
+  /** Appends a system call and returns a reference to its result. */
+  call(name: string, nr: number, args: ArgInput[], opts: StepOptions = {}): Ref {
+    if (args.length > 6) throw new Error(`${name}: more than six arguments`);
+    if ((opts.ok?.length ?? 0) > 2) throw new Error(`${name}: at most two tolerated errnos`);
+    const idx = this.steps.length;
+    for (const a of args) {
+      if (a instanceof Ref && a.index >= idx) throw new Error(`${name}: refers to a later step`);
+    }
+    this.steps.push({ name, nr, args: args.map(toArg), opts, labels: this.#pendingLabels });
+    this.#pendingLabels = [];
+    return new Ref(idx);
+  }
+
+  /** Names the next step, as a target of onOkGoto / onErrGoto. */
+  label(name: string): void {
+    this.#pendingLabels.push(name);
+  }
+
+  /** The index of the step a label names (the end of the program if nothing follows it). */
+  indexOf(label: string): number {
+    if (this.#pendingLabels.includes(label)) return this.steps.length;
+    const i = this.steps.findIndex((s) => s.labels.includes(label));
+    if (i < 0) throw new Error(`unknown label "${label}"`);
+    return i;
+  }
+
+  /** Size of the native image: header, records, then string and buffer data. */
+  encodedSize(): number {
+    let size = HEADER_SIZE + RECORD_SIZE * this.steps.length;
+    for (const s of this.steps) {
+      for (const a of s.args) {
+        if ("str" in a) size += align8(new TextEncoder().encode(a.str).byteLength + 1);
+        else if ("bytes" in a) size += align8(a.bytes.byteLength);
+      }
+    }
+    return size;
+  }
+
+  /**
+   * Lays the program out into `out` as if it lived at address `base`, with `reportFd` as the
+   * fd that receives the failure report.
+   */
+  encode(out: Uint8Array, base: bigint, reportFd: number): void {
+    const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    const enc = new TextEncoder();
+    dv.setBigUint64(0, BigInt(this.steps.length), true);
+    dv.setBigUint64(8, BigInt(reportFd), true);
+    let data = HEADER_SIZE + RECORD_SIZE * this.steps.length;
+    this.steps.forEach((s, i) => {
+      const off = HEADER_SIZE + RECORD_SIZE * i;
+      dv.setBigUint64(off, BigInt(s.nr), true);
+      let refs = 0;
+      for (let j = 0; j < 6; j++) {
+        const a = s.args[j] ?? { imm: 0n };
+        let v: bigint;
+        if ("imm" in a) v = a.imm;
+        else if ("ref" in a) {
+          v = BigInt(a.ref);
+          refs |= 1 << j;
+        } else {
+          const b = "str" in a ? enc.encode(a.str + "\0") : a.bytes;
+          out.set(b, data);
+          v = base + BigInt(data);
+          data += align8(b.byteLength);
+        }
+        dv.setBigUint64(off + 8 + 8 * j, v, true);
+      }
+      let flags = 0;
+      let skip = 0;
+      if (s.opts.ignoreErrors) flags |= F_IGNORE;
+      if (s.opts.zeroFails) flags |= F_ZERO_FAILS;
+      if (s.opts.onOkGoto !== undefined) {
+        flags |= F_SKIP_ON_OK;
+        skip = this.#skipTo(i, s.opts.onOkGoto);
+      }
+      if (s.opts.onErrGoto !== undefined) {
+        flags |= F_SKIP_ON_ERR;
+        const k = this.#skipTo(i, s.opts.onErrGoto);
+        if (s.opts.onOkGoto !== undefined && k !== skip) {
+          throw new Error(`${s.name}: onOkGoto and onErrGoto must name the same place`);
+        }
+        skip = k;
+      }
+      dv.setUint8(off + 56, refs);
+      dv.setUint8(off + 57, flags);
+      dv.setUint16(off + 58, s.opts.ok?.[0] ?? 0, true);
+      dv.setUint16(off + 60, s.opts.ok?.[1] ?? 0, true);
+      dv.setUint16(off + 62, skip, true);
+      dv.setBigInt64(off + 64, 0n, true);
+    });
+  }
+
+  #skipTo(from: number, label: string): number {
+    const to = this.indexOf(label);
+    if (to <= from) throw new Error(`label "${label}" must come after step ${from}`);
+    return to - from - 1;
+  }
+
+  /** One line per step, for `runts debug plan` and error messages. */
+  describe(): string[] {
+    return this.steps.map((s, i) => `${String(i).padStart(3)} ${describeStep(s)}`);
+  }
+}
+
+/** A step as one readable line: `mount(...)  "proc" on "/proc"`. */
+export function describeStep(s: Step): string {
+  const args = s.args.map((a) => {
+    if ("imm" in a) return formatImm(a.imm);
+    if ("ref" in a) return `$${a.ref}`;
+    if ("str" in a) return JSON.stringify(a.str);
+    return `<${a.bytes.byteLength} bytes>`;
+  });
+  const extra: string[] = [];
+  if (s.opts.ok?.length) extra.push(`ok=${s.opts.ok.join(",")}`);
+  if (s.opts.ignoreErrors) extra.push("errors ignored");
+  if (s.opts.onOkGoto) extra.push(`ok→${s.opts.onOkGoto}`);
+  if (s.opts.onErrGoto) extra.push(`err→${s.opts.onErrGoto}`);
+  const labels = s.labels.length ? `${s.labels.join(",")}: ` : "";
+  return `${labels}${s.name}(${args.join(", ")})${
+    extra.length ? "  [" + extra.join(" ") + "]" : ""
+  }`;
+}
+
+function formatImm(v: bigint): string {
+  const signed = BigInt.asIntN(64, v);
+  if (signed < 0n) return String(signed);
+  return v > 4096n ? `0x${v.toString(16)}` : String(v);
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
