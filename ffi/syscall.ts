@@ -18,31 +18,36 @@ const DEF = {
 let syncFn: Deno.UnsafeFnPointer<typeof DEF> | undefined;
 let asyncFn: Deno.UnsafeFnPointer<typeof DEF & { nonblocking: true }> | undefined;
 
-function toI64(a: Arg | undefined): bigint | number {
-  if (a === undefined || a === null) return 0;
+type Code = Deno.PointerObject<Omit<typeof DEF, "nonblocking">>;
+
+function toI64(a: Arg | undefined): bigint {
+  if (a === undefined || a === null) return 0n;
   if (a instanceof Uint8Array) {
-    if (a.byteLength === 0) return 0;
+    if (a.byteLength === 0) return 0n;
     return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a)));
   }
-  return a;
+  return BigInt.asIntN(64, BigInt(a));
 }
 
-function args7(nr: number, a: Arg[]): [number, ...(bigint | number)[]] {
-  return [nr, toI64(a[0]), toI64(a[1]), toI64(a[2]), toI64(a[3]), toI64(a[4]), toI64(a[5])];
+function args7(nr: number, a: Arg[]): bigint[] {
+  return [BigInt(nr), toI64(a[0]), toI64(a[1]), toI64(a[2]), toI64(a[3]), toI64(a[4]), toI64(a[5])];
 }
 
 /** Calls a syscall and returns the raw result (negative errno on failure). */
 export function rawSyscall(nr: number, ...a: Arg[]): number {
-  syncFn ??= new Deno.UnsafeFnPointer(rawSyscallPointer(), DEF);
+  syncFn ??= new Deno.UnsafeFnPointer(rawSyscallPointer() as Code, DEF);
   const [n, a0, a1, a2, a3, a4, a5] = args7(nr, a);
-  return Number(syncFn.call(n, a0!, a1!, a2!, a3!, a4!, a5!));
+  return Number(syncFn.call(n!, a0!, a1!, a2!, a3!, a4!, a5!));
 }
 
 /** Like rawSyscall, on Deno's FFI thread: for calls that block (poll, waitid, accept). */
 export async function rawSyscallAsync(nr: number, ...a: Arg[]): Promise<number> {
-  asyncFn ??= new Deno.UnsafeFnPointer(rawSyscallPointer(), { ...DEF, nonblocking: true });
+  asyncFn ??= new Deno.UnsafeFnPointer(rawSyscallPointer() as Code, {
+    ...DEF,
+    nonblocking: true,
+  });
   const [n, a0, a1, a2, a3, a4, a5] = args7(nr, a);
-  return Number(await asyncFn.call(n, a0!, a1!, a2!, a3!, a4!, a5!));
+  return Number(await asyncFn.call(n!, a0!, a1!, a2!, a3!, a4!, a5!));
 }
 
 /**
