@@ -28,7 +28,17 @@ export type StepArg =
   | { imm: bigint }
   | { ref: number }
   | { str: string }
-  | { bytes: Uint8Array };
+  | { strv: string[] }
+  | { bytes: Uint8Array }
+  | { reportFd: true };
+
+/** An argument that stands for the fd of the report pipe (known only when the program runs). */
+export const REPORT_FD: unique symbol = Symbol("REPORT_FD");
+
+/** A NULL-terminated array of C strings (argv, envp). */
+export class StrV {
+  constructor(readonly items: string[]) {}
+}
 
 /** Options of a step. */
 export interface StepOptions {
@@ -46,6 +56,8 @@ export interface StepOptions {
   subject?: string;
   /** The phase this step belongs to ("namespaces", "rootfs", "process"...). */
   phase?: string;
+  /** Whole error messages for particular errnos, replacing the generic one. */
+  messages?: Record<number, string>;
 }
 
 /** One system call of a program. */
@@ -63,7 +75,15 @@ export interface Step {
 }
 
 /** A value an argument can be built from. */
-export type ArgInput = number | bigint | string | Uint8Array | Ref | null;
+export type ArgInput =
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | Ref
+  | StrV
+  | typeof REPORT_FD
+  | null;
 
 /** The result of an earlier step, usable as an argument (an fd, typically). */
 export class Ref {
@@ -76,6 +96,8 @@ function toArg(a: ArgInput): StepArg {
   if (typeof a === "bigint") return { imm: BigInt.asUintN(64, a) };
   if (typeof a === "string") return { str: a };
   if (a instanceof Ref) return { ref: a.index };
+  if (a instanceof StrV) return { strv: a.items };
+  if (a === REPORT_FD) return { reportFd: true };
   return { bytes: a };
 }
 
@@ -123,11 +145,16 @@ export class Program {
 
   /** Size of the native image: header, records, then string and buffer data. */
   encodedSize(): number {
+    const enc = new TextEncoder();
     let size = HEADER_SIZE + RECORD_SIZE * this.steps.length;
     for (const s of this.steps) {
       for (const a of s.args) {
-        if ("str" in a) size += align8(new TextEncoder().encode(a.str).byteLength + 1);
+        if ("str" in a) size += align8(enc.encode(a.str).byteLength + 1);
         else if ("bytes" in a) size += align8(a.bytes.byteLength);
+        else if ("strv" in a) {
+          size += 8 * (a.strv.length + 1);
+          for (const x of a.strv) size += align8(enc.encode(x).byteLength + 1);
+        }
       }
     }
     return size;
@@ -151,9 +178,21 @@ export class Program {
         const a = s.args[j] ?? { imm: 0n };
         let v: bigint;
         if ("imm" in a) v = a.imm;
+        else if ("reportFd" in a) v = BigInt(reportFd);
         else if ("ref" in a) {
           v = BigInt(a.ref);
           refs |= 1 << j;
+        } else if ("strv" in a) {
+          const table = data;
+          data += 8 * (a.strv.length + 1);
+          a.strv.forEach((x, k) => {
+            const b = enc.encode(x + "\0");
+            out.set(b, data);
+            dv.setBigUint64(table + 8 * k, base + BigInt(data), true);
+            data += align8(b.byteLength);
+          });
+          dv.setBigUint64(table + 8 * a.strv.length, 0n, true);
+          v = base + BigInt(table);
         } else {
           const b = "str" in a ? enc.encode(a.str + "\0") : a.bytes;
           out.set(b, data);
@@ -205,6 +244,8 @@ export function describeStep(s: Step): string {
     if ("imm" in a) return formatImm(a.imm);
     if ("ref" in a) return `$${a.ref}`;
     if ("str" in a) return JSON.stringify(a.str);
+    if ("strv" in a) return JSON.stringify(a.strv);
+    if ("reportFd" in a) return "<report fd>";
     return `<${a.bytes.byteLength} bytes>`;
   });
   const extra: string[] = [];

@@ -104,6 +104,7 @@ export const SYS = {
   arch_prctl: 158,
   setrlimit: 160,
   chroot: 161,
+  pivot_root: 155,
   sync: 162,
   mount: 165,
   umount2: 166,

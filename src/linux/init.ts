@@ -1,0 +1,249 @@
+/**
+ * The host side of a container's init: clone it with its syscall program, write its id maps,
+ * wait until it reports "created", release it at `start`, and wait for its exit.
+ * @module
+ */
+import { CLONE, readReport, spawnProgram } from "../../ffi/clone.ts";
+import { errnoMessage, errnoName } from "../../ffi/errno.ts";
+import {
+  closeFd,
+  type ExitStatus,
+  openPath,
+  pipe,
+  pollPidfd,
+  reapBlocking,
+  setns,
+  waitPidfd,
+  writeAll,
+} from "../../ffi/process.ts";
+import type { Program } from "../../ffi/program.ts";
+import type { Spec } from "../oci/spec.ts";
+import { cgroupLayout } from "./cgroup_mounts.ts";
+import { NS_FLAG } from "./consts.ts";
+import { buildInitProgram, type NsType } from "./init_program.ts";
+
+const PHASES: Record<string, string> = {
+  namespaces: "setting up namespaces",
+  rootfs: "preparing the rootfs",
+  process: "setting up the process",
+  exec: "starting the container process",
+};
+
+/** Options for creating an init. */
+export interface CreateInitOptions {
+  /** The validated spec. */
+  spec: Spec;
+  /** Absolute rootfs path. */
+  rootfs: string;
+  /** stdin, stdout, stderr for the process. */
+  stdio: [number, number, number];
+  /** Extra fds passed as 3, 4, ... */
+  preserveFds?: number[];
+  /** The init becomes a child of our parent (the caller's subreaper reaps it). */
+  cloneParent?: boolean;
+  /** chroot instead of pivot_root. */
+  noPivot?: boolean;
+  /** Do not wait for start (run). */
+  startImmediately?: boolean;
+}
+
+/** A container init that has been created. */
+export class Init {
+  /** Host pid. */
+  readonly pid: number;
+  /** pidfd of the init. */
+  readonly pidfd: number;
+  /** The init is a child of this process (not handed to our parent). */
+  readonly ownChild: boolean;
+  #ctl: number;
+  #report: number;
+  #program: Program;
+  #exit: Promise<ExitStatus | undefined> | undefined;
+
+  constructor(
+    o: { pid: number; pidfd: number; ctl: number; report: number; program: Program; own: boolean },
+  ) {
+    this.pid = o.pid;
+    this.pidfd = o.pidfd;
+    this.#ctl = o.ctl;
+    this.#report = o.report;
+    this.#program = o.program;
+    this.ownChild = o.own;
+  }
+
+  /** Releases the init into execve; resolves when execve succeeded, throws when it failed. */
+  async start(): Promise<void> {
+    if (this.#ctl < 0) throw new Error("container already started");
+    writeAll(this.#ctl, new Uint8Array([1]), "start pipe");
+    closeFd(this.#ctl);
+    this.#ctl = -1;
+    await this.#afterExec();
+  }
+
+  /** For inits that start immediately: resolves when execve succeeded. */
+  async #afterExec(): Promise<void> {
+    const r = await readReport(this.#report);
+    closeFd(this.#report);
+    this.#report = -1;
+    if (r.kind === "failed") {
+      if (this.ownChild) await this.wait();
+      throw reportError(this.#program, r.index, r.errno);
+    }
+  }
+
+  /** Waits for execve of an init created with startImmediately. */
+  started(): Promise<void> {
+    return this.#afterExec();
+  }
+
+  /**
+   * Waits for the init to exit. Returns its status when it is our child, undefined when it was
+   * handed to our parent (we only see that it is gone).
+   */
+  wait(): Promise<ExitStatus | undefined> {
+    this.#exit ??= this.ownChild
+      ? waitPidfd(this.pidfd)
+      : pollPidfd(this.pidfd).then(() => undefined);
+    return this.#exit;
+  }
+
+  /** Closes the fds kept for the init. */
+  close(): void {
+    for (const fd of [this.#ctl, this.#report, this.pidfd]) closeFd(fd);
+    this.#ctl = this.#report = -1;
+  }
+}
+
+/** Reads the SigIgn mask of this process: those signals would stay ignored after execve. */
+export function ignoredSignals(): number[] {
+  const status = Deno.readTextFileSync("/proc/self/status");
+  const hex = /^SigIgn:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? "0";
+  const mask = BigInt("0x" + hex);
+  const out: number[] = [];
+  for (let i = 1; i <= 64; i++) if (mask & (1n << BigInt(i - 1))) out.push(i);
+  return out;
+}
+
+function bindSourceKinds(spec: Spec): Record<string, "file" | "dir"> {
+  const out: Record<string, "file" | "dir"> = {};
+  for (const m of spec.mounts ?? []) {
+    const bind = m.type === "bind" || (m.options ?? []).some((o) => o === "bind" || o === "rbind");
+    if (!bind || m.source === undefined) continue;
+    try {
+      out[m.source] = Deno.statSync(m.source).isDirectory ? "dir" : "file";
+    } catch {
+      // A missing source fails in open_tree with a message naming it.
+    }
+  }
+  return out;
+}
+
+function needsCgroupLayout(spec: Spec): boolean {
+  return (spec.mounts ?? []).some((m) => m.type === "cgroup");
+}
+
+function idMap(maps: { containerID: number; hostID: number; size: number }[] | undefined): string {
+  return (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join("");
+}
+
+/** Creates a container init: clone, id maps, and the wait for its "created" report. */
+export async function createInit(o: CreateInitOptions): Promise<Init> {
+  const namespaces = o.spec.linux?.namespaces ?? [];
+  const nsFds: Partial<Record<NsType, number>> = {};
+  const opened: number[] = [];
+  let pidNsJoin: number | undefined;
+  let ownPidNs: number | undefined;
+  try {
+    for (const ns of namespaces) {
+      if (!ns.path) continue;
+      const fd = openPath(ns.path, 0);
+      opened.push(fd);
+      if (ns.type === "pid") pidNsJoin = fd;
+      else nsFds[ns.type as NsType] = fd;
+    }
+    const [ctlRd, ctlWr] = pipe();
+    opened.push(ctlRd);
+    const plan = buildInitProgram({
+      spec: o.spec,
+      rootfs: o.rootfs,
+      stdio: o.stdio,
+      preserveFds: o.preserveFds ?? [],
+      ctlFd: ctlRd,
+      nsFds,
+      noPivot: o.noPivot ?? false,
+      bindSources: bindSourceKinds(o.spec),
+      ignoredSignals: ignoredSignals(),
+      startImmediately: o.startImmediately ?? false,
+      cgroupHierarchies: needsCgroupLayout(o.spec) ? cgroupLayout() : [],
+    });
+    // Joining a pid namespace only affects children: do it on this thread around the clone.
+    if (pidNsJoin !== undefined) {
+      ownPidNs = openPath("/proc/self/ns/pid", 0);
+      opened.push(ownPidNs);
+      setns(pidNsJoin, NS_FLAG.pid, "pid namespace");
+    }
+    let spawned;
+    try {
+      spawned = spawnProgram(plan.program, {
+        flags: plan.cloneFlags | (o.cloneParent ? CLONE.PARENT : 0),
+      });
+    } finally {
+      if (ownPidNs !== undefined) setns(ownPidNs, NS_FLAG.pid, "own pid namespace");
+    }
+    const init = new Init({
+      pid: spawned.pid,
+      pidfd: spawned.pidfd,
+      ctl: ctlWr,
+      report: spawned.reportFd,
+      program: plan.program,
+      own: !o.cloneParent,
+    });
+    try {
+      if (plan.newUser) {
+        writeIdMaps(spawned.pid, o.spec);
+        writeAll(ctlWr, new Uint8Array([1]), "id map sync");
+      }
+      const r = await readReport(spawned.reportFd);
+      if (r.kind === "ready") return init;
+      if (r.kind === "failed") throw reportError(plan.program, r.index, r.errno);
+      throw new Error("container init exited before it was ready");
+    } catch (e) {
+      // The child exits by itself after a failure report; kill it anyway, and reap it.
+      Deno.kill(spawned.pid, "SIGKILL");
+      if (!o.cloneParent) reapBlocking(spawned.pid);
+      else await pollPidfd(spawned.pidfd, 5000);
+      init.close();
+      throw e;
+    }
+  } finally {
+    for (const fd of opened) closeFd(fd);
+  }
+}
+
+function writeIdMaps(pid: number, spec: Spec): void {
+  const uid = idMap(spec.linux?.uidMappings);
+  const gid = idMap(spec.linux?.gidMappings);
+  const enc = new TextEncoder();
+  for (const [file, text] of [["uid_map", uid], ["gid_map", gid]] as const) {
+    if (text === "") continue;
+    const fd = openPath(`/proc/${pid}/${file}`, 1);
+    try {
+      writeAll(fd, enc.encode(text), `/proc/${pid}/${file}`);
+    } catch (e) {
+      throw new Error(`writing ${file} ${JSON.stringify(text.trim())}: ${(e as Error).message}`);
+    } finally {
+      closeFd(fd);
+    }
+  }
+}
+
+/** Turns a failure report of the child into an error naming the step. */
+export function reportError(program: Program, index: number, errno: number): Error {
+  const step = program.steps[index];
+  if (step === undefined) return new Error(`container init failed: ${errnoName(errno)}`);
+  const special = step.opts.messages?.[errno];
+  if (special !== undefined) return new Error(special);
+  const phase = PHASES[step.opts.phase ?? ""] ?? "container init";
+  const what = step.opts.subject ? `${step.name} ${step.opts.subject}` : step.name;
+  return new Error(`${phase}: ${what}: ${errnoName(errno)} (${errnoMessage(errno)})`);
+}

@@ -1,0 +1,780 @@
+/**
+ * Builds the syscall program that turns a clone child into a container's init: namespaces,
+ * rootfs and mounts (resolved inside the rootfs with openat2 and mounted on fds with the new
+ * mount API), devices, pivot_root, the process's credentials and limits, the wait for `start`
+ * and the execve. Pure: no system call is made here, so every decision can be unit tested and
+ * printed (`runts debug plan`).
+ * @module
+ */
+import { posix } from "node:path";
+import { Program, type Ref, REPORT_FD, StrV } from "../../ffi/program.ts";
+import {
+  capData,
+  capHeader,
+  gidArray,
+  ifreqFlags,
+  KERNEL_SIGACTION_SIZE,
+  MOUNT_ATTR_SIZE,
+  mountAttr,
+  OPEN_HOW_SIZE,
+  openHow,
+  rlimit,
+  u64s,
+} from "../../ffi/structs/kernel.ts";
+import { SYS } from "../../ffi/sysno_x86_64.ts";
+import type { Mount, Spec } from "../oci/spec.ts";
+import {
+  AF_INET,
+  AT,
+  AT_FDCWD,
+  CAPS,
+  CLOSE_RANGE_CLOEXEC,
+  E,
+  FSCONFIG,
+  FSMOUNT_CLOEXEC,
+  FSOPEN_CLOEXEC,
+  MNT_DETACH,
+  MOUNT_ATTR,
+  MOVE_MOUNT,
+  MS,
+  NS_FLAG,
+  O,
+  OPEN_TREE_CLOEXEC,
+  OPEN_TREE_CLONE,
+  PR,
+  RESOLVE,
+  RLIMIT,
+  S,
+  SIOCSIFFLAGS,
+  SOCK_DGRAM_CLOEXEC,
+} from "./consts.ts";
+import type { CgroupHierarchy } from "./cgroup_mounts.ts";
+import { type MountOptions, parseMountOptions, rootPropagationFlags } from "./mount_options.ts";
+
+/** An OCI namespace type. */
+export type NsType = keyof typeof NS_FLAG;
+
+/** What the program is built from. */
+export interface InitOptions {
+  /** The validated spec. */
+  spec: Spec;
+  /** Absolute host path of the rootfs. */
+  rootfs: string;
+  /** The fds (in the parent) that become the process's stdin, stdout, stderr. */
+  stdio: [number, number, number];
+  /** Parent fds that become 3, 4, ... (`--preserve-fds`). */
+  preserveFds?: number[];
+  /** Read end of the control pipe: one byte after the id maps, one byte at start. */
+  ctlFd: number;
+  /** Namespaces to join, opened by the parent (pid is joined by the parent itself). */
+  nsFds?: Partial<Record<NsType, number>>;
+  /** Use chroot instead of pivot_root (`--no-pivot`). */
+  noPivot?: boolean;
+  /** What each bind mount source is on the host. */
+  bindSources?: Record<string, "file" | "dir">;
+  /** Signals ignored in the parent (they would survive execve). */
+  ignoredSignals?: number[];
+  /** The init should not wait for `start` (run). */
+  startImmediately?: boolean;
+}
+
+/** A built program and how to clone for it. */
+export interface InitPlan {
+  /** The steps. */
+  program: Program;
+  /** Namespace flags for clone(2). */
+  cloneFlags: number;
+  /** A new user namespace: the parent writes the id maps, then releases the child. */
+  newUser: boolean;
+  /** Namespaces that are created new. */
+  newNamespaces: NsType[];
+}
+
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
+
+/** The default devices every container gets (runtime-spec "Default Devices"). */
+export const DEFAULT_DEVICES = [
+  { path: "/dev/null", major: 1, minor: 3 },
+  { path: "/dev/zero", major: 1, minor: 5 },
+  { path: "/dev/full", major: 1, minor: 7 },
+  { path: "/dev/random", major: 1, minor: 8 },
+  { path: "/dev/urandom", major: 1, minor: 9 },
+  { path: "/dev/tty", major: 5, minor: 0 },
+] as const;
+
+/** Linux dev_t from major and minor numbers. */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major);
+  const mi = BigInt(minor);
+  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) |
+    (mi & 0xffn);
+}
+
+/** Builds the init's program. */
+export function buildInitProgram(o: InitOptions): InitPlan {
+  return new InitBuilder(o).build();
+}
+
+class InitBuilder {
+  readonly p = new Program();
+  readonly o: InitOptions;
+  readonly spec: Spec;
+  phase = "";
+
+  constructor(o: InitOptions) {
+    this.o = o;
+    this.spec = o.spec;
+  }
+
+  call(name: string, nr: number, args: Parameters<Program["call"]>[2], opts = {}): Ref {
+    return this.p.call(name, nr, args, { phase: this.phase, ...opts });
+  }
+
+  build(): InitPlan {
+    const namespaces = this.spec.linux?.namespaces ?? [];
+    const newNs = namespaces.filter((n) => !n.path).map((n) => n.type as NsType);
+    const newUser = newNs.includes("user");
+    // time cannot be a clone() flag (0x80 is in CSIGNAL) and cgroup is unshared after the
+    // cgroup is joined; both are done by the child.
+    const cloneFlags = newNs
+      .filter((t) => t !== "time" && t !== "cgroup")
+      .reduce((f, t) => f | NS_FLAG[t], 0);
+
+    this.phase = "namespaces";
+    if (newUser) {
+      this.call("read", SYS.read, [this.o.ctlFd, new Uint8Array(8), 1], {
+        zeroFails: true,
+        subject: "waiting for the user namespace id maps",
+      });
+    }
+    this.joinNamespaces();
+    this.call("setsid", SYS.setsid, []);
+    this.call("prctl", SYS.prctl, [PR.SET_DUMPABLE, 0, 0, 0, 0], { subject: "PR_SET_DUMPABLE" });
+    if (newNs.includes("time")) this.newTimeNamespace();
+    if (newNs.includes("cgroup")) {
+      this.call("unshare", SYS.unshare, [NS_FLAG.cgroup], { subject: "CLONE_NEWCGROUP" });
+    }
+    if (newNs.includes("network")) this.loopbackUp();
+    this.uts();
+
+    if (newNs.includes("mount")) {
+      this.phase = "rootfs";
+      this.call("umask", SYS.umask, [0]);
+      const root = this.prepareRoot();
+      this.mounts(root);
+      this.devices(root);
+      this.enterRoot(root);
+      this.maskAndReadonly();
+    } else {
+      this.phase = "rootfs";
+      this.call("chroot", SYS.chroot, [this.o.rootfs], { subject: JSON.stringify(this.o.rootfs) });
+    }
+
+    this.phase = "process";
+    this.processSetup();
+    return { program: this.p, cloneFlags, newUser, newNamespaces: newNs };
+  }
+
+  joinNamespaces(): void {
+    const fds = this.o.nsFds ?? {};
+    const order: NsType[] = ["user", "ipc", "uts", "network", "cgroup", "time", "mount"];
+    for (const t of order) {
+      const fd = fds[t];
+      if (fd === undefined) continue;
+      const path = this.spec.linux?.namespaces?.find((n) => n.type === t)?.path ?? "";
+      this.call("setns", SYS.setns, [fd, NS_FLAG[t]], {
+        subject: `${t} namespace ${JSON.stringify(path)}`,
+      });
+    }
+  }
+
+  newTimeNamespace(): void {
+    this.call("unshare", SYS.unshare, [NS_FLAG.time], { subject: "CLONE_NEWTIME" });
+    const offsets = this.spec.linux?.timeOffsets ?? {};
+    const lines = Object.entries(offsets)
+      .map(([clock, v]) => `${clock} ${v.secs ?? 0} ${v.nanosecs ?? 0}\n`)
+      .join("");
+    if (lines !== "") {
+      const fd = this.call("openat", SYS.openat, [
+        AT_FDCWD,
+        "/proc/self/timens_offsets",
+        O.WRONLY | O.CLOEXEC,
+        0,
+      ], { subject: '"/proc/self/timens_offsets"' });
+      const bytes = new TextEncoder().encode(lines);
+      this.call("write", SYS.write, [fd, bytes, bytes.byteLength], {
+        subject: `linux.timeOffsets ${JSON.stringify(lines.trim())}`,
+      });
+      this.call("close", SYS.close, [fd]);
+    }
+    const ns = this.call("openat", SYS.openat, [
+      AT_FDCWD,
+      "/proc/self/ns/time_for_children",
+      O.RDONLY | O.CLOEXEC,
+      0,
+    ], { subject: '"/proc/self/ns/time_for_children"' });
+    this.call("setns", SYS.setns, [ns, NS_FLAG.time], { subject: "the new time namespace" });
+  }
+
+  loopbackUp(): void {
+    const sock = this.call("socket", SYS.socket, [AF_INET, SOCK_DGRAM_CLOEXEC, 0]);
+    // IFF_UP | IFF_LOOPBACK | IFF_RUNNING
+    this.call("ioctl", SYS.ioctl, [sock, SIOCSIFFLAGS, ifreqFlags("lo", 0x1 | 0x8 | 0x40)], {
+      subject: 'SIOCSIFFLAGS "lo" up',
+    });
+    this.call("close", SYS.close, [sock]);
+  }
+
+  uts(): void {
+    const enc = new TextEncoder();
+    const host = this.spec.hostname;
+    if (host !== undefined && host !== "") {
+      this.call("sethostname", SYS.sethostname, [host, enc.encode(host).byteLength], {
+        subject: JSON.stringify(host),
+      });
+    }
+    const domain = this.spec.domainname;
+    if (domain !== undefined && domain !== "") {
+      this.call("setdomainname", SYS.setdomainname, [domain, enc.encode(domain).byteLength], {
+        subject: JSON.stringify(domain),
+      });
+    }
+  }
+
+  /** Makes the rootfs a mount point of its own and returns an O_PATH fd of it. */
+  prepareRoot(): Ref {
+    const rootfs = this.o.rootfs;
+    const q = JSON.stringify(rootfs);
+    this.call("mount", SYS.mount, [
+      null,
+      "/",
+      null,
+      BigInt(rootPropagationFlags(this.spec.linux?.rootfsPropagation)),
+      null,
+    ], { subject: '"/" propagation' });
+    this.call("mount", SYS.mount, [rootfs, rootfs, null, MS.BIND | MS.REC, null], {
+      subject: `bind ${q} on itself`,
+    });
+    return this.call("openat", SYS.openat, [
+      AT_FDCWD,
+      rootfs,
+      O.PATH | O.DIRECTORY | O.CLOEXEC,
+      0,
+    ], { subject: `rootfs ${q}` });
+  }
+
+  /** Creates `dest` inside the root if missing (a directory, or a file) and opens it. */
+  target(root: Ref, dest: string, kind: "dir" | "file"): Ref {
+    const comps = posix.normalize("/" + dest).split("/").filter((c) => c !== "" && c !== "..");
+    let parent = root;
+    for (let i = 0; i < comps.length; i++) {
+      const rel = comps.slice(0, i + 1).join("/");
+      const name = comps[i]!;
+      const subject = JSON.stringify("/" + rel);
+      if (i < comps.length - 1 || kind === "dir") {
+        this.call("mkdirat", SYS.mkdirat, [parent, name, 0o755], { ok: [E.EEXIST], subject });
+      } else {
+        this.call("mknodat", SYS.mknodat, [parent, name, S.IFREG | 0o644, 0], {
+          ok: [E.EEXIST],
+          subject,
+        });
+      }
+      parent = this.call("openat2", SYS.openat2, [
+        root,
+        rel,
+        openHow(O.PATH | O.CLOEXEC, 0, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS),
+        OPEN_HOW_SIZE,
+      ], { subject });
+    }
+    return parent;
+  }
+
+  mounts(root: Ref): void {
+    for (const m of this.spec.mounts ?? []) this.mount(root, m);
+  }
+
+  mount(root: Ref, m: Mount): void {
+    const opts = parseMountOptions(m.options ?? [], m.type);
+    const dest = m.destination;
+    const q = JSON.stringify(dest);
+    if (opts.bind) {
+      const source = m.source ?? "";
+      const kind = this.o.bindSources?.[source] ?? "dir";
+      const tgt = this.target(root, dest, kind);
+      const tree = this.call("open_tree", SYS.open_tree, [
+        AT_FDCWD,
+        source,
+        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (opts.recursive ? AT.RECURSIVE : 0),
+      ], { subject: `bind source ${JSON.stringify(source)} for ${q}` });
+      if (opts.attrSet !== 0 || opts.attrClr !== 0) {
+        this.call("mount_setattr", SYS.mount_setattr, [
+          tree,
+          "",
+          AT.EMPTY_PATH,
+          mountAttr(opts.attrSet, opts.attrClr, 0),
+          MOUNT_ATTR_SIZE,
+        ], { subject: `options of ${q}` });
+      }
+      this.propagation(tree, opts.propagation, opts.propagationRecursive, q);
+      this.moveMount(tree, tgt, q);
+      return;
+    }
+    const type = m.type ?? "";
+    if (type === "cgroup") return this.cgroupMount(root, m, opts);
+    const tgt = this.target(root, dest, "dir");
+    this.newMount(tgt, type, m.source, opts, q);
+  }
+
+  /** fsopen + fsconfig + fsmount + move_mount of a filesystem onto an open target. */
+  newMount(tgt: Ref, type: string, source: string | undefined, opts: MountOptions, q: string) {
+    const m = { source };
+    const fs = this.call("fsopen", SYS.fsopen, [type, FSOPEN_CLOEXEC], {
+      subject: `${JSON.stringify(type)} for ${q}`,
+    });
+    if (m.source !== undefined && m.source !== "") {
+      this.call("fsconfig", SYS.fsconfig, [fs, FSCONFIG.SET_STRING, "source", m.source, 0], {
+        subject: `source ${JSON.stringify(m.source)} of ${q}`,
+      });
+    }
+    for (const [key, value] of opts.data) {
+      const s = value === undefined ? key : `${key}=${value}`;
+      this.call(
+        "fsconfig",
+        SYS.fsconfig,
+        value === undefined
+          ? [fs, FSCONFIG.SET_FLAG, key, null, 0]
+          : [fs, FSCONFIG.SET_STRING, key, value, 0],
+        { subject: `option ${JSON.stringify(s)} of ${q}` },
+      );
+    }
+    this.call("fsconfig", SYS.fsconfig, [fs, FSCONFIG.CMD_CREATE, null, null, 0], {
+      subject: `${JSON.stringify(type)} on ${q}`,
+    });
+    const mnt = this.call("fsmount", SYS.fsmount, [fs, FSMOUNT_CLOEXEC, opts.attrSet], {
+      subject: `${JSON.stringify(type)} on ${q}`,
+    });
+    this.propagation(mnt, opts.propagation, opts.propagationRecursive, q);
+    this.moveMount(mnt, tgt, q);
+  }
+
+  /**
+   * A `cgroup` mount: a tmpfs holding one mount per host hierarchy. With a cgroup namespace
+   * each is a fresh cgroup/cgroup2 mount (rooted at the namespace); without one, a bind of the
+   * process's own cgroup directory, never the host's whole tree.
+   */
+  cgroupMount(root: Ref, m: Mount, opts: MountOptions): void {
+    const q = JSON.stringify(m.destination);
+    const hierarchies = this.o.cgroupHierarchies ?? [];
+    const cgroupNs = (this.spec.linux?.namespaces ?? []).some((n) => n.type === "cgroup");
+    const pure2 = hierarchies.length === 1 && hierarchies[0]!.dir === "";
+    const inner = { ...opts, data: [] as [string, string | undefined][] };
+    if (pure2 && cgroupNs) {
+      this.newMount(this.target(root, m.destination, "dir"), "cgroup2", "cgroup2", inner, q);
+      return;
+    }
+    const tmpfsOpts = { ...opts, attrSet: opts.attrSet & ~MOUNT_ATTR.RDONLY, data: [] };
+    this.newMount(this.target(root, m.destination, "dir"), "tmpfs", "tmpfs", tmpfsOpts, q);
+    for (const h of hierarchies) {
+      const dest = posix.join(m.destination, h.dir);
+      const hq = JSON.stringify(dest);
+      const tgt = this.target(root, dest, "dir");
+      if (cgroupNs) {
+        const data = h.options.map((o): [string, string | undefined] => {
+          const eq = o.indexOf("=");
+          return eq < 0 ? [o, undefined] : [o.slice(0, eq), o.slice(eq + 1)];
+        });
+        this.newMount(tgt, h.type, h.type, { ...inner, data }, hq);
+      } else {
+        const tree = this.call("open_tree", SYS.open_tree, [
+          AT_FDCWD,
+          h.hostPath,
+          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC,
+        ], { subject: `cgroup ${JSON.stringify(h.hostPath)} for ${hq}` });
+        this.call("mount_setattr", SYS.mount_setattr, [
+          tree,
+          "",
+          AT.EMPTY_PATH,
+          mountAttr(opts.attrSet, opts.attrClr, 0),
+          MOUNT_ATTR_SIZE,
+        ], { subject: `options of ${hq}` });
+        this.moveMount(tree, tgt, hq);
+      }
+    }
+    if (opts.attrSet & MOUNT_ATTR.RDONLY) {
+      const top = this.target(root, m.destination, "dir");
+      this.call("mount_setattr", SYS.mount_setattr, [
+        top,
+        "",
+        AT.EMPTY_PATH,
+        mountAttr(MOUNT_ATTR.RDONLY, 0, 0),
+        MOUNT_ATTR_SIZE,
+      ], { subject: `read-only ${q}` });
+    }
+  }
+
+  propagation(fd: Ref, prop: number, recursive: boolean, q: string): void {
+    if (prop === 0) return;
+    this.call("mount_setattr", SYS.mount_setattr, [
+      fd,
+      "",
+      AT.EMPTY_PATH | (recursive ? AT.RECURSIVE : 0),
+      mountAttr(0, 0, prop),
+      MOUNT_ATTR_SIZE,
+    ], { subject: `propagation of ${q}` });
+  }
+
+  moveMount(from: Ref, to: Ref, q: string): void {
+    this.call("move_mount", SYS.move_mount, [
+      from,
+      "",
+      to,
+      "",
+      MOVE_MOUNT.F_EMPTY_PATH | MOVE_MOUNT.T_EMPTY_PATH,
+    ], { subject: `onto ${q}` });
+  }
+
+  devices(root: Ref): void {
+    const mounts = this.spec.mounts ?? [];
+    const devBound = mounts.some((m) =>
+      posix.normalize(m.destination) === "/dev" && parseMountOptions(m.options ?? [], m.type).bind
+    );
+    if (devBound) return;
+    const inUserNs = (this.spec.linux?.namespaces ?? []).some((n) => n.type === "user");
+    const devices = [
+      ...DEFAULT_DEVICES.map((d) => ({ ...d, type: "c", fileMode: 0o666, uid: 0, gid: 0 })),
+      ...(this.spec.linux?.devices ?? []).map((d) => ({
+        path: d.path,
+        type: d.type,
+        major: d.major ?? 0,
+        minor: d.minor ?? 0,
+        fileMode: d.fileMode ?? 0o666,
+        uid: d.uid ?? 0,
+        gid: d.gid ?? 0,
+      })),
+    ];
+    const seen = new Set<string>();
+    for (const d of devices.reverse()) {
+      if (seen.has(d.path)) continue;
+      seen.add(d.path);
+      const q = JSON.stringify(d.path);
+      if (inUserNs) {
+        const tgt = this.target(root, d.path, "file");
+        const src = this.call("open_tree", SYS.open_tree, [
+          AT_FDCWD,
+          d.path,
+          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC,
+        ], { subject: `host device ${q}` });
+        this.moveMount(src, tgt, q);
+        continue;
+      }
+      const parent = this.target(root, posix.dirname(d.path), "dir");
+      const typeBits = d.type === "b" ? S.IFBLK : d.type === "p" ? S.IFIFO : S.IFCHR;
+      this.call("mknodat", SYS.mknodat, [
+        parent,
+        posix.basename(d.path),
+        typeBits | (d.fileMode & 0o7777),
+        makedev(d.major, d.minor),
+      ], { ok: [E.EEXIST], subject: `device ${q}` });
+      if (d.uid !== 0 || d.gid !== 0) {
+        this.call("fchownat", SYS.fchownat, [
+          parent,
+          posix.basename(d.path),
+          d.uid,
+          d.gid,
+          AT.SYMLINK_NOFOLLOW,
+        ], { subject: `device ${q}` });
+      }
+    }
+    const dev = this.target(root, "/dev", "dir");
+    const links: [string, string][] = [
+      ["fd", "/proc/self/fd"],
+      ["stdin", "/proc/self/fd/0"],
+      ["stdout", "/proc/self/fd/1"],
+      ["stderr", "/proc/self/fd/2"],
+    ];
+    if (mounts.some((m) => posix.normalize(m.destination) === "/dev/pts")) {
+      links.push(["ptmx", "pts/ptmx"]);
+    }
+    for (const [name, to] of links) {
+      this.call("symlinkat", SYS.symlinkat, [to, dev, name], {
+        ok: [E.EEXIST],
+        subject: JSON.stringify("/dev/" + name),
+      });
+    }
+  }
+
+  enterRoot(root: Ref): void {
+    this.call("fchdir", SYS.fchdir, [root], { subject: "rootfs" });
+    if (this.o.noPivot) {
+      this.call("mount", SYS.mount, [this.o.rootfs, "/", null, MS.MOVE, null], {
+        subject: "rootfs onto /",
+      });
+      this.call("chroot", SYS.chroot, ["."], { subject: "rootfs" });
+    } else {
+      this.call("pivot_root", SYS.pivot_root, [".", "."], { subject: "rootfs" });
+      this.call("mount", SYS.mount, [null, ".", null, MS.SLAVE | MS.REC, null], {
+        subject: "old root propagation",
+      });
+      this.call("umount2", SYS.umount2, [".", MNT_DETACH], { subject: "old root" });
+    }
+    this.call("chdir", SYS.chdir, ["/"]);
+  }
+
+  maskAndReadonly(): void {
+    const linux = this.spec.linux ?? {};
+    const how = openHow(O.PATH | O.CLOEXEC | O.NOFOLLOW, 0, RESOLVE.NO_MAGICLINKS);
+    for (const path of linux.readonlyPaths ?? []) {
+      const q = JSON.stringify(path);
+      const end = `ro-end:${path}`;
+      const tree = this.call("open_tree", SYS.open_tree, [
+        AT_FDCWD,
+        path,
+        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT.RECURSIVE,
+      ], { ok: [E.ENOENT], onErrGoto: end, subject: `readonly path ${q}` });
+      this.call("mount_setattr", SYS.mount_setattr, [
+        tree,
+        "",
+        AT.EMPTY_PATH | AT.RECURSIVE,
+        mountAttr(MOUNT_ATTR.RDONLY, 0, 0),
+        MOUNT_ATTR_SIZE,
+      ], { subject: `readonly path ${q}` });
+      const tgt = this.call("openat2", SYS.openat2, [AT_FDCWD, path, how, OPEN_HOW_SIZE], {
+        subject: `readonly path ${q}`,
+      });
+      this.moveMount(tree, tgt, q);
+      this.p.label(end);
+    }
+    for (const path of linux.maskedPaths ?? []) {
+      const q = JSON.stringify(path);
+      const end = `mask-end:${path}`;
+      const file = `mask-file:${path}`;
+      // A directory gets a read-only tmpfs, anything else a bind of /dev/null.
+      const dir = this.call("openat2", SYS.openat2, [
+        AT_FDCWD,
+        path,
+        openHow(O.PATH | O.CLOEXEC | O.NOFOLLOW | O.DIRECTORY, 0, RESOLVE.NO_MAGICLINKS),
+        OPEN_HOW_SIZE,
+      ], { ok: [E.ENOENT, E.ENOTDIR], onErrGoto: file, subject: `masked path ${q}` });
+      const fs = this.call("fsopen", SYS.fsopen, ["tmpfs", FSOPEN_CLOEXEC], {
+        subject: `masked path ${q}`,
+      });
+      this.call("fsconfig", SYS.fsconfig, [fs, FSCONFIG.CMD_CREATE, null, null, 0], {
+        subject: `masked path ${q}`,
+      });
+      const mnt = this.call("fsmount", SYS.fsmount, [fs, FSMOUNT_CLOEXEC, MOUNT_ATTR.RDONLY], {
+        subject: `masked path ${q}`,
+      });
+      this.call("move_mount", SYS.move_mount, [
+        mnt,
+        "",
+        dir,
+        "",
+        MOVE_MOUNT.F_EMPTY_PATH | MOVE_MOUNT.T_EMPTY_PATH,
+      ], { onOkGoto: end, subject: `masked path ${q}` });
+      this.p.label(file);
+      const tgt = this.call("openat2", SYS.openat2, [AT_FDCWD, path, how, OPEN_HOW_SIZE], {
+        ok: [E.ENOENT],
+        onErrGoto: end,
+        subject: `masked path ${q}`,
+      });
+      const devNull = this.call("open_tree", SYS.open_tree, [
+        AT_FDCWD,
+        "/dev/null",
+        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC,
+      ], { subject: `"/dev/null" for masked path ${q}` });
+      this.moveMount(devNull, tgt, q);
+      this.p.label(end);
+    }
+    if (this.spec.root?.readonly) {
+      this.call("mount_setattr", SYS.mount_setattr, [
+        AT_FDCWD,
+        "/",
+        0,
+        mountAttr(MOUNT_ATTR.RDONLY, 0, 0),
+        MOUNT_ATTR_SIZE,
+      ], { subject: "root.readonly" });
+    }
+  }
+
+  processSetup(): void {
+    const proc = this.spec.process;
+    if (proc === undefined) throw new Error("process: required to create a container");
+    const enc = new TextEncoder();
+    for (const [key, value] of Object.entries(this.spec.linux?.sysctl ?? {})) {
+      const path = "/proc/sys/" + key.replaceAll(".", "/");
+      const fd = this.call("openat", SYS.openat, [AT_FDCWD, path, O.WRONLY | O.CLOEXEC, 0], {
+        subject: `sysctl ${JSON.stringify(key)}`,
+      });
+      const b = enc.encode(value);
+      this.call("write", SYS.write, [fd, b, b.byteLength], {
+        subject: `sysctl ${JSON.stringify(key)} = ${JSON.stringify(value)}`,
+      });
+      this.call("close", SYS.close, [fd]);
+    }
+    if (proc.oomScoreAdj !== undefined) {
+      const fd = this.call("openat", SYS.openat, [
+        AT_FDCWD,
+        "/proc/self/oom_score_adj",
+        O.WRONLY | O.CLOEXEC,
+        0,
+      ], { subject: '"/proc/self/oom_score_adj"' });
+      const b = enc.encode(String(proc.oomScoreAdj));
+      this.call("write", SYS.write, [fd, b, b.byteLength], {
+        subject: `process.oomScoreAdj ${proc.oomScoreAdj}`,
+      });
+      this.call("close", SYS.close, [fd]);
+    }
+    for (const r of proc.rlimits ?? []) {
+      const res = RLIMIT[r.type];
+      if (res === undefined) throw new Error(`process.rlimits: unknown type "${r.type}"`);
+      const v = (x: number) => (x < 0 || x >= 2 ** 64 - 1 ? RLIM_INFINITY : BigInt(x));
+      this.call("prlimit64", SYS.prlimit64, [0, res, rlimit(v(r.soft), v(r.hard)), null], {
+        subject: `${r.type} ${r.soft}:${r.hard}`,
+      });
+    }
+    const cwd = proc.cwd ?? "/";
+    this.call("chdir", SYS.chdir, [cwd], { subject: `process.cwd ${JSON.stringify(cwd)}` });
+    this.credentials();
+    if (proc.noNewPrivileges) {
+      this.call("prctl", SYS.prctl, [PR.SET_NO_NEW_PRIVS, 1, 0, 0, 0], {
+        subject: "PR_SET_NO_NEW_PRIVS",
+      });
+    }
+    this.call("umask", SYS.umask, [proc.user?.umask ?? 0o022]);
+    for (const sig of this.o.ignoredSignals ?? []) {
+      this.call("rt_sigaction", SYS.rt_sigaction, [
+        sig,
+        new Uint8Array(KERNEL_SIGACTION_SIZE),
+        null,
+        8,
+      ], { subject: `signal ${sig} to SIG_DFL` });
+    }
+    this.call("rt_sigprocmask", SYS.rt_sigprocmask, [2, /* SIG_SETMASK */ u64s(0n), null, 8]);
+
+    const env = proc.env ?? [];
+    const candidates = executableCandidates(proc.args?.[0] ?? "", env);
+    this.exeCheck(candidates, proc.args?.[0] ?? "");
+    this.stdio();
+    this.call("write", SYS.write, [REPORT_FD, u64s(0xffff_ffff_ffff_ffffn, 0n), 16], {
+      subject: "ready report",
+    });
+    if (!this.o.startImmediately) {
+      this.call("read", SYS.read, [this.o.ctlFd, new Uint8Array(8), 1], {
+        zeroFails: true,
+        subject: "waiting for start",
+      });
+    }
+    this.call("close_range", SYS.close_range, [
+      3 + (this.o.preserveFds?.length ?? 0),
+      0xffffffff,
+      CLOSE_RANGE_CLOEXEC,
+    ]);
+    this.phase = "exec";
+    const argv = new StrV(proc.args ?? []);
+    const envp = new StrV(env);
+    candidates.forEach((c, i) => {
+      const last = i === candidates.length - 1;
+      this.call("execve", SYS.execve, [c, argv, envp], {
+        ...(last ? {} : { ok: [E.ENOENT, E.EACCES] }),
+        subject: JSON.stringify(c),
+        messages: execMessages(proc.args?.[0] ?? ""),
+      });
+    });
+  }
+
+  credentials(): void {
+    const proc = this.spec.process!;
+    const user = proc.user ?? { uid: 0, gid: 0 };
+    const caps = proc.capabilities;
+    const mask = (names: string[] | undefined) =>
+      (names ?? []).reduce((m, n) => {
+        const i = CAPS.indexOf(n as typeof CAPS[number]);
+        return i < 0 ? m : m | (1n << BigInt(i));
+      }, 0n);
+    if (caps !== undefined) {
+      const bounding = mask(caps.bounding);
+      for (let i = 0; i < CAPS.length; i++) {
+        if (bounding & (1n << BigInt(i))) continue;
+        this.call("prctl", SYS.prctl, [PR.CAPBSET_DROP, i, 0, 0, 0], {
+          ok: [E.EINVAL],
+          subject: `PR_CAPBSET_DROP ${CAPS[i]}`,
+        });
+      }
+      this.call("prctl", SYS.prctl, [PR.SET_KEEPCAPS, 1, 0, 0, 0], { subject: "PR_SET_KEEPCAPS" });
+    }
+    const gids = user.additionalGids ?? [];
+    this.call("setgroups", SYS.setgroups, [gids.length, gidArray(gids)], {
+      subject: `process.user.additionalGids ${JSON.stringify(gids)}`,
+    });
+    this.call("setresgid", SYS.setresgid, [user.gid, user.gid, user.gid], {
+      subject: `process.user.gid ${user.gid}`,
+    });
+    this.call("setresuid", SYS.setresuid, [user.uid, user.uid, user.uid], {
+      subject: `process.user.uid ${user.uid}`,
+    });
+    if (caps !== undefined) {
+      this.call("prctl", SYS.prctl, [PR.SET_KEEPCAPS, 0, 0, 0, 0], { subject: "PR_SET_KEEPCAPS" });
+      this.call("capset", SYS.capset, [
+        capHeader(),
+        capData(mask(caps.effective), mask(caps.permitted), mask(caps.inheritable)),
+      ], { subject: "process.capabilities" });
+      const ambient = caps.ambient ?? [];
+      for (const name of ambient) {
+        const i = CAPS.indexOf(name as typeof CAPS[number]);
+        if (i < 0) continue;
+        // Raising fails (EPERM) unless the capability is also inheritable: ignored, as runc.
+        this.call("prctl", SYS.prctl, [PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, i, 0, 0], {
+          ok: [E.EPERM],
+          subject: `ambient ${name}`,
+        });
+      }
+    }
+  }
+
+  /** Fails at create time, not start, when the executable does not exist. */
+  exeCheck(candidates: string[], arg0: string): void {
+    const found = "exe-found";
+    candidates.forEach((c, i) => {
+      const last = i === candidates.length - 1;
+      this.call("faccessat", SYS.faccessat, [AT_FDCWD, c, 1 /* X_OK */], {
+        ...(last ? {} : { ok: [E.ENOENT, E.EACCES] }),
+        onOkGoto: found,
+        subject: JSON.stringify(c),
+        messages: execMessages(arg0),
+      });
+    });
+    this.p.label(found);
+  }
+
+  stdio(): void {
+    this.o.stdio.forEach((fd, i) => {
+      if (fd !== i) this.call("dup2", SYS.dup2, [fd, i], { subject: `stdio ${i}` });
+    });
+    (this.o.preserveFds ?? []).forEach((fd, i) => {
+      if (fd !== 3 + i) this.call("dup2", SYS.dup2, [fd, 3 + i], { subject: `preserved fd ${i}` });
+    });
+  }
+}
+
+/** The paths execve tries for args[0], in order (execvp's rules, with the process's PATH). */
+export function executableCandidates(arg0: string, env: readonly string[]): string[] {
+  if (arg0 === "") return [""];
+  if (arg0.includes("/")) return [arg0];
+  const pathVar = env.findLast((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
+  const dirs = pathVar.split(":").filter((d) => d !== "");
+  return (dirs.length ? dirs : ["/usr/bin"]).map((d) => posix.join(d, arg0));
+}
+
+function execMessages(arg0: string): Record<number, string> {
+  const q = JSON.stringify(arg0);
+  return arg0.includes("/")
+    ? {
+      [E.ENOENT]: `exec: ${q}: no such file or directory`,
+      [E.EACCES]: `exec: ${q}: permission denied`,
+    }
+    : {
+      [E.ENOENT]: `exec: ${q}: executable file not found in $PATH`,
+      [E.EACCES]: `exec: ${q}: permission denied`,
+    };
+}
