@@ -30,6 +30,9 @@ export const CLONE = {
 } as const;
 
 const SIGCHLD = 17;
+const F_DUPFD_CLOEXEC = 1030;
+/** fds a child program uses are moved at or above this number (see HIGH_FD users). */
+export const HIGH_FD = 64;
 const STACK_SIZE = 64 * 1024;
 const O_CLOEXEC = 0o2000000;
 
@@ -56,7 +59,10 @@ export interface SpawnOptions {
 export function spawnProgram(program: Program, opts: SpawnOptions): Spawned {
   const pipe = new Int32Array(2);
   sys("pipe2", "", SYS.pipe2, new Uint8Array(pipe.buffer), O_CLOEXEC);
-  const [rd, wr] = [pipe[0]!, pipe[1]!];
+  const rd = pipe[0]!;
+  // The child's own fds live at HIGH_FD and above, so that low numbers are free for scratch.
+  const wr = sys("fcntl", "F_DUPFD_CLOEXEC", SYS.fcntl, pipe[1]!, F_DUPFD_CLOEXEC, HIGH_FD);
+  rawSyscall(SYS.close, pipe[1]!);
   const image = new Region(roundPage(program.encodedSize()));
   const stack = new Region(STACK_SIZE);
   try {

@@ -30,7 +30,16 @@ export type StepArg =
   | { str: string }
   | { strv: string[] }
   | { bytes: Uint8Array }
+  | { blob: Blob }
   | { reportFd: true };
+
+/**
+ * Bytes that contain pointers into themselves (a msghdr with its iovec and control buffer):
+ * `build` is called with the address the bytes will have in the child.
+ */
+export class Blob {
+  constructor(readonly size: number, readonly build: (addr: bigint) => Uint8Array) {}
+}
 
 /** An argument that stands for the fd of the report pipe (known only when the program runs). */
 export const REPORT_FD: unique symbol = Symbol("REPORT_FD");
@@ -82,6 +91,7 @@ export type ArgInput =
   | Uint8Array
   | Ref
   | StrV
+  | Blob
   | typeof REPORT_FD
   | null;
 
@@ -97,6 +107,7 @@ function toArg(a: ArgInput): StepArg {
   if (typeof a === "string") return { str: a };
   if (a instanceof Ref) return { ref: a.index };
   if (a instanceof StrV) return { strv: a.items };
+  if (a instanceof Blob) return { blob: a };
   if (a === REPORT_FD) return { reportFd: true };
   return { bytes: a };
 }
@@ -151,6 +162,7 @@ export class Program {
       for (const a of s.args) {
         if ("str" in a) size += align8(enc.encode(a.str).byteLength + 1);
         else if ("bytes" in a) size += align8(a.bytes.byteLength);
+        else if ("blob" in a) size += align8(a.blob.size);
         else if ("strv" in a) {
           size += 8 * (a.strv.length + 1);
           for (const x of a.strv) size += align8(enc.encode(x).byteLength + 1);
@@ -182,6 +194,12 @@ export class Program {
         else if ("ref" in a) {
           v = BigInt(a.ref);
           refs |= 1 << j;
+        } else if ("blob" in a) {
+          v = base + BigInt(data);
+          const b = a.blob.build(v);
+          if (b.byteLength > a.blob.size) throw new Error(`${s.name}: blob larger than declared`);
+          out.set(b, data);
+          data += align8(a.blob.size);
         } else if ("strv" in a) {
           const table = data;
           data += 8 * (a.strv.length + 1);
@@ -246,6 +264,7 @@ export function describeStep(s: Step): string {
     if ("str" in a) return JSON.stringify(a.str);
     if ("strv" in a) return JSON.stringify(a.strv);
     if ("reportFd" in a) return "<report fd>";
+    if ("blob" in a) return `<${a.blob.size} bytes>`;
     return `<${a.bytes.byteLength} bytes>`;
   });
   const extra: string[] = [];

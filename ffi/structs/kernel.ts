@@ -96,3 +96,34 @@ export function u64s(...values: bigint[]): Uint8Array {
   values.forEach((v, i) => dv.setBigUint64(8 * i, BigInt.asUintN(64, v), true));
   return b;
 }
+
+/**
+ * A struct msghdr carrying one fd (SCM_RIGHTS) and a payload, with its iovec and control buffer
+ * laid out after it, for a program that lives at `addr`. Layout: msghdr (56), iovec (16),
+ * cmsghdr + int (CMSG_SPACE(4) = 24), payload.
+ */
+export function scmRightsMsg(addr: bigint, fd: number, payload: Uint8Array): Uint8Array {
+  const b = new Uint8Array(96 + payload.byteLength);
+  const dv = new DataView(b.buffer);
+  dv.setBigUint64(16, addr + 56n, true); // msg_iov
+  dv.setBigUint64(24, 1n, true); // msg_iovlen
+  dv.setBigUint64(32, addr + 72n, true); // msg_control
+  dv.setBigUint64(40, 24n, true); // msg_controllen
+  dv.setBigUint64(56, addr + 96n, true); // iov_base
+  dv.setBigUint64(64, BigInt(payload.byteLength), true); // iov_len
+  dv.setBigUint64(72, 20n, true); // cmsg_len = CMSG_LEN(sizeof(int))
+  dv.setInt32(80, 1, true); // SOL_SOCKET
+  dv.setInt32(84, 1, true); // SCM_RIGHTS
+  dv.setInt32(88, fd, true);
+  b.set(payload, 96);
+  return b;
+}
+
+/** struct winsize { u16 rows, cols, xpixel, ypixel } */
+export function winsize(rows: number, cols: number): Uint8Array {
+  const b = new Uint8Array(8);
+  const dv = new DataView(b.buffer);
+  dv.setUint16(0, rows, true);
+  dv.setUint16(2, cols, true);
+  return b;
+}

@@ -3,10 +3,11 @@
  * wait until it reports "created", release it at `start`, and wait for its exit.
  * @module
  */
-import { CLONE, readReport, spawnProgram } from "../../ffi/clone.ts";
+import { CLONE, HIGH_FD, readReport, spawnProgram } from "../../ffi/clone.ts";
 import { errnoMessage, errnoName } from "../../ffi/errno.ts";
 import {
   closeFd,
+  dupAbove,
   type ExitStatus,
   openPath,
   pipe,
@@ -26,6 +27,7 @@ const PHASES: Record<string, string> = {
   namespaces: "setting up namespaces",
   rootfs: "preparing the rootfs",
   process: "setting up the process",
+  console: "setting up the console",
   exec: "starting the container process",
 };
 
@@ -45,6 +47,8 @@ export interface CreateInitOptions {
   noPivot?: boolean;
   /** Do not wait for start (run). */
   startImmediately?: boolean;
+  /** A connected console socket for process.terminal. */
+  consoleFd?: number;
 }
 
 /** A container init that has been created. */
@@ -153,21 +157,32 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
   const opened: number[] = [];
   let pidNsJoin: number | undefined;
   let ownPidNs: number | undefined;
+  // Every fd the child uses is moved to HIGH_FD or above (its low numbers are scratch).
+  const high = (fd: number, owned: boolean): number => {
+    const h = dupAbove(fd, HIGH_FD);
+    opened.push(h);
+    if (owned) closeFd(fd);
+    return h;
+  };
   try {
     for (const ns of namespaces) {
       if (!ns.path) continue;
-      const fd = openPath(ns.path, 0);
-      opened.push(fd);
+      const fd = high(openPath(ns.path, 0), true);
       if (ns.type === "pid") pidNsJoin = fd;
       else nsFds[ns.type as NsType] = fd;
     }
-    const [ctlRd, ctlWr] = pipe();
-    opened.push(ctlRd);
+    const [ctlRd0, ctlWr] = pipe();
+    const ctlRd = high(ctlRd0, true);
+    const stdio = o.stdio.map((fd, i) => (fd === i ? fd : high(fd, false))) as [
+      number,
+      number,
+      number,
+    ];
     const plan = buildInitProgram({
       spec: o.spec,
       rootfs: o.rootfs,
-      stdio: o.stdio,
-      preserveFds: o.preserveFds ?? [],
+      stdio,
+      preserveFds: (o.preserveFds ?? []).map((fd) => high(fd, false)),
       ctlFd: ctlRd,
       nsFds,
       noPivot: o.noPivot ?? false,
@@ -175,6 +190,7 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       ignoredSignals: ignoredSignals(),
       startImmediately: o.startImmediately ?? false,
       cgroupHierarchies: needsCgroupLayout(o.spec) ? cgroupLayout() : [],
+      ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd, false) } : {}),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
     if (pidNsJoin !== undefined) {

@@ -7,7 +7,7 @@
  * @module
  */
 import { posix } from "node:path";
-import { Program, type Ref, REPORT_FD, StrV } from "../../ffi/program.ts";
+import { Blob, Program, type Ref, REPORT_FD, StrV } from "../../ffi/program.ts";
 import {
   capData,
   capHeader,
@@ -19,7 +19,9 @@ import {
   OPEN_HOW_SIZE,
   openHow,
   rlimit,
+  scmRightsMsg,
   u64s,
+  winsize,
 } from "../../ffi/structs/kernel.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
 import type { Mount, Spec } from "../oci/spec.ts";
@@ -76,7 +78,22 @@ export interface InitOptions {
   ignoredSignals?: number[];
   /** The init should not wait for `start` (run). */
   startImmediately?: boolean;
+  /** The host's cgroup hierarchies, for `cgroup` mounts. */
+  cgroupHierarchies?: CgroupHierarchy[];
+  /**
+   * A connected console socket (process.terminal): a pty is made in the container's devpts,
+   * its master sent there (SCM_RIGHTS), its slave becomes stdio, controlling tty and
+   * /dev/console.
+   */
+  consoleFd?: number;
 }
+
+/** A free fd number in the child: every fd the child uses is at HIGH_FD (64) or above. */
+export const SCRATCH_FD = 63;
+const TIOCSPTLCK = 0x40045431;
+const TIOCGPTPEER = 0x5441;
+const TIOCSCTTY = 0x540e;
+const TIOCSWINSZ = 0x5414;
 
 /** A built program and how to clone for it. */
 export interface InitPlan {
@@ -170,6 +187,7 @@ class InitBuilder {
       this.phase = "rootfs";
       this.call("chroot", SYS.chroot, [this.o.rootfs], { subject: JSON.stringify(this.o.rootfs) });
     }
+    if (this.o.consoleFd !== undefined) this.console(this.o.consoleFd, newNs.includes("mount"));
 
     this.phase = "process";
     this.processSetup();
@@ -597,6 +615,57 @@ class InitBuilder {
     }
   }
 
+  /** The pty: made in the container's devpts, master sent to the console socket. */
+  console(consoleFd: number, devConsole: boolean): void {
+    this.phase = "console";
+    const m = this.call("openat", SYS.openat, [
+      AT_FDCWD,
+      "/dev/ptmx",
+      O.RDWR | O.NOCTTY | O.CLOEXEC,
+      0,
+    ], { subject: '"/dev/ptmx"' });
+    this.call("ioctl", SYS.ioctl, [m, TIOCSPTLCK, new Uint8Array(4)], { subject: "TIOCSPTLCK" });
+    const slave = this.call("ioctl", SYS.ioctl, [m, TIOCGPTPEER, O.RDWR | O.NOCTTY], {
+      subject: "TIOCGPTPEER",
+    });
+    const size = this.spec.process?.consoleSize;
+    if (size !== undefined) {
+      this.call("ioctl", SYS.ioctl, [slave, TIOCSWINSZ, winsize(size.height, size.width)], {
+        subject: "process.consoleSize",
+      });
+    }
+    this.call("dup2", SYS.dup2, [m, SCRATCH_FD]);
+    const payload = new TextEncoder().encode("/dev/ptmx");
+    this.call("sendmsg", SYS.sendmsg, [
+      consoleFd,
+      new Blob(96 + payload.byteLength, (addr) => scmRightsMsg(addr, SCRATCH_FD, payload)),
+      0,
+    ], { subject: "pty master to the console socket" });
+    this.call("close", SYS.close, [SCRATCH_FD]);
+    this.call("close", SYS.close, [m]);
+    this.call("ioctl", SYS.ioctl, [slave, TIOCSCTTY, 0], { subject: "TIOCSCTTY" });
+    if (devConsole) {
+      this.call("mknodat", SYS.mknodat, [AT_FDCWD, "/dev/console", S.IFREG | 0o600, 0], {
+        ok: [E.EEXIST],
+        subject: '"/dev/console"',
+      });
+      const tgt = this.call("openat2", SYS.openat2, [
+        AT_FDCWD,
+        "/dev/console",
+        openHow(O.PATH | O.CLOEXEC | O.NOFOLLOW, 0, RESOLVE.NO_MAGICLINKS),
+        OPEN_HOW_SIZE,
+      ], { subject: '"/dev/console"' });
+      const tree = this.call("open_tree", SYS.open_tree, [
+        slave,
+        "",
+        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT.EMPTY_PATH,
+      ], { subject: "pty slave" });
+      this.moveMount(tree, tgt, '"/dev/console"');
+    }
+    for (let i = 0; i < 3; i++) this.call("dup2", SYS.dup2, [slave, i], { subject: `stdio ${i}` });
+    this.call("close", SYS.close, [slave]);
+  }
+
   processSetup(): void {
     const proc = this.spec.process;
     if (proc === undefined) throw new Error("process: required to create a container");
@@ -748,9 +817,11 @@ class InitBuilder {
   }
 
   stdio(): void {
-    this.o.stdio.forEach((fd, i) => {
-      if (fd !== i) this.call("dup2", SYS.dup2, [fd, i], { subject: `stdio ${i}` });
-    });
+    if (this.o.consoleFd === undefined) {
+      this.o.stdio.forEach((fd, i) => {
+        if (fd !== i) this.call("dup2", SYS.dup2, [fd, i], { subject: `stdio ${i}` });
+      });
+    }
     (this.o.preserveFds ?? []).forEach((fd, i) => {
       if (fd !== 3 + i) this.call("dup2", SYS.dup2, [fd, 3 + i], { subject: `preserved fd ${i}` });
     });

@@ -1,0 +1,64 @@
+/**
+ * Signal names and numbers (x86_64 / generic Linux).
+ * @module
+ */
+
+/** Signal numbers by name without the SIG prefix. */
+export const SIGNALS: Readonly<Record<string, number>> = {
+  HUP: 1,
+  INT: 2,
+  QUIT: 3,
+  ILL: 4,
+  TRAP: 5,
+  ABRT: 6,
+  IOT: 6,
+  BUS: 7,
+  FPE: 8,
+  KILL: 9,
+  USR1: 10,
+  SEGV: 11,
+  USR2: 12,
+  PIPE: 13,
+  ALRM: 14,
+  TERM: 15,
+  STKFLT: 16,
+  CHLD: 17,
+  CLD: 17,
+  CONT: 18,
+  STOP: 19,
+  TSTP: 20,
+  TTIN: 21,
+  TTOU: 22,
+  URG: 23,
+  XCPU: 24,
+  XFSZ: 25,
+  VTALRM: 26,
+  PROF: 27,
+  WINCH: 28,
+  IO: 29,
+  POLL: 29,
+  PWR: 30,
+  SYS: 31,
+};
+
+/**
+ * Parses a signal as `runc kill` takes it: "TERM", "SIGTERM", "sigterm", "15", "RTMIN+3".
+ * Throws naming the value when it is not a signal.
+ */
+export function parseSignal(s: string): number {
+  if (/^\d+$/.test(s)) {
+    const n = Number(s);
+    if (n >= 1 && n <= 64) return n;
+    throw new Error(`invalid signal ${JSON.stringify(s)}`);
+  }
+  const name = s.toUpperCase().replace(/^SIG/, "");
+  const known = SIGNALS[name];
+  if (known !== undefined) return known;
+  const rt = /^RTMIN(?:\+(\d+))?$/.exec(name) ?? /^RTMAX(?:-(\d+))?$/.exec(name);
+  if (rt) {
+    const off = Number(rt[1] ?? 0);
+    const n = name.startsWith("RTMIN") ? 34 + off : 64 - off;
+    if (n >= 34 && n <= 64) return n;
+  }
+  throw new Error(`invalid signal ${JSON.stringify(s)}`);
+}
