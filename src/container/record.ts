@@ -1,0 +1,405 @@
+/**
+ * The on-disk record of each container under the state root (`--root`, default `/run/runts`):
+ *
+ * ```
+ * <root>/            0700
+ *   <id>/            0700
+ *     state.json     0600  the ContainerRecord, replaced atomically (write .tmp, rename)
+ *     lock                 flock(2) taken by every writer (withLock)
+ * ```
+ *
+ * Readers need no lock: a rename is atomic, so they see the old or the new record, never half
+ * of one. The record keeps the init's start time from /proc/<pid>/stat, so a pid reused by an
+ * unrelated process is never mistaken for the container (crun's status.c does the same).
+ * @module
+ */
+import { join, resolve } from "node:path";
+import type { ContainerStatus } from "../oci/state.ts";
+
+/** The default state root. */
+export const DEFAULT_ROOT = "/run/runts";
+
+/** Longest container id accepted (a file name). */
+export const MAX_ID_LENGTH = 255;
+
+const ID_RE = /^[\w+.-]+$/;
+
+/** The record of one container, stored as `<root>/<id>/state.json`. */
+export interface ContainerRecord {
+  /** The container's id. */
+  id: string;
+  /** Absolute path of the bundle. */
+  bundle: string;
+  /** Absolute path of the root filesystem. */
+  rootfs: string;
+  /** Status last written; check it against /proc with {@linkcode isAlive}. */
+  status: ContainerStatus;
+  /** Host pid of the container's init, 0 if none. */
+  pid: number;
+  /** Field 22 (starttime) of /proc/<pid>/stat of the init, "" if none. */
+  initStartTime: string;
+  /** Creation time, ISO 8601. */
+  created: string;
+  /** The annotations of config.json. */
+  annotations: Record<string, string>;
+  /** Id of the sandbox (pod) the container belongs to; its own id for a root container. */
+  sandboxId: string;
+  /** Path of the sandbox process's control socket. */
+  socketPath: string;
+  /** `create` was given `--pid-file` (the init's parent is the caller, not the sandbox). */
+  pidFileUsed: boolean;
+  /** Exit status of the init once known. */
+  exitStatus?: number;
+  /** User that owns the container (runc's `owner` in `state`), "" for root. */
+  owner: string;
+  /** Host pid of the sandbox process. */
+  sandboxPid?: number;
+  /** Field 22 of /proc/<pid>/stat of the sandbox process. */
+  sandboxStartTime?: string;
+}
+
+/** A container id that is not in the store. */
+export class ContainerNotFoundError extends Error {
+  /** The id. */
+  readonly id: string;
+  /** Builds the error: `container "x" does not exist`. */
+  constructor(id: string) {
+    super(`container ${JSON.stringify(id)} does not exist`);
+    this.name = "ContainerNotFoundError";
+    this.id = id;
+  }
+}
+
+/** A container id that is already in the store. */
+export class ContainerExistsError extends Error {
+  /** The id. */
+  readonly id: string;
+  /** Builds the error: `container "x" already exists`. */
+  constructor(id: string) {
+    super(`container ${JSON.stringify(id)} already exists`);
+    this.name = "ContainerExistsError";
+    this.id = id;
+  }
+}
+
+/**
+ * Checks a container id as runc does: letters, digits, `_`, `+`, `-`, `.`, not `.` or `..`,
+ * at most {@linkcode MAX_ID_LENGTH} characters.
+ * @throws {Error} `invalid container id "a/b": only letters, digits and "_+-." are allowed`
+ */
+export function validateId(id: string): void {
+  const q = JSON.stringify(id);
+  if (id === "") throw new Error('invalid container id "": must not be empty');
+  if (id === "." || id === "..") throw new Error(`invalid container id ${q}`);
+  if (id.length > MAX_ID_LENGTH) {
+    throw new Error(`invalid container id ${q}: longer than ${MAX_ID_LENGTH} characters`);
+  }
+  if (!ID_RE.test(id)) {
+    throw new Error(`invalid container id ${q}: only letters, digits and "_+-." are allowed`);
+  }
+}
+
+/** The fields of /proc/<pid>/stat that runts uses. */
+export interface ProcStat {
+  /** Field 1. */
+  pid: number;
+  /** Field 2 without its parentheses (may contain spaces and parentheses). */
+  comm: string;
+  /** Field 3: R, S, D, Z, T, t, X, I... */
+  state: string;
+  /** Field 4. */
+  ppid: number;
+  /** Field 22, in clock ticks since boot, as a string. */
+  startTime: string;
+}
+
+/**
+ * Parses a /proc/<pid>/stat line. The comm field may contain spaces and `)`, so the fields are
+ * read after the LAST `)`. Returns undefined for a malformed line.
+ */
+export function parseProcStat(text: string): ProcStat | undefined {
+  const open = text.indexOf("(");
+  const close = text.lastIndexOf(")");
+  if (open < 0 || close < open) return undefined;
+  const rest = text.slice(close + 2).trim().split(" ");
+  const startTime = rest[19];
+  const state = rest[0];
+  if (state === undefined || startTime === undefined || !/^\d+$/.test(startTime)) return undefined;
+  return {
+    pid: Number(text.slice(0, open).trim()),
+    comm: text.slice(open + 1, close),
+    state,
+    ppid: Number(rest[1]),
+    startTime,
+  };
+}
+
+/** Reads and parses /proc/<pid>/stat; undefined when the process does not exist. */
+export function readProcStat(pid: number): ProcStat | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    return parseProcStat(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Field 22 (starttime) of /proc/<pid>/stat, or undefined when the process does not exist. */
+export function procStartTime(pid: number): string | undefined {
+  return readProcStat(pid)?.startTime;
+}
+
+/**
+ * True when the record's init still runs: the pid exists, its start time is the stored one
+ * (the pid was not reused) and it is not a zombie (or dead, `X`).
+ */
+export function isAlive(record: Pick<ContainerRecord, "pid" | "initStartTime">): boolean {
+  if (record.pid <= 0 || record.initStartTime === "") return false;
+  const st = readProcStat(record.pid);
+  return st !== undefined && st.startTime === record.initStartTime && st.state !== "Z" &&
+    st.state !== "X";
+}
+
+/** Lock files this process holds, with their nesting depth (withLock re-enters). */
+const held = new Map<string, number>();
+
+function isThenable(v: unknown): boolean {
+  return typeof v === "object" && v !== null &&
+    typeof (v as { then?: unknown }).then === "function";
+}
+
+/**
+ * The container records under one state root.
+ *
+ * @example
+ * ```ts
+ * const store = new ContainerStore("/run/runts");
+ * const rec = store.load("web");
+ * store.withLock("web", () => {
+ *   const fresh = store.load("web");
+ *   fresh.status = "running";
+ *   store.saveLocked(fresh);
+ * });
+ * ```
+ */
+export class ContainerStore {
+  readonly #root: string;
+
+  /** A store rooted at `root` (made absolute); nothing is created until {@linkcode create}. */
+  constructor(root: string = DEFAULT_ROOT) {
+    this.#root = resolve(root);
+  }
+
+  /** The absolute state root. */
+  get root(): string {
+    return this.#root;
+  }
+
+  /** Checks an id (see {@linkcode validateId}). */
+  validateId(id: string): void {
+    validateId(id);
+  }
+
+  /** The container's state directory. */
+  dir(id: string): string {
+    validateId(id);
+    return join(this.#root, id);
+  }
+
+  /** Path of the container's state.json. */
+  statePath(id: string): string {
+    return join(this.dir(id), "state.json");
+  }
+
+  /** True when a state directory exists for the id. */
+  exists(id: string): boolean {
+    try {
+      return Deno.lstatSync(this.dir(id)).isDirectory;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Creates the container's directory (0700) and writes its first record.
+   * @throws {ContainerExistsError} when the id is taken.
+   * @returns the record given.
+   */
+  create(id: string, record: ContainerRecord): ContainerRecord {
+    validateId(id);
+    if (record.id !== id) {
+      throw new Error(`record id ${JSON.stringify(record.id)} differs from ${JSON.stringify(id)}`);
+    }
+    Deno.mkdirSync(this.#root, { recursive: true, mode: 0o700 });
+    const dir = join(this.#root, id);
+    try {
+      Deno.mkdirSync(dir, { mode: 0o700 });
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) throw new ContainerExistsError(id);
+      throw e;
+    }
+    try {
+      Deno.chmodSync(dir, 0o700);
+      this.withLock(id, () => this.saveLocked(record));
+    } catch (e) {
+      Deno.removeSync(dir, { recursive: true });
+      throw e;
+    }
+    return record;
+  }
+
+  /**
+   * Reads a container's record.
+   * @throws {ContainerNotFoundError} for an unknown id; an Error naming the file when it is
+   * not a valid record.
+   */
+  load(id: string): ContainerRecord {
+    const path = this.statePath(id);
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+        throw new ContainerNotFoundError(id);
+      }
+      throw e;
+    }
+    let rec: unknown;
+    try {
+      rec = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`container ${JSON.stringify(id)}: ${path}: ${(e as Error).message}`);
+    }
+    const r = rec as Partial<ContainerRecord> | null;
+    if (
+      typeof r !== "object" || r === null || r.id !== id || typeof r.pid !== "number" ||
+      typeof r.status !== "string"
+    ) {
+      throw new Error(`container ${JSON.stringify(id)}: ${path}: not a container record`);
+    }
+    return r as ContainerRecord;
+  }
+
+  /** Writes a record, taking the container's lock for the write. */
+  save(record: ContainerRecord): void {
+    this.withLock(record.id, () => this.saveLocked(record));
+  }
+
+  /**
+   * Writes a record atomically (`state.json.tmp`, then rename over `state.json`). The caller
+   * holds the lock ({@linkcode withLock}).
+   */
+  saveLocked(record: ContainerRecord): void {
+    const path = this.statePath(record.id);
+    const tmp = `${path}.tmp`;
+    try {
+      Deno.writeTextFileSync(tmp, JSON.stringify(record) + "\n", { mode: 0o600 });
+      Deno.renameSync(tmp, path);
+    } catch (e) {
+      try {
+        Deno.removeSync(tmp);
+      } catch {
+        // nothing was written
+      }
+      if (e instanceof Deno.errors.NotFound) throw new ContainerNotFoundError(record.id);
+      throw e;
+    }
+  }
+
+  /**
+   * Runs `fn` holding the container's exclusive lock (flock on `<root>/<id>/lock`), waiting for
+   * another process that holds it. Nested calls for the same container in this process
+   * re-enter instead of deadlocking. `fn` must be synchronous: the lock is released when it
+   * returns.
+   * @throws {ContainerNotFoundError} when the container's directory does not exist.
+   */
+  withLock<T>(id: string, fn: () => T): T {
+    const path = join(this.dir(id), "lock");
+    const depth = held.get(path) ?? 0;
+    if (depth > 0) {
+      held.set(path, depth + 1);
+      try {
+        return fn();
+      } finally {
+        held.set(path, depth);
+      }
+    }
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o600 });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) throw new ContainerNotFoundError(id);
+      throw e;
+    }
+    try {
+      file.lockSync(true);
+      held.set(path, 1);
+      let result: T;
+      try {
+        result = fn();
+      } finally {
+        held.delete(path);
+        file.unlockSync();
+      }
+      if (isThenable(result)) {
+        throw new TypeError(
+          "withLock() needs a synchronous function: the lock is already released",
+        );
+      }
+      return result;
+    } finally {
+      file.close();
+    }
+  }
+
+  /** Ids of every container directory, sorted. */
+  ids(): string[] {
+    const out: string[] = [];
+    try {
+      for (const e of Deno.readDirSync(this.#root)) {
+        if (!e.isDirectory) continue;
+        try {
+          validateId(e.name);
+          out.push(e.name);
+        } catch {
+          // not ours
+        }
+      }
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return [];
+      throw e;
+    }
+    return out.sort();
+  }
+
+  /**
+   * The records of every container, sorted by id. Directories without a readable record (a
+   * create in progress, a damaged file) are skipped.
+   */
+  list(): ContainerRecord[] {
+    const out: ContainerRecord[] = [];
+    for (const id of this.ids()) {
+      try {
+        out.push(this.load(id));
+      } catch {
+        // skipped, see above
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Removes a container's directory, under its lock (so no writer is cut short). Removing an
+   * unknown id does nothing.
+   */
+  remove(id: string): void {
+    const dir = this.dir(id);
+    try {
+      this.withLock(id, () => Deno.removeSync(dir, { recursive: true }));
+    } catch (e) {
+      if (e instanceof ContainerNotFoundError || e instanceof Deno.errors.NotFound) return;
+      throw e;
+    }
+  }
+}
