@@ -101,7 +101,7 @@ function syntaxError(text: string, file: string, e: unknown): SpecError {
   const raw = e instanceof Error ? e.message : String(e);
   let reason = raw
     .replace(/ in JSON at position \d+.*$/s, "")
-    .replace(/, ".*" is not valid JSON$/s, "");
+    .replace(/, (\.\.\.)?".*" is not valid JSON$/s, "");
   const m = / at position (\d+)/.exec(raw);
   let pos = m ? Number(m[1]) : undefined;
   if (pos === undefined) pos = /end of JSON input/.test(raw) ? text.length : jsonErrorOffset(text);
