@@ -15,6 +15,8 @@
  */
 import { join, resolve } from "node:path";
 import type { ContainerStatus } from "../oci/state.ts";
+import { readProcStat } from "../linux/procs.ts";
+export { parseProcStat, type ProcStat, readProcStat } from "../linux/procs.ts";
 
 /** The default state root. */
 export const DEFAULT_ROOT = "/run/runts";
@@ -96,51 +98,6 @@ export function validateId(id: string): void {
   }
   if (!ID_RE.test(id)) {
     throw new Error(`invalid container id ${q}: only letters, digits and "_+-." are allowed`);
-  }
-}
-
-/** The fields of /proc/<pid>/stat that runts uses. */
-export interface ProcStat {
-  /** Field 1. */
-  pid: number;
-  /** Field 2 without its parentheses (may contain spaces and parentheses). */
-  comm: string;
-  /** Field 3: R, S, D, Z, T, t, X, I... */
-  state: string;
-  /** Field 4. */
-  ppid: number;
-  /** Field 22, in clock ticks since boot, as a string. */
-  startTime: string;
-}
-
-/**
- * Parses a /proc/<pid>/stat line. The comm field may contain spaces and `)`, so the fields are
- * read after the LAST `)`. Returns undefined for a malformed line.
- */
-export function parseProcStat(text: string): ProcStat | undefined {
-  const open = text.indexOf("(");
-  const close = text.lastIndexOf(")");
-  if (open < 0 || close < open) return undefined;
-  const rest = text.slice(close + 2).trim().split(" ");
-  const startTime = rest[19];
-  const state = rest[0];
-  if (state === undefined || startTime === undefined || !/^\d+$/.test(startTime)) return undefined;
-  return {
-    pid: Number(text.slice(0, open).trim()),
-    comm: text.slice(open + 1, close),
-    state,
-    ppid: Number(rest[1]),
-    startTime,
-  };
-}
-
-/** Reads and parses /proc/<pid>/stat; undefined when the process does not exist. */
-export function readProcStat(pid: number): ProcStat | undefined {
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    return parseProcStat(Deno.readTextFileSync(`/proc/${pid}/stat`));
-  } catch {
-    return undefined;
   }
 }
 

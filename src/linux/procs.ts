@@ -4,24 +4,59 @@
  * @module
  */
 
-/** Field 22 (starttime) of /proc/<pid>/stat, or undefined when the pid does not exist. */
-export function startTime(pid: number): string | undefined {
+/** The fields of /proc/<pid>/stat that runts uses. */
+export interface ProcStat {
+  /** Field 1. */
+  pid: number;
+  /** Field 2 without its parentheses (may contain spaces and parentheses). */
+  comm: string;
+  /** Field 3: R, S, D, Z, T, t, X, I... */
+  state: string;
+  /** Field 4. */
+  ppid: number;
+  /** Field 22, in clock ticks since boot, as a string. */
+  startTime: string;
+}
+
+/**
+ * Parses a /proc/<pid>/stat line. The comm field may contain spaces and `)`, so the fields are
+ * read after the LAST `)`. Returns undefined for a malformed line.
+ */
+export function parseProcStat(text: string): ProcStat | undefined {
+  const open = text.indexOf("(");
+  const close = text.lastIndexOf(")");
+  if (open < 0 || close < open) return undefined;
+  const rest = text.slice(close + 2).trim().split(" ");
+  const startTime = rest[19];
+  const state = rest[0];
+  if (state === undefined || startTime === undefined || !/^\d+$/.test(startTime)) return undefined;
+  return {
+    pid: Number(text.slice(0, open).trim()),
+    comm: text.slice(open + 1, close),
+    state,
+    ppid: Number(rest[1]),
+    startTime,
+  };
+}
+
+/** Reads and parses /proc/<pid>/stat; undefined when the process does not exist. */
+export function readProcStat(pid: number): ProcStat | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return parseProcStat(Deno.readTextFileSync(`/proc/${pid}/stat`));
   } catch {
     return undefined;
   }
 }
 
+/** Field 22 (starttime) of /proc/<pid>/stat, or undefined when the pid does not exist. */
+export function startTime(pid: number): string | undefined {
+  return readProcStat(pid)?.startTime;
+}
+
 /** Process state letter (R, S, D, Z, T...) of /proc/<pid>/stat. */
 export function procState(pid: number): string | undefined {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-  } catch {
-    return undefined;
-  }
+  return readProcStat(pid)?.state;
 }
 
 function readlink(path: string): string | undefined {
@@ -33,12 +68,7 @@ function readlink(path: string): string | undefined {
 }
 
 function ppid(pid: number): number | undefined {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-  } catch {
-    return undefined;
-  }
+  return readProcStat(pid)?.ppid;
 }
 
 function allPids(): number[] {
