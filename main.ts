@@ -1,0 +1,106 @@
+/**
+ * runts: an OCI container runtime. This file parses the global flags, dispatches to one
+ * command through a single table, and is the only place that prints an error and exits.
+ * Commands are imported lazily so that `state` or `kill` load only what they use.
+ * @module
+ */
+import { type GlobalOptions, logError } from "./src/cmd/context.ts";
+
+/** The version line tools parse (first line of `runts --version`). */
+export const VERSION = "0.1.0";
+
+type Runner = (g: GlobalOptions, argv: string[]) => Promise<number | void>;
+
+const COMMANDS: Record<string, () => Promise<Runner>> = {
+  boot: async () => (await import("./src/cmd/boot.ts")).main,
+  create: async () => (await import("./src/cmd/create.ts")).main,
+  delete: async () => (await import("./src/cmd/delete.ts")).main,
+  features: async () => (await import("./src/cmd/features.ts")).main,
+  kill: async () => (await import("./src/cmd/kill.ts")).main,
+  list: async () => (await import("./src/cmd/list.ts")).main,
+  run: async () => (await import("./src/cmd/run.ts")).main,
+  spec: async () => (await import("./src/cmd/spec.ts")).main,
+  start: async () => (await import("./src/cmd/start.ts")).main,
+  state: async () => (await import("./src/cmd/state.ts")).main,
+};
+
+/** Global flags that take a value. */
+const VALUE_FLAGS = new Set(["root", "log", "log-format", "criu", "rootless"]);
+/** Global flags runc accepts that runts does not need: accepted and ignored. */
+const IGNORED = new Set(["systemd-cgroup", "criu", "rootless"]);
+
+const USAGE = `usage: runts [global options] <command> [options] [args]
+
+global options:
+  --root DIR             state directory (default /run/runts)
+  --log FILE             also write errors to FILE
+  --log-format text|json format of the --log file (default text)
+  --debug                debug output on stderr
+  --version, -v          print the version
+
+commands: ${Object.keys(COMMANDS).filter((c) => c !== "boot").join(", ")}`;
+
+/** Splits global flags from the command and its arguments. */
+export function parseGlobal(argv: string[]): { g: GlobalOptions; rest: string[] } {
+  const g: GlobalOptions = {
+    root: "/run/runts",
+    logFormat: "text",
+    debug: false,
+    ignored: [],
+  };
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith("-") || a === "-") break;
+    if (a === "--version" || a === "-v") return { g: { ...g, version: true }, rest: [] };
+    if (a === "--help" || a === "-h") return { g: { ...g, help: true }, rest: [] };
+    const m = /^--?([a-z-]+)(?:=(.*))?$/.exec(a);
+    if (!m) throw new Error(`unknown global flag ${JSON.stringify(a)}`);
+    const name = m[1]!;
+    let value = m[2];
+    if (VALUE_FLAGS.has(name) && value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new Error(`flag --${name} needs a value`);
+    }
+    if (name === "root") g.root = value!;
+    else if (name === "log") g.log = value!;
+    else if (name === "log-format") {
+      if (value !== "text" && value !== "json") {
+        throw new Error(`--log-format: must be "text" or "json", not ${JSON.stringify(value)}`);
+      }
+      g.logFormat = value;
+    } else if (name === "debug") g.debug = true;
+    else if (IGNORED.has(name)) g.ignored.push(a);
+    else throw new Error(`unknown global flag ${JSON.stringify(a)}`);
+  }
+  return { g, rest: argv.slice(i) };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let g: GlobalOptions = { root: "/run/runts", logFormat: "text", debug: false, ignored: [] };
+  try {
+    const parsed = parseGlobal(argv);
+    g = parsed.g;
+    if (g.version) {
+      console.log(`runts version ${VERSION}\nspec: 1.2.0`);
+      return 0;
+    }
+    const [cmd, ...args] = parsed.rest;
+    if (g.help || cmd === undefined || cmd === "help") {
+      console.log(USAGE);
+      return cmd === undefined && !g.help ? 1 : 0;
+    }
+    const load = COMMANDS[cmd];
+    if (load === undefined) throw new Error(`unknown command ${JSON.stringify(cmd)}`);
+    if (g.debug && g.ignored.length) console.error(`runts: ignoring ${g.ignored.join(" ")}`);
+    return (await (await load())(g, args)) ?? 0;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    console.error(`runts: ${msg}`);
+    logError(g, msg);
+    if (g.debug && e instanceof Error && e.stack) console.error(e.stack);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

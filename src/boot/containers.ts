@@ -1,0 +1,126 @@
+/**
+ * The container manager of a sandbox process (runsc's controller): creates inits, releases
+ * them, waits for them, signals them. Used by `runts boot` and, in the foreground, by `run`.
+ * @module
+ */
+import { closeFd, type ExitStatus, killPid, pidfdSignal } from "../../ffi/process.ts";
+import { createInit, type Init } from "../linux/init.ts";
+import { containerPids } from "../linux/procs.ts";
+import type { Spec } from "../oci/spec.ts";
+
+/** What the manager keeps per container. */
+interface Entry {
+  init: Init;
+  exit?: ExitStatus | undefined;
+  exited: Promise<ExitStatus | undefined>;
+}
+
+/** Options of ContainerManager.create(). */
+export interface ManagerCreateOptions {
+  id: string;
+  spec: Spec;
+  rootfs: string;
+  stdio: [number, number, number];
+  preserveFds?: number[];
+  cloneParent?: boolean;
+  noPivot?: boolean;
+  startImmediately?: boolean;
+  consoleFd?: number;
+}
+
+/** The containers of one sandbox. */
+export class ContainerManager {
+  #entries = new Map<string, Entry>();
+  /** Called when a container is destroyed and none is left. */
+  onEmpty: () => void = () => {};
+
+  /** Creates a container's init and waits until it is ready (blocked before execve). */
+  async create(o: ManagerCreateOptions): Promise<Init> {
+    if (this.#entries.has(o.id)) throw new Error(`container "${o.id}" already exists`);
+    const init = await createInit({
+      spec: o.spec,
+      rootfs: o.rootfs,
+      stdio: o.stdio,
+      preserveFds: o.preserveFds ?? [],
+      cloneParent: o.cloneParent ?? false,
+      noPivot: o.noPivot ?? false,
+      startImmediately: o.startImmediately ?? false,
+      ...(o.consoleFd !== undefined ? { consoleFd: o.consoleFd } : {}),
+    });
+    const entry: Entry = { init, exited: Promise.resolve(undefined) };
+    entry.exited = init.wait().then((s) => (entry.exit = s));
+    this.#entries.set(o.id, entry);
+    return init;
+  }
+
+  #get(id: string): Entry {
+    const e = this.#entries.get(id);
+    if (e === undefined) throw new Error(`container "${id}" is not in this sandbox`);
+    return e;
+  }
+
+  /** Releases the init into execve; throws when execve failed. */
+  start(id: string): Promise<void> {
+    return this.#get(id).init.start();
+  }
+
+  /** Waits for the init's exit; undefined status when the init was handed to our parent. */
+  wait(id: string): Promise<ExitStatus | undefined> {
+    return this.#get(id).exited;
+  }
+
+  /** Signals the init, or every process of the container. */
+  signal(id: string, signal: number, all: boolean): void {
+    const e = this.#get(id);
+    if (e.exit !== undefined) throw new Error(`container "${id}" is not running`);
+    if (!all) {
+      pidfdSignal(e.init.pidfd, signal);
+      return;
+    }
+    for (const pid of containerPids(e.init.pid)) {
+      try {
+        killPid(pid, signal);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+
+  /** Host pids of the container's processes. */
+  processes(id: string): number[] {
+    const e = this.#get(id);
+    return containerPids(e.init.pid);
+  }
+
+  /** Kills what is left of a container and forgets it. */
+  async destroy(id: string): Promise<void> {
+    const e = this.#entries.get(id);
+    if (e === undefined) return;
+    try {
+      for (const pid of containerPids(e.init.pid).reverse()) {
+        try {
+          killPid(pid, 9);
+        } catch {
+          // gone meanwhile
+        }
+      }
+      pidfdSignal(e.init.pidfd, 9);
+    } catch {
+      // already gone
+    }
+    await e.exited;
+    e.init.close();
+    this.#entries.delete(id);
+    if (this.#entries.size === 0) this.onEmpty();
+  }
+
+  /** Ids of the containers. */
+  ids(): string[] {
+    return [...this.#entries.keys()];
+  }
+
+  /** Closes fds handed over for a container (after the init has its copies). */
+  static closeAll(fds: number[]): void {
+    for (const fd of fds) closeFd(fd);
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The control-socket methods of a sandbox process, bound to its container manager.
+ * @module
+ */
+import { closeFd } from "../../ffi/process.ts";
+import type { RpcServer } from "../rpc/server.ts";
+import * as M from "../rpc/methods.ts";
+import type { ContainerManager } from "./containers.ts";
+
+function need(fds: Record<string, number>, name: string): number {
+  const fd = fds[name];
+  if (fd === undefined) throw new Error(`missing fd "${name}"`);
+  return fd;
+}
+
+/** Registers every method on the server. */
+export function registerHandlers(server: RpcServer, mgr: ContainerManager): void {
+  server.register(M.CREATE, async (arg, fds) => {
+    const a = arg as M.CreateArgs;
+    const preserve = Array.from({ length: a.preserveFds }, (_, i) => need(fds, `p${i}`));
+    try {
+      const init = await mgr.create({
+        id: a.id,
+        spec: a.spec,
+        rootfs: a.rootfs,
+        stdio: [need(fds, "stdin"), need(fds, "stdout"), need(fds, "stderr")],
+        preserveFds: preserve,
+        cloneParent: a.cloneParent,
+        noPivot: a.noPivot,
+        ...(fds.console !== undefined ? { consoleFd: fds.console } : {}),
+      });
+      return { result: { pid: init.pid } satisfies M.CreateResult };
+    } finally {
+      // The init has its own copies; ours must not keep the caller's pipes open.
+      for (const fd of Object.values(fds)) closeFd(fd);
+      for (const k of Object.keys(fds)) delete fds[k];
+    }
+  });
+  server.register(M.START, async (arg) => {
+    await mgr.start((arg as M.IdArgs).id);
+    return { result: {} };
+  });
+  server.register(M.WAIT, async (arg) => {
+    const s = await mgr.wait((arg as M.IdArgs).id);
+    const r: M.WaitResult = s === undefined ? { code: null } : { code: s.code };
+    if (s?.signal !== undefined) r.signal = s.signal;
+    return { result: r };
+  });
+  server.register(M.SIGNAL, (arg) => {
+    const a = arg as M.SignalArgs;
+    mgr.signal(a.id, a.signal, a.mode === "all");
+    return Promise.resolve({ result: {} });
+  });
+  server.register(M.PROCESSES, (arg) => {
+    const r: M.ProcessesResult = { pids: mgr.processes((arg as M.IdArgs).id) };
+    return Promise.resolve({ result: r });
+  });
+  server.register(M.DESTROY, async (arg) => {
+    await mgr.destroy((arg as M.IdArgs).id);
+    return { result: {} };
+  });
+}

@@ -1,0 +1,33 @@
+/** `runts list [--format table|json] [-q]`. @module */
+import { parseArgs } from "node:util";
+import { ContainerStore } from "../container/record.ts";
+import { ociState } from "../sandbox/lifecycle.ts";
+import type { GlobalOptions } from "./context.ts";
+
+/** Runs list. */
+export function main(g: GlobalOptions, argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { format: { type: "string", short: "f" }, quiet: { type: "boolean", short: "q" } },
+    strict: true,
+  });
+  const format = values.format ?? "table";
+  if (format !== "table" && format !== "json") {
+    throw new Error(`list: --format must be "table" or "json", not ${JSON.stringify(format)}`);
+  }
+  const store = new ContainerStore(g.root);
+  const states = store.list().map((rec) => ociState(rec));
+  if (values.quiet) {
+    for (const s of states) console.log(s.id);
+  } else if (format === "json") {
+    console.log(JSON.stringify(states));
+  } else {
+    const rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]];
+    for (const s of states) {
+      rows.push([s.id, String(s.pid ?? 0), s.status, s.bundle, String(s.created), String(s.owner)]);
+    }
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]! + 2)).join("").trimEnd());
+  }
+  return Promise.resolve(0);
+}

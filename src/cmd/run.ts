@@ -1,0 +1,123 @@
+/**
+ * `runts run [--bundle DIR] [--detach] [--pid-file F] ... ID`: create and start a container.
+ * In the foreground this process is the sandbox process itself (one Deno start instead of two):
+ * it serves the control socket, waits for the init and returns its exit code.
+ * @module
+ */
+import { closeFd, pidfdSignal } from "../../ffi/process.ts";
+import { connectConsoleSocket, consolePair, receiveMaster, relay } from "../linux/console.ts";
+import { ContainerManager } from "../boot/containers.ts";
+import { registerHandlers } from "../boot/handlers.ts";
+import { ContainerStore } from "../container/record.ts";
+import { listenUnix } from "../../ffi/socket.ts";
+import { startTime } from "../linux/procs.ts";
+import { loadBundle } from "../oci/config.ts";
+import { RpcServer } from "../rpc/server.ts";
+import { createContainer, paths, startContainer, writePidFile } from "../sandbox/lifecycle.ts";
+import type { GlobalOptions } from "./context.ts";
+import { parseCreateArgs } from "./create.ts";
+
+const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
+const SIGNUM: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGUSR1: 10,
+  SIGUSR2: 12,
+  SIGTERM: 15,
+};
+
+/** Runs run. */
+export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
+  const { args, flags } = parseCreateArgs(argv, {
+    detach: { type: "boolean" },
+    keep: { type: "boolean" },
+  });
+  if (flags.detach === true) {
+    await createContainer(g, { ...args, detach: true });
+    await startContainer(g, args.id);
+    return 0;
+  }
+  const store = new ContainerStore(g.root);
+  store.validateId(args.id);
+  const { spec, rootfs, bundle } = loadBundle(args.bundle);
+  const terminal = spec.process?.terminal === true;
+  if (!terminal && args.consoleSocket !== undefined) {
+    throw new Error("--console-socket given but process.terminal is false");
+  }
+  const p = paths(g.root, args.id);
+  const rec = store.create(args.id, {
+    id: args.id,
+    bundle,
+    rootfs,
+    status: "creating",
+    pid: 0,
+    initStartTime: "",
+    created: new Date().toISOString(),
+    annotations: spec.annotations ?? {},
+    sandboxId: args.id,
+    socketPath: p.sock,
+    pidFileUsed: args.pidFile !== undefined,
+    owner: "",
+  });
+  rec.sandboxPid = Deno.pid;
+  rec.sandboxStartTime = startTime(Deno.pid) ?? "";
+  const mgr = new ContainerManager();
+  let server: RpcServer | undefined;
+  const listeners: [Deno.Signal, () => void][] = [];
+  // With a terminal: the init sends its pty master to `theirs`; we relay it unless the caller
+  // gave a console socket.
+  let ours = -1;
+  let theirs = -1;
+  try {
+    if (terminal && args.consoleSocket !== undefined) {
+      theirs = connectConsoleSocket(args.consoleSocket);
+    } else if (terminal) [ours, theirs] = consolePair();
+    server = new RpcServer({ allowUid: (uid) => uid === 0 || uid === Deno.uid() });
+    registerHandlers(server, mgr);
+    const listenFd = listenUnix(p.sock, { mode: 0o600, backlog: 16 });
+    server.serve(listenFd).catch(() => {});
+    const preserve = Array.from({ length: args.preserveFds }, (_, i) => 3 + i);
+    const init = await mgr.create({
+      id: args.id,
+      spec,
+      rootfs,
+      stdio: [0, 1, 2],
+      preserveFds: preserve,
+      noPivot: args.noPivot,
+      startImmediately: true,
+      ...(theirs >= 0 ? { consoleFd: theirs } : {}),
+    });
+    closeFd(theirs);
+    theirs = -1;
+    const relaying = ours >= 0 ? relay(receiveMaster(ours)) : Promise.resolve();
+    for (const sig of FORWARDED) {
+      const fn = () => {
+        try {
+          pidfdSignal(init.pidfd, SIGNUM[sig]!);
+        } catch {
+          // gone
+        }
+      };
+      Deno.addSignalListener(sig, fn);
+      listeners.push([sig, fn]);
+    }
+    rec.pid = init.pid;
+    rec.initStartTime = startTime(init.pid) ?? "";
+    rec.status = "running";
+    store.save(rec);
+    if (args.pidFile !== undefined) writePidFile(args.pidFile, init.pid);
+    await init.started();
+    const status = await mgr.wait(args.id);
+    await relaying;
+    return status?.code ?? 0;
+  } finally {
+    closeFd(ours);
+    closeFd(theirs);
+    for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
+    mgr.onEmpty = () => {};
+    for (const id of mgr.ids()) await mgr.destroy(id);
+    server?.close();
+    if (flags.keep !== true) store.remove(args.id);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The control-socket methods of a sandbox process, one constant and one argument type each
+ * (runsc's `containerManager.*`).
+ * @module
+ */
+import type { Spec } from "../oci/spec.ts";
+
+/** Create a container in the sandbox; its init waits for Start. fds: stdin, stdout, stderr, p0.. */
+export const CREATE = "containerManager.Create";
+/** Release a created container's init into execve. */
+export const START = "containerManager.Start";
+/** Wait for a container's init to exit. */
+export const WAIT = "containerManager.Wait";
+/** Signal a container's processes. */
+export const SIGNAL = "containerManager.Signal";
+/** List the host pids of a container's processes. */
+export const PROCESSES = "containerManager.Processes";
+/** Kill a container and forget it; the sandbox exits when it has no container left. */
+export const DESTROY = "containerManager.Destroy";
+
+/** Arguments of CREATE. */
+export interface CreateArgs {
+  id: string;
+  spec: Spec;
+  rootfs: string;
+  bundle: string;
+  /** The init becomes a child of the caller (CLONE_PARENT), for `--pid-file` subreapers. */
+  cloneParent: boolean;
+  noPivot: boolean;
+  /** Number of preserved fds attached as p0, p1, ... */
+  preserveFds: number;
+}
+/** Result of CREATE. */
+export interface CreateResult {
+  pid: number;
+}
+/** Arguments of START, WAIT, PROCESSES, DESTROY. */
+export interface IdArgs {
+  id: string;
+}
+/** Result of WAIT. */
+export interface WaitResult {
+  /** Exit code (128+signal when killed), or null when the init was not our child. */
+  code: number | null;
+  signal?: number;
+}
+/** Arguments of SIGNAL. */
+export interface SignalArgs {
+  id: string;
+  signal: number;
+  /** "process": the init; "all": every process of the container. */
+  mode: "process" | "all";
+}
+/** Result of PROCESSES. */
+export interface ProcessesResult {
+  pids: number[];
+}

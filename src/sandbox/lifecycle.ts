@@ -1,0 +1,276 @@
+/**
+ * The container lifecycle as the short-lived runts commands drive it: create (start a sandbox
+ * process and ask it for the container), start, state, kill, delete.
+ * @module
+ */
+import { resolve } from "node:path";
+import { closeFd, pidfdOpen, pidfdSignal, pollPidfd } from "../../ffi/process.ts";
+import { listenUnix } from "../../ffi/socket.ts";
+import type { GlobalOptions } from "../cmd/context.ts";
+import { canDelete, canKill, canStart } from "../container/status.ts";
+import { type ContainerRecord, ContainerStore, isAlive } from "../container/record.ts";
+import { connectConsoleSocket } from "../linux/console.ts";
+import { containerPids, startTime } from "../linux/procs.ts";
+import { loadBundle } from "../oci/config.ts";
+import type { OciState } from "../oci/state.ts";
+import { RpcClient } from "../rpc/client.ts";
+import * as M from "../rpc/methods.ts";
+import { killSandbox, sandboxAlive, startSandbox } from "./sandbox.ts";
+
+/** Options of createContainer(). */
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot: boolean;
+  preserveFds: number;
+  /** Return once created (create, run --detach); otherwise run waits. */
+  detach: boolean;
+}
+
+/** The state directory layout of a container. */
+export function paths(root: string, id: string): { dir: string; sock: string; log: string } {
+  const dir = `${root}/${id}`;
+  return { dir, sock: `${dir}/sock`, log: `${dir}/sandbox.log` };
+}
+
+/** Writes a pid file atomically, as runc does. */
+export function writePidFile(path: string, pid: number): void {
+  const abs = resolve(path);
+  const tmp = `${abs}.${Deno.pid}.tmp`;
+  Deno.writeTextFileSync(tmp, String(pid));
+  Deno.renameSync(tmp, abs);
+}
+
+function ourFds(first: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => first + i);
+}
+
+/** Creates a container in a new sandbox process and returns its record. */
+export async function createContainer(
+  g: GlobalOptions,
+  o: CreateOptions,
+): Promise<ContainerRecord> {
+  const store = new ContainerStore(g.root);
+  store.validateId(o.id);
+  const { spec, rootfs, bundle } = loadBundle(o.bundle);
+  if (spec.process?.terminal && o.consoleSocket === undefined) {
+    throw new Error("process.terminal is true: --console-socket is required");
+  }
+  if (!spec.process?.terminal && o.consoleSocket !== undefined) {
+    throw new Error("--console-socket given but process.terminal is false");
+  }
+  const p = paths(g.root, o.id);
+  const rec = store.create(o.id, {
+    id: o.id,
+    bundle,
+    rootfs,
+    status: "creating",
+    pid: 0,
+    initStartTime: "",
+    created: new Date().toISOString(),
+    annotations: spec.annotations ?? {},
+    sandboxId: o.id,
+    socketPath: p.sock,
+    pidFileUsed: o.pidFile !== undefined,
+    owner: "",
+  });
+  let listenFd = -1;
+  let consoleFd = -1;
+  try {
+    if (o.consoleSocket !== undefined) consoleFd = connectConsoleSocket(o.consoleSocket);
+    listenFd = listenUnix(p.sock, { mode: 0o600, backlog: 16 });
+    const sb = await startSandbox({
+      root: g.root,
+      id: o.id,
+      listenFd,
+      logPath: p.log,
+      debug: g.debug,
+    });
+    closeFd(listenFd);
+    listenFd = -1;
+    rec.sandboxPid = sb.pid;
+    rec.sandboxStartTime = sb.startTime;
+    store.save(rec);
+    const client = RpcClient.connect(p.sock);
+    try {
+      const fds: Record<string, number> = { stdin: 0, stdout: 1, stderr: 2 };
+      ourFds(3, o.preserveFds).forEach((fd, i) => (fds[`p${i}`] = fd));
+      if (consoleFd >= 0) fds.console = consoleFd;
+      const args: M.CreateArgs = {
+        id: o.id,
+        spec,
+        rootfs,
+        bundle,
+        cloneParent: o.pidFile !== undefined,
+        noPivot: o.noPivot,
+        preserveFds: o.preserveFds,
+      };
+      const { result } = client.callSync(M.CREATE, args, fds);
+      const pid = (result as M.CreateResult).pid;
+      rec.pid = pid;
+      rec.initStartTime = startTime(pid) ?? "";
+      rec.status = "created";
+      if (o.pidFile !== undefined) writePidFile(o.pidFile, pid);
+      store.save(rec);
+      closeFd(consoleFd);
+      consoleFd = -1;
+      return rec;
+    } finally {
+      client.close();
+    }
+  } catch (e) {
+    closeFd(listenFd);
+    closeFd(consoleFd);
+    const why = lastLogLine(p.log);
+    if (why !== "" && e instanceof Error) e.message += ` (sandbox process: ${why})`;
+    await destroyLeftovers(store, rec);
+    throw e;
+  }
+}
+
+/** The last line the sandbox process wrote to its log, "" if none. */
+function lastLogLine(path: string): string {
+  try {
+    const lines = Deno.readTextFileSync(path).trim().split("\n");
+    return lines.at(-1) ?? "";
+  } catch {
+    return "";
+  }
+}
+
+/** Kills the init (if it is still ours) and the sandbox process, and removes the state. */
+async function destroyLeftovers(store: ContainerStore, rec: ContainerRecord): Promise<void> {
+  await killInit(rec);
+  await killSandbox(sandboxOf(rec));
+  store.remove(rec.id);
+}
+
+function sandboxOf(rec: ContainerRecord) {
+  return rec.sandboxPid
+    ? { pid: rec.sandboxPid, startTime: rec.sandboxStartTime ?? "" }
+    : undefined;
+}
+
+/** The status to report: what the record says, corrected by what /proc shows. */
+export function currentStatus(rec: ContainerRecord): ContainerRecord["status"] {
+  if (rec.status === "creating") return sandboxAlive(sandboxOf(rec)) ? "creating" : "stopped";
+  if (rec.status === "stopped") return "stopped";
+  return isAlive(rec) ? rec.status : "stopped";
+}
+
+/** The runtime-spec state of a container, with runc's extra fields. */
+export function ociState(rec: ContainerRecord): OciState & Record<string, unknown> {
+  const status = currentStatus(rec);
+  return {
+    ociVersion: "1.2.0",
+    id: rec.id,
+    pid: status === "stopped" ? 0 : rec.pid,
+    status,
+    bundle: rec.bundle,
+    rootfs: rec.rootfs,
+    created: rec.created,
+    owner: rec.owner,
+    ...(Object.keys(rec.annotations ?? {}).length ? { annotations: rec.annotations } : {}),
+  };
+}
+
+/** Loads a container's record (the error names an unknown id). */
+export function loadContainer(g: GlobalOptions, id: string): {
+  store: ContainerStore;
+  rec: ContainerRecord;
+} {
+  const store = new ContainerStore(g.root);
+  return { store, rec: store.load(id) };
+}
+
+/** Starts a created container. */
+export async function startContainer(g: GlobalOptions, id: string): Promise<void> {
+  const { store, rec } = loadContainer(g, id);
+  const status = currentStatus(rec);
+  if (!canStart(status)) {
+    throw new Error(`cannot start a container that is ${status}: "${id}"`);
+  }
+  const client = RpcClient.connect(rec.socketPath);
+  try {
+    await client.call(M.START, { id } satisfies M.IdArgs);
+    rec.status = "running";
+    store.save(rec);
+  } catch (e) {
+    rec.status = "stopped";
+    store.save(rec);
+    throw e;
+  } finally {
+    client.close();
+  }
+}
+
+/** Sends a signal to the init, or to all the container's processes. */
+export function killContainer(g: GlobalOptions, id: string, signal: number, all: boolean): void {
+  const { rec } = loadContainer(g, id);
+  const status = currentStatus(rec);
+  if (!canKill(status)) throw new Error(`container "${id}" is not running`);
+  const pids = all ? containerPids(rec.pid) : [rec.pid];
+  for (const pid of pids) {
+    signalChecked(pid, pid === rec.pid ? rec.initStartTime : undefined, signal);
+  }
+}
+
+/** Signals a pid through a pidfd, after checking it is still the same process. */
+function signalChecked(pid: number, start: string | undefined, signal: number): boolean {
+  const fd = pidfdOpen(pid);
+  if (fd === undefined) return false;
+  try {
+    if (start !== undefined && startTime(pid) !== start) return false;
+    return pidfdSignal(fd, signal);
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/** Kills the init (all its container's processes) and waits until it is gone. */
+async function killInit(rec: ContainerRecord): Promise<void> {
+  if (!isAlive(rec)) return;
+  const fd = pidfdOpen(rec.pid);
+  if (fd === undefined) return;
+  try {
+    if (startTime(rec.pid) !== rec.initStartTime) return;
+    for (const pid of containerPids(rec.pid).reverse()) signalChecked(pid, undefined, 9);
+    pidfdSignal(fd, 9);
+    await pollPidfd(fd, 10_000);
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/** Deletes a container: refused unless stopped (or created), unless forced. */
+export async function deleteContainer(g: GlobalOptions, id: string, force: boolean): Promise<void> {
+  const store = new ContainerStore(g.root);
+  let rec: ContainerRecord;
+  try {
+    rec = store.load(id);
+  } catch (e) {
+    if (force && !store.exists(id)) return;
+    throw e;
+  }
+  const status = currentStatus(rec);
+  if (!canDelete(status, force)) {
+    throw new Error(`cannot delete container "${id}" that is not stopped: ${status}`);
+  }
+  await killInit(rec);
+  if (sandboxAlive(sandboxOf(rec))) {
+    try {
+      const client = RpcClient.connect(rec.socketPath);
+      try {
+        client.callSync(M.DESTROY, { id } satisfies M.IdArgs);
+      } finally {
+        client.close();
+      }
+    } catch {
+      // an unresponsive sandbox is killed below
+    }
+  }
+  await killSandbox(sandboxOf(rec));
+  store.remove(id);
+}

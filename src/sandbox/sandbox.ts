@@ -1,0 +1,106 @@
+/**
+ * The host side of a sandbox: start its process (`runts boot`) with the clone routine, and
+ * talk to it.
+ * @module
+ */
+import { readReport, spawnProgram } from "../../ffi/clone.ts";
+import { Program, StrV } from "../../ffi/program.ts";
+import { closeFd, pidfdOpen, pollPidfd } from "../../ffi/process.ts";
+import { SYS } from "../../ffi/sysno_x86_64.ts";
+import { u64s } from "../../ffi/structs/kernel.ts";
+import { AT_FDCWD, CLOSE_RANGE_CLOEXEC, O } from "../linux/consts.ts";
+import { ignoredSignals, reportError } from "../linux/init.ts";
+import { startTime } from "../linux/procs.ts";
+import { selfArgv } from "./self.ts";
+
+/** The sandbox process as recorded in a container's state. */
+export interface SandboxProcess {
+  pid: number;
+  startTime: string;
+}
+
+/** Options of startSandbox(). */
+export interface StartSandboxOptions {
+  /** --root of the runts that starts it. */
+  root: string;
+  /** Sandbox id (the root container's id). */
+  id: string;
+  /** The listening control socket, handed over as fd 3. */
+  listenFd: number;
+  /** File that receives the sandbox process's stderr. */
+  logPath: string;
+  /** Pass --debug. */
+  debug?: boolean;
+}
+
+/** V8 flags for the long-lived sandbox process: a small heap. */
+const SANDBOX_V8_FLAGS = [
+  "--max-old-space-size=32",
+  "--max-semi-space-size=1",
+  "--single-threaded-gc",
+];
+
+/** The syscall program that becomes `runts boot`. Pure, for tests and `debug plan`. */
+export function sandboxProgram(o: StartSandboxOptions, argv: string[], env: string[]): Program {
+  const p = new Program();
+  const nul = p.call("openat", SYS.openat, [AT_FDCWD, "/dev/null", O.RDWR | O.CLOEXEC, 0], {
+    subject: '"/dev/null"',
+  });
+  const log = p.call("openat", SYS.openat, [
+    AT_FDCWD,
+    o.logPath,
+    O.WRONLY | O.CREAT | O.CLOEXEC | 0o2000, // O_APPEND
+    0o600,
+  ], { subject: JSON.stringify(o.logPath) });
+  p.call("dup2", SYS.dup2, [nul, 0]);
+  p.call("dup2", SYS.dup2, [nul, 1]);
+  p.call("dup2", SYS.dup2, [log, 2]);
+  p.call("dup2", SYS.dup2, [o.listenFd, 3], { subject: "control socket" });
+  p.call("setsid", SYS.setsid, []);
+  for (const sig of ignoredSignals()) {
+    p.call("rt_sigaction", SYS.rt_sigaction, [sig, new Uint8Array(32), null, 8]);
+  }
+  p.call("rt_sigprocmask", SYS.rt_sigprocmask, [2, u64s(0n), null, 8]);
+  p.call("close_range", SYS.close_range, [4, 0xffffffff, CLOSE_RANGE_CLOEXEC]);
+  p.call("execve", SYS.execve, [argv[0]!, new StrV(argv), new StrV(env)], {
+    subject: JSON.stringify(argv[0]),
+  });
+  return p;
+}
+
+/** Starts the sandbox process; returns once it has exec'd runts. */
+export async function startSandbox(o: StartSandboxOptions): Promise<SandboxProcess> {
+  const args = ["--root", o.root, ...(o.debug ? ["--debug"] : []), "boot", o.id];
+  const argv = selfArgv(args, SANDBOX_V8_FLAGS);
+  const env = Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`);
+  const program = sandboxProgram(o, argv, env);
+  const s = spawnProgram(program, { flags: 0 });
+  try {
+    const r = await readReport(s.reportFd);
+    if (r.kind === "failed") throw reportError(program, r.index, r.errno);
+    return { pid: s.pid, startTime: startTime(s.pid) ?? "" };
+  } finally {
+    closeFd(s.reportFd);
+    closeFd(s.pidfd);
+  }
+}
+
+/** True when the recorded sandbox process still runs (same pid and start time). */
+export function sandboxAlive(sb: SandboxProcess | undefined): boolean {
+  if (sb === undefined || sb.pid <= 0) return false;
+  return startTime(sb.pid) === sb.startTime;
+}
+
+/** Kills a recorded sandbox process (if it is still the same process) and waits for it. */
+export async function killSandbox(sb: SandboxProcess | undefined): Promise<void> {
+  if (!sandboxAlive(sb)) return;
+  const fd = pidfdOpen(sb!.pid);
+  if (fd === undefined) return;
+  try {
+    if (startTime(sb!.pid) !== sb!.startTime) return;
+    Deno.kill(sb!.pid, "SIGKILL");
+    await pollPidfd(fd, 5000);
+  } finally {
+    closeFd(fd);
+  }
+}
