@@ -76,6 +76,14 @@ export function parseGlobal(argv: string[]): { g: GlobalOptions; rest: string[] 
   return { g, rest: argv.slice(i) };
 }
 
+function cmdName(argv: string[]): string {
+  try {
+    return parseGlobal(argv).rest[0] ?? "runts";
+  } catch {
+    return "runts";
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   let g: GlobalOptions = { root: "/run/runts", logFormat: "text", debug: false, ignored: [] };
   try {
@@ -95,7 +103,11 @@ async function main(argv: string[]): Promise<number> {
     if (g.debug && g.ignored.length) console.error(`runts: ignoring ${g.ignored.join(" ")}`);
     return (await (await load())(g, args)) ?? 0;
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
+    let msg = e instanceof Error ? e.message : String(e);
+    // node:util parseArgs: keep its first sentence ("Unknown option '-x'").
+    if ((e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      msg = `${cmdName(argv)}: ${msg.split(". ")[0]!.replace(/\.$/, "")}`;
+    }
     console.error(`runts: ${msg}`);
     logError(g, msg);
     if (g.debug && e instanceof Error && e.stack) console.error(e.stack);

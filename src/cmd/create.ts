@@ -18,7 +18,10 @@ export interface CreateArgs {
 }
 
 /** Parses create's arguments (shared with run). */
-export function parseCreateArgs(argv: string[], extra: Record<string, { type: "boolean" }> = {}): {
+export function parseCreateArgs(
+  argv: string[],
+  extra: Record<string, { type: "boolean"; short?: string }> = {},
+): {
   args: CreateArgs;
   flags: Record<string, unknown>;
 } {

@@ -30,7 +30,7 @@ const SIGNUM: Record<string, number> = {
 /** Runs run. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   const { args, flags } = parseCreateArgs(argv, {
-    detach: { type: "boolean" },
+    detach: { type: "boolean", short: "d" },
     keep: { type: "boolean" },
   });
   if (flags.detach === true) {

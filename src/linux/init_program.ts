@@ -164,11 +164,19 @@ class InitBuilder {
         zeroFails: true,
         subject: "waiting for the user namespace id maps",
       });
+      // Until now the child still has the parent's (unmapped) ids: become the namespace's root.
+      this.call("setresgid", SYS.setresgid, [0, 0, 0], { subject: "root of the user namespace" });
+      this.call("setresuid", SYS.setresuid, [0, 0, 0], { subject: "root of the user namespace" });
+      // Changing ids cleared "dumpable", which makes /proc/self root-owned: set it back until
+      // our /proc/self files are written.
+      this.call("prctl", SYS.prctl, [PR.SET_DUMPABLE, 1, 0, 0, 0], { subject: "PR_SET_DUMPABLE" });
     }
     this.joinNamespaces();
     this.call("setsid", SYS.setsid, []);
-    this.call("prctl", SYS.prctl, [PR.SET_DUMPABLE, 0, 0, 0, 0], { subject: "PR_SET_DUMPABLE" });
+    // /proc/self files turn root-owned once not dumpable: write ours first.
     if (newNs.includes("time")) this.newTimeNamespace();
+    this.oomScoreAdj();
+    this.call("prctl", SYS.prctl, [PR.SET_DUMPABLE, 0, 0, 0, 0], { subject: "PR_SET_DUMPABLE" });
     if (newNs.includes("cgroup")) {
       this.call("unshare", SYS.unshare, [NS_FLAG.cgroup], { subject: "CLONE_NEWCGROUP" });
     }
@@ -666,6 +674,22 @@ class InitBuilder {
     this.call("close", SYS.close, [slave]);
   }
 
+  oomScoreAdj(): void {
+    const adj = this.spec.process?.oomScoreAdj;
+    if (adj === undefined) return;
+    const fd = this.call("openat", SYS.openat, [
+      AT_FDCWD,
+      "/proc/self/oom_score_adj",
+      O.WRONLY | O.CLOEXEC,
+      0,
+    ], { subject: '"/proc/self/oom_score_adj"' });
+    const b = new TextEncoder().encode(String(adj));
+    this.call("write", SYS.write, [fd, b, b.byteLength], {
+      subject: `process.oomScoreAdj ${adj}`,
+    });
+    this.call("close", SYS.close, [fd]);
+  }
+
   processSetup(): void {
     const proc = this.spec.process;
     if (proc === undefined) throw new Error("process: required to create a container");
@@ -678,19 +702,6 @@ class InitBuilder {
       const b = enc.encode(value);
       this.call("write", SYS.write, [fd, b, b.byteLength], {
         subject: `sysctl ${JSON.stringify(key)} = ${JSON.stringify(value)}`,
-      });
-      this.call("close", SYS.close, [fd]);
-    }
-    if (proc.oomScoreAdj !== undefined) {
-      const fd = this.call("openat", SYS.openat, [
-        AT_FDCWD,
-        "/proc/self/oom_score_adj",
-        O.WRONLY | O.CLOEXEC,
-        0,
-      ], { subject: '"/proc/self/oom_score_adj"' });
-      const b = enc.encode(String(proc.oomScoreAdj));
-      this.call("write", SYS.write, [fd, b, b.byteLength], {
-        subject: `process.oomScoreAdj ${proc.oomScoreAdj}`,
       });
       this.call("close", SYS.close, [fd]);
     }
