@@ -1,7 +1,7 @@
 /**
  * AF_UNIX SOCK_SEQPACKET sockets for the control socket: listen on a file path (never an
  * abstract address), connect, socketpair, sendmsg/recvmsg with fds attached (SCM_RIGHTS),
- * SO_PEERCRED, a poll(2) waiter that watches many fds from one FFI thread, and the memfd that
+ * SO_PEERCRED, an epoll waiter that watches many fds from one FFI thread, and the memfd that
  * carries messages too large for one datagram.
  *
  * Blocking calls come in two forms: synchronous (the calling thread blocks: right for a short
@@ -18,17 +18,17 @@ import {
   cmsgLen,
   cmsgSpace,
   decodeCmsghdr,
+  decodeEpollEvent,
   decodeMsghdr,
-  decodePollfdRevents,
   decodeUcred,
   encodeCmsghdr,
+  encodeEpollEvent,
   encodeIovec,
   encodeMsghdr,
-  encodePollfd,
   encodeSockaddrUn,
+  EPOLL_EVENT,
   IOVEC,
   MSGHDR,
-  POLLFD,
   SCM_RIGHTS,
   SOCKADDR_UN,
   SOL_SOCKET,
@@ -63,15 +63,6 @@ export const MSG_NOSIGNAL = 0x4000;
 const MSG_CTRUNC = 0x8;
 const MSG_TRUNC = 0x20;
 const MSG_CMSG_CLOEXEC = 0x40000000;
-
-/** poll(2) events. */
-export const POLLIN = 0x1;
-/** An error condition on the fd (reported even if not asked for). */
-export const POLLERR = 0x8;
-/** The peer hung up (reported even if not asked for). */
-export const POLLHUP = 0x10;
-/** The fd is not open (reported even if not asked for). */
-export const POLLNVAL = 0x20;
 
 /** The kernel's limit of fds in one SCM_RIGHTS message (SCM_MAX_FD). */
 export const SCM_MAX_FD = 253;
@@ -476,66 +467,110 @@ export function preadExact(fd: number, len: number): Uint8Array {
   return out;
 }
 
+const SYS_EPOLL_CTL = 233; // x86_64 epoll_ctl, not (yet) in sysno_x86_64.ts
+const EPOLL_CLOEXEC = 0o2000000;
+const EPOLL_CTL_ADD = 1;
+const EPOLL_CTL_DEL = 2;
+const EPOLL_CTL_MOD = 3;
+/** epoll: readable. */
+export const EPOLLIN = 0x1;
+/** epoll: error (always reported). */
+export const EPOLLERR = 0x8;
+/** epoll: hang-up (always reported). */
+export const EPOLLHUP = 0x10;
+const EPOLLONESHOT = 1 << 30;
+const MAX_EVENTS = 64;
+
 /**
- * Waits for any of a set of fds to become readable (or hang up) with one poll(2) on one of
- * Deno's FFI threads, and can be woken from the event loop through an eventfd, so a server
- * with many connections uses a single thread. One wait() at a time.
+ * Waits for fds to become readable with one epoll_pwait(2) on one of Deno's FFI threads, so a
+ * server with many connections uses a single thread. The set lives in the kernel: fds are
+ * added, re-armed and removed from the event loop while a wait is pending, with no wake-up.
+ * An fd watched `oneshot` reports once and then stays quiet until rearm() (so a connection
+ * whose call is being handled is not reported again). wake() ends a pending wait (eventfd).
+ * One wait() at a time.
  */
 export class ReadyWaiter {
+  #ep: number;
   #efd: number;
-  #buf = new Uint8Array(new ArrayBuffer(POLLFD.SIZE * 8));
-  #counter = new Uint8Array(8);
+  #events = new Uint8Array(new ArrayBuffer(EPOLL_EVENT.SIZE * MAX_EVENTS));
+  #ctl = new Uint8Array(new ArrayBuffer(16));
+  #one = new Uint8Array(new ArrayBuffer(8));
   #waiting = false;
 
   constructor() {
-    this.#efd = sys("eventfd2", "", SYS.eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
+    this.#ep = sys("epoll_create1", "", SYS.epoll_create1, EPOLL_CLOEXEC);
+    try {
+      this.#efd = sys("eventfd2", "", SYS.eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
+    } catch (e) {
+      closeQuiet(this.#ep);
+      throw e;
+    }
+    this.#op(EPOLL_CTL_ADD, this.#efd, EPOLLIN);
+    new DataView(this.#one.buffer).setBigUint64(0, 1n, true);
+  }
+
+  #op(op: number, fd: number, events: number): void {
+    encodeEpollEvent(new DataView(this.#ctl.buffer), 0, events, BigInt(fd));
+    const r = rawSyscall(SYS_EPOLL_CTL, this.#ep, op, fd, this.#ctl);
+    if (r < 0) throw new SyscallError("epoll_ctl", -r, `fd ${fd}`);
+  }
+
+  /** Watches `fd` for reading: every time it is ready, or once until rearm() (`oneshot`). */
+  watch(fd: number, opts: { oneshot?: boolean } = {}): void {
+    this.#op(EPOLL_CTL_ADD, fd, EPOLLIN | (opts.oneshot ? EPOLLONESHOT : 0));
+  }
+
+  /** Re-arms a oneshot fd (reported at once if it is ready now). */
+  rearm(fd: number): void {
+    this.#op(EPOLL_CTL_MOD, fd, EPOLLIN | EPOLLONESHOT);
+  }
+
+  /** Stops watching `fd` (do it before closing an fd that may have been duplicated). */
+  unwatch(fd: number): void {
+    rawSyscall(SYS_EPOLL_CTL, this.#ep, EPOLL_CTL_DEL, fd, this.#ctl);
   }
 
   /**
-   * Resolves with `[fd, revents]` for each of `fds` that is readable, hung up or invalid, or
-   * with an empty list when woken (or after `timeoutMs`, -1 for never).
+   * Resolves with `[fd, events]` for the watched fds that are ready (EPOLLIN, EPOLLHUP,
+   * EPOLLERR), or an empty list when woken or after `timeoutMs` (-1: never).
    */
-  async wait(fds: readonly number[], timeoutMs = -1): Promise<[number, number][]> {
+  async wait(timeoutMs = -1): Promise<[number, number][]> {
     if (this.#waiting) throw new Error("ReadyWaiter.wait() is already waiting");
-    if (this.#efd < 0) throw new Error("ReadyWaiter is closed");
-    const n = fds.length + 1;
-    if (this.#buf.byteLength < POLLFD.SIZE * n) {
-      this.#buf = new Uint8Array(new ArrayBuffer(POLLFD.SIZE * 2 * n));
-    }
-    const buf = this.#buf;
-    const dv = new DataView(buf.buffer);
-    encodePollfd(dv, 0, this.#efd, POLLIN);
-    fds.forEach((fd, i) => encodePollfd(dv, POLLFD.SIZE * (i + 1), fd, POLLIN));
+    if (this.#ep < 0) throw new Error("ReadyWaiter is closed");
+    const buf = this.#events;
     this.#waiting = true;
-    let r: number;
+    let n: number;
     try {
-      do r = await rawSyscallAsync(SYS.poll, buf, n, timeoutMs); while (r === -EINTR);
+      do {
+        n = await rawSyscallAsync(SYS.epoll_pwait, this.#ep, buf, MAX_EVENTS, timeoutMs, null, 8);
+      } while (n === -EINTR);
     } finally {
       this.#waiting = false;
     }
-    if (r < 0) throw new SyscallError("poll", -r);
-    if (decodePollfdRevents(dv, 0) !== 0) {
-      rawSyscall(SYS.read, this.#efd, this.#counter, 8); // reset the eventfd
-    }
+    if (n < 0) throw new SyscallError("epoll_pwait", -n);
+    const dv = new DataView(buf.buffer);
     const ready: [number, number][] = [];
-    fds.forEach((fd, i) => {
-      const rev = decodePollfdRevents(dv, POLLFD.SIZE * (i + 1));
-      if (rev !== 0) ready.push([fd, rev]);
-    });
+    for (let i = 0; i < n; i++) {
+      const ev = decodeEpollEvent(dv, EPOLL_EVENT.SIZE * i);
+      const fd = Number(ev.data);
+      if (fd === this.#efd) rawSyscall(SYS.read, this.#efd, this.#one, 8); // reset it
+      else ready.push([fd, ev.events]);
+    }
     return ready;
   }
 
   /** Makes a pending (or the next) wait() return at once. */
   wake(): void {
     if (this.#efd < 0) return;
-    const one = new Uint8Array(8);
-    one[0] = 1;
-    rawSyscall(SYS.write, this.#efd, one, 8);
+    new DataView(this.#one.buffer).setBigUint64(0, 1n, true);
+    rawSyscall(SYS.write, this.#efd, this.#one, 8);
   }
 
-  /** Closes the eventfd; call it once no wait() is pending. */
+  /** Closes the epoll and eventfd; call it once no wait() is pending. */
   close(): void {
     closeQuiet(this.#efd);
+    closeQuiet(this.#ep);
     this.#efd = -1;
+    this.#ep = -1;
   }
 }

@@ -5,12 +5,13 @@ import {
   acceptAsync,
   closeFd,
   connectUnix,
+  EPOLLHUP,
+  EPOLLIN,
   listenUnix,
   memfdWith,
   MSG_DONTWAIT,
   MsgReceiver,
   peerCred,
-  POLLIN,
   preadExact,
   ReadyWaiter,
   recvMsg,
@@ -282,12 +283,44 @@ Deno.test("ReadyWaiter.wait() reports readable fds and wake() ends a wait", asyn
   const [a, b] = socketpairSeqpacket();
   const w = new ReadyWaiter();
   try {
-    const woken = w.wait([b]);
+    w.watch(b);
+    const woken = w.wait();
     await new Promise((r) => setTimeout(r, 10));
     w.wake();
     assertEquals(await woken, []);
+    // Added while a wait is pending: no wake-up needed.
+    const pending = w.wait();
+    await new Promise((r) => setTimeout(r, 10));
     sendMsg(a, enc.encode("x"));
-    assertEquals(await w.wait([a, b]), [[b, POLLIN]]);
+    assertEquals(await pending, [[b, EPOLLIN]]);
+    // Level-triggered: still reported while unread.
+    assertEquals(await w.wait(0), [[b, EPOLLIN]]);
+    w.unwatch(b);
+    assertEquals(await w.wait(0), []);
+  } finally {
+    w.close();
+    closeFd(a);
+    closeFd(b);
+  }
+});
+
+Deno.test("ReadyWaiter.watch() oneshot reports once until rearm()", async () => {
+  let [a, b] = socketpairSeqpacket();
+  const w = new ReadyWaiter();
+  try {
+    w.watch(b, { oneshot: true });
+    const pending = w.wait();
+    await new Promise((r) => setTimeout(r, 10));
+    sendMsg(a, enc.encode("x"));
+    assertEquals(await pending, [[b, EPOLLIN]]);
+    assertEquals(await w.wait(0), [], "disarmed although still readable");
+    w.rearm(b);
+    assertEquals(await w.wait(0), [[b, EPOLLIN]]);
+    closeFd(a);
+    a = -1;
+    recvMsg(b, 8, 0);
+    w.rearm(b);
+    assertEquals(await w.wait(0), [[b, EPOLLIN | EPOLLHUP]]);
   } finally {
     w.close();
     closeFd(a);

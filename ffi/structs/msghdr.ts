@@ -1,9 +1,10 @@
 /**
  * The structs of sendmsg(2)/recvmsg(2) and AF_UNIX sockets: `struct iovec`, `struct msghdr`,
- * `struct cmsghdr` (with the CMSG_* arithmetic), `struct ucred`, `struct sockaddr_un` and
- * `struct pollfd`. x86_64 and aarch64 are both LP64 with the same alignment rules, so the
- * layouts are identical on the two; {@linkcode LAYOUTS} spells them out per architecture for
- * the test that pins them.
+ * `struct cmsghdr` (with the CMSG_* arithmetic), `struct ucred`, `struct sockaddr_un`,
+ * `struct pollfd` and `struct epoll_event`. x86_64 and aarch64 are both LP64 with the same
+ * alignment rules, so the layouts are identical on the two except `struct epoll_event`, which
+ * is packed on x86_64 only; {@linkcode LAYOUTS} spells them out per architecture for the test
+ * that pins them.
  * @module
  */
 
@@ -24,6 +25,7 @@ export interface Layout {
   ucred: { SIZE: number; PID: number; UID: number; GID: number };
   sockaddrUn: { SIZE: number; FAMILY: number; PATH: number; PATH_MAX: number };
   pollfd: { SIZE: number; FD: number; EVENTS: number; REVENTS: number };
+  epollEvent: { SIZE: number; EVENTS: number; DATA: number };
 }
 
 const LP64: Layout = {
@@ -51,26 +53,33 @@ const LP64: Layout = {
   sockaddrUn: { SIZE: 110, FAMILY: 0, PATH: 2, PATH_MAX: 108 },
   // struct pollfd { int fd; short events; short revents; }
   pollfd: { SIZE: 8, FD: 0, EVENTS: 4, REVENTS: 6 },
+  // struct epoll_event { uint32_t events; epoll_data_t data; } (a u64 union)
+  epollEvent: { SIZE: 16, EVENTS: 0, DATA: 8 },
 };
 
-/** The layouts per architecture (identical: both are LP64). */
+/** The layouts per architecture. */
 export const LAYOUTS: Readonly<Record<"x86_64" | "aarch64", Layout>> = {
-  x86_64: LP64,
+  // x86_64 declares struct epoll_event __attribute__((packed)) (i386 compatibility).
+  x86_64: { ...LP64, epollEvent: { SIZE: 12, EVENTS: 0, DATA: 4 } },
   aarch64: LP64,
 };
 
+const HERE = LAYOUTS[Deno.build.arch];
+
 /** `struct iovec` of this machine. */
-export const IOVEC = LP64.iovec;
+export const IOVEC = HERE.iovec;
 /** `struct msghdr` of this machine. */
-export const MSGHDR = LP64.msghdr;
+export const MSGHDR = HERE.msghdr;
 /** `struct cmsghdr` of this machine (header only; data follows at `CMSG_LEN(0)`). */
-export const CMSGHDR = LP64.cmsghdr;
+export const CMSGHDR = HERE.cmsghdr;
 /** `struct ucred` of this machine. */
-export const UCRED = LP64.ucred;
+export const UCRED = HERE.ucred;
 /** `struct sockaddr_un` of this machine. */
-export const SOCKADDR_UN = LP64.sockaddrUn;
+export const SOCKADDR_UN = HERE.sockaddrUn;
 /** `struct pollfd` of this machine. */
-export const POLLFD = LP64.pollfd;
+export const POLLFD = HERE.pollfd;
+/** `struct epoll_event` of this machine. */
+export const EPOLL_EVENT = HERE.epollEvent;
 
 /** SOL_SOCKET, the cmsg level of SCM_RIGHTS. */
 export const SOL_SOCKET = 1;
@@ -226,4 +235,18 @@ export function encodePollfd(dv: DataView, off: number, fd: number, events: numb
 /** Reads the revents of a `struct pollfd` at `off`. */
 export function decodePollfdRevents(dv: DataView, off: number): number {
   return dv.getUint16(off + POLLFD.REVENTS, true);
+}
+
+/** Writes a `struct epoll_event` at `off`. */
+export function encodeEpollEvent(dv: DataView, off: number, events: number, data: bigint): void {
+  dv.setUint32(off + EPOLL_EVENT.EVENTS, events, true);
+  dv.setBigUint64(off + EPOLL_EVENT.DATA, data, true);
+}
+
+/** Reads a `struct epoll_event` at `off`. */
+export function decodeEpollEvent(dv: DataView, off: number): { events: number; data: bigint } {
+  return {
+    events: dv.getUint32(off + EPOLL_EVENT.EVENTS, true),
+    data: dv.getBigUint64(off + EPOLL_EVENT.DATA, true),
+  };
 }

@@ -37,9 +37,13 @@ const EXPECTED = {
 };
 
 Deno.test("LAYOUTS pins sizes and offsets for x86_64 and aarch64", async (t) => {
-  for (const arch of ["x86_64", "aarch64"] as const) {
-    await t.step(arch, () => assertEquals(LAYOUTS[arch], EXPECTED));
-  }
+  await t.step("x86_64", () => {
+    // struct epoll_event is packed on x86_64.
+    assertEquals(LAYOUTS.x86_64, { ...EXPECTED, epollEvent: { SIZE: 12, EVENTS: 0, DATA: 4 } });
+  });
+  await t.step("aarch64", () => {
+    assertEquals(LAYOUTS.aarch64, { ...EXPECTED, epollEvent: { SIZE: 16, EVENTS: 0, DATA: 8 } });
+  });
 });
 
 Deno.test("cmsgSpace() and cmsgLen() match CMSG_SPACE and CMSG_LEN", async (t) => {
@@ -109,6 +113,7 @@ const C_PROBE = `#define _GNU_SOURCE
 #include <stddef.h>
 #include <stdio.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -130,6 +135,8 @@ int main(void) {
     sizeof(((struct sockaddr_un *)0)->sun_path));
   printf("%zu %zu %zu %zu\\n", sizeof(struct pollfd), offsetof(struct pollfd, fd),
     offsetof(struct pollfd, events), offsetof(struct pollfd, revents));
+  printf("%zu %zu %zu\\n", sizeof(struct epoll_event), offsetof(struct epoll_event, events),
+    offsetof(struct epoll_event, data));
   printf("%zu %zu\\n", (size_t)CMSG_SPACE(4), (size_t)CMSG_SPACE(12));
   return 0;
 }
@@ -160,6 +167,7 @@ Deno.test({
       );
       const L = LAYOUTS[Deno.build.arch];
       const { iovec: i, msghdr: m, cmsghdr: c, ucred: u, sockaddrUn: s, pollfd: p } = L;
+      const e = L.epollEvent;
       assertEquals(rows, [
         [i.SIZE, i.BASE, i.LEN],
         [m.SIZE, m.NAME, m.NAMELEN, m.IOV, m.IOVLEN, m.CONTROL, m.CONTROLLEN, m.FLAGS],
@@ -167,6 +175,7 @@ Deno.test({
         [u.SIZE, u.PID, u.UID, u.GID],
         [s.SIZE, s.FAMILY, s.PATH, s.PATH_MAX],
         [p.SIZE, p.FD, p.EVENTS, p.REVENTS],
+        [e.SIZE, e.EVENTS, e.DATA],
         [cmsgSpace(4), cmsgSpace(12)],
       ]);
     } finally {

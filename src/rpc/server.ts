@@ -2,10 +2,11 @@
  * The RPC server of the sandbox process (the seed's urpc server): a registry of methods and a
  * loop that accepts connections on the control socket and answers their calls.
  *
- * One poll(2) on one of Deno's FFI threads watches the listening socket and every idle
- * connection (Deno has only 32 such threads per process, so the server never parks a thread
- * per connection). Calls on one connection are answered in order; calls on different
- * connections run concurrently, so a long `Wait` does not hold up anyone else.
+ * One epoll_pwait(2) on one of Deno's FFI threads watches the listening socket and every idle
+ * connection (Deno has only 32 such threads per process, shared with its async file system
+ * ops, so the server never parks a thread per connection). Calls on one connection are
+ * answered in order; calls on different connections run concurrently, so a long `Wait` does
+ * not hold up anyone else.
  *
  * Ownership of fds:
  * - A request's fds are owned by the server. A handler that keeps one deletes its entry from
@@ -23,8 +24,6 @@ import {
   MSG_NOSIGNAL,
   type PeerCred,
   peerCred,
-  POLLERR,
-  POLLNVAL,
   ReadyWaiter,
   setNonblocking,
   shutdownFd,
@@ -65,11 +64,15 @@ export interface RpcServerOptions {
 
 interface Conn {
   peer: PeerCred;
-  /** A call is being handled; the connection is not watched meanwhile. */
+  /** A call is being handled; the connection is not armed meanwhile. */
   busy: boolean;
+  /** Added to the waiter (armed or not). */
+  watched: boolean;
 }
 
 const ACCEPT_ERROR_PAUSE_MS = 50;
+/** Connections accepted per wake-up before others get their turn. */
+const ACCEPT_BATCH = 16;
 
 /**
  * Serves registered methods on a listening socket (and on connected sockets handed to it).
@@ -111,8 +114,10 @@ export class RpcServer {
     if (this.#listenFd >= 0) throw new Error("RpcServer.serve() is already accepting");
     if (this.#closed) throw new Error("RpcServer is closed");
     setNonblocking(listenFd);
+    const loop = this.#start();
+    this.#waiter!.watch(listenFd);
     this.#listenFd = listenFd;
-    return this.#start();
+    return loop;
   }
 
   /**
@@ -123,7 +128,6 @@ export class RpcServer {
     if (this.#closed) throw new Error("RpcServer is closed");
     const loop = this.#start();
     this.#admit(fd);
-    this.#waiter?.wake();
     return loop;
   }
 
@@ -148,17 +152,13 @@ export class RpcServer {
   }
 
   async #run(waiter: ReadyWaiter): Promise<void> {
-    const watch: number[] = [];
     try {
       while (!this.#closed) {
-        watch.length = 0;
-        if (this.#listenFd >= 0) watch.push(this.#listenFd);
-        for (const [fd, c] of this.#conns) if (!c.busy) watch.push(fd);
-        const ready = await waiter.wait(watch);
+        const ready = await waiter.wait();
         if (this.#closed) break;
         let pause = false;
-        for (const [fd, rev] of ready) {
-          if (fd === this.#listenFd) pause = this.#acceptOne(rev) || pause;
+        for (const [fd] of ready) {
+          if (fd === this.#listenFd) pause = this.#acceptSome() || pause;
           else this.#readOne(fd);
         }
         if (pause) await new Promise((r) => setTimeout(r, ACCEPT_ERROR_PAUSE_MS));
@@ -166,30 +166,25 @@ export class RpcServer {
     } finally {
       this.#closed = true;
       for (const [fd, c] of this.#conns) {
-        if (c.busy) continue; // closed when its handler settles
-        this.#conns.delete(fd);
-        closeFd(fd);
+        if (!c.busy) this.#drop(fd); // a busy one is closed when its handler settles
       }
       if (this.#listenFd >= 0) closeFd(this.#listenFd);
       waiter.close();
     }
   }
 
-  /** Accepts one connection; returns true when accepting failed and should pause. */
-  #acceptOne(revents: number): boolean {
-    if (revents & POLLNVAL) {
-      const fd = this.#listenFd;
-      this.#listenFd = -1; // not ours to close any more
-      throw new Error(`control socket fd ${fd} is not open`);
+  /** Accepts pending connections; returns true when accepting failed and should pause. */
+  #acceptSome(): boolean {
+    for (let i = 0; i < ACCEPT_BATCH; i++) {
+      let fd: number | null;
+      try {
+        fd = accept(this.#listenFd);
+      } catch {
+        return true; // EMFILE, ENOBUFS, ECONNABORTED...: try again a little later
+      }
+      if (fd === null) return false;
+      this.#admit(fd);
     }
-    if (revents & POLLERR) throw new Error(`control socket fd ${this.#listenFd} failed`);
-    let fd: number | null;
-    try {
-      fd = accept(this.#listenFd);
-    } catch {
-      return true; // EMFILE, ENOBUFS, ECONNABORTED...: try again a little later
-    }
-    if (fd !== null) this.#admit(fd);
     return false;
   }
 
@@ -206,11 +201,27 @@ export class RpcServer {
       closeFd(fd);
       return;
     }
-    this.#conns.set(fd, { peer: peer!, busy: false });
+    this.#conns.set(fd, { peer: peer!, busy: false, watched: false });
+    // A client usually sends its request right after connecting: read it now rather than
+    // after another trip through the waiter.
+    this.#readOne(fd);
+  }
+
+  /** Arms an idle connection: the waiter reports it once when it is readable. */
+  #arm(fd: number, c: Conn): void {
+    try {
+      if (c.watched) this.#waiter!.rearm(fd);
+      else this.#waiter!.watch(fd, { oneshot: true });
+      c.watched = true;
+    } catch {
+      this.#drop(fd);
+    }
   }
 
   #drop(fd: number): void {
+    const c = this.#conns.get(fd);
     this.#conns.delete(fd);
+    if (c?.watched) this.#waiter?.unwatch(fd);
     closeFd(fd);
   }
 
@@ -221,13 +232,12 @@ export class RpcServer {
     try {
       env = this.#reader.read(fd, MSG_DONTWAIT);
     } catch (e) {
-      if (e instanceof SyscallError) {
-        if (e.code !== "EAGAIN") this.#drop(fd);
-        return;
-      }
-      // The message was consumed and rejected (malformed, too large, too many fds): say so.
-      c.busy = true;
-      this.#reply(fd, c, { error: errorToJSON(e) }, {});
+      if (!(e instanceof SyscallError)) {
+        // The message was consumed and rejected (malformed, too large, too many fds): say so.
+        c.busy = true;
+        this.#reply(fd, c, { error: errorToJSON(e) }, {});
+      } else if (e.code === "EAGAIN") this.#arm(fd, c);
+      else this.#drop(fd);
       return;
     }
     if (env === null) return this.#drop(fd);
@@ -280,6 +290,6 @@ export class RpcServer {
     }
     c.busy = false;
     if (!alive || this.#closed) this.#drop(fd);
-    else this.#waiter?.wake();
+    else this.#arm(fd, c);
   }
 }
