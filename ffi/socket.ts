@@ -467,7 +467,6 @@ export function preadExact(fd: number, len: number): Uint8Array {
   return out;
 }
 
-const SYS_EPOLL_CTL = 233; // x86_64 epoll_ctl, not (yet) in sysno_x86_64.ts
 const EPOLL_CLOEXEC = 0o2000000;
 const EPOLL_CTL_ADD = 1;
 const EPOLL_CTL_DEL = 2;
@@ -511,7 +510,7 @@ export class ReadyWaiter {
 
   #op(op: number, fd: number, events: number): void {
     encodeEpollEvent(new DataView(this.#ctl.buffer), 0, events, BigInt(fd));
-    const r = rawSyscall(SYS_EPOLL_CTL, this.#ep, op, fd, this.#ctl);
+    const r = rawSyscall(SYS.epoll_ctl, this.#ep, op, fd, this.#ctl);
     if (r < 0) throw new SyscallError("epoll_ctl", -r, `fd ${fd}`);
   }
 
@@ -527,7 +526,7 @@ export class ReadyWaiter {
 
   /** Stops watching `fd` (do it before closing an fd that may have been duplicated). */
   unwatch(fd: number): void {
-    rawSyscall(SYS_EPOLL_CTL, this.#ep, EPOLL_CTL_DEL, fd, this.#ctl);
+    rawSyscall(SYS.epoll_ctl, this.#ep, EPOLL_CTL_DEL, fd, this.#ctl);
   }
 
   /**

@@ -116,6 +116,7 @@ export const SYS = {
   sched_setaffinity: 203,
   exit_group: 231,
   epoll_wait: 232,
+  epoll_ctl: 233,
   tgkill: 234,
   waitid: 247,
   openat: 257,
