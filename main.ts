@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Runner>> = {
   boot: async () => (await import("./src/cmd/boot.ts")).main,
   create: async () => (await import("./src/cmd/create.ts")).main,
   delete: async () => (await import("./src/cmd/delete.ts")).main,
+  exec: async () => (await import("./src/cmd/exec.ts")).main,
   features: async () => (await import("./src/cmd/features.ts")).main,
   kill: async () => (await import("./src/cmd/kill.ts")).main,
   list: async () => (await import("./src/cmd/list.ts")).main,

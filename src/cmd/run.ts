@@ -60,6 +60,10 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     pidFileUsed: args.pidFile !== undefined,
     owner: "",
   });
+  // exec starts from the container's spec as it was created (runc keeps it in its state too).
+  Deno.writeTextFileSync(`${store.dir(args.id)}/config.json`, JSON.stringify(spec), {
+    mode: 0o600,
+  });
   rec.sandboxPid = Deno.pid;
   rec.sandboxStartTime = startTime(Deno.pid) ?? "";
   const mgr = new ContainerManager();

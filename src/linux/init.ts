@@ -10,6 +10,7 @@ import {
   dupAbove,
   type ExitStatus,
   openPath,
+  pidfdOpen,
   pipe,
   pollPidfd,
   reapBlocking,
@@ -20,6 +21,7 @@ import {
 import type { Program } from "../../ffi/program.ts";
 import type { Spec } from "../oci/spec.ts";
 import { cgroupLayout } from "./cgroup_mounts.ts";
+import { startTime } from "./procs.ts";
 import { NS_FLAG } from "./consts.ts";
 import { buildInitProgram, type NsType } from "./init_program.ts";
 
@@ -262,4 +264,113 @@ export function reportError(program: Program, index: number, errno: number): Err
   const phase = PHASES[step.opts.phase ?? ""] ?? "container init";
   const what = step.opts.subject ? `${step.name} ${step.opts.subject}` : step.name;
   return new Error(`${phase}: ${what}: ${errnoName(errno)} (${errnoMessage(errno)})`);
+}
+
+/** Namespace types whose files are under /proc/<pid>/ns, with their setns flags. */
+const NS_FILES: [string, number][] = [
+  ["user", NS_FLAG.user],
+  ["mnt", NS_FLAG.mount],
+  ["uts", NS_FLAG.uts],
+  ["ipc", NS_FLAG.ipc],
+  ["net", NS_FLAG.network],
+  ["cgroup", NS_FLAG.cgroup],
+  ["time", NS_FLAG.time],
+];
+
+function nsLink(pid: number | "self", name: string): string | undefined {
+  try {
+    return Deno.readLinkSync(`/proc/${pid}/ns/${name}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Options of execProcess(). */
+export interface ExecOptions {
+  /** Host pid of the container's init and its recorded start time. */
+  initPid: number;
+  initStartTime: string;
+  /** The container's spec with `process` set to the process to run. */
+  spec: Spec;
+  /** stdin, stdout, stderr. */
+  stdio: [number, number, number];
+  /** Extra fds passed as 3, 4, ... */
+  preserveFds?: number[];
+  /** The process becomes a child of our parent (a `--pid-file` subreaper reaps it). */
+  cloneParent?: boolean;
+  /** A connected console socket for process.terminal. */
+  consoleFd?: number;
+}
+
+/**
+ * Starts a process inside a running container: it joins the init's namespaces through a
+ * pidfd (no pid-reuse race), then gets the same process setup as an init. Resolves once it has
+ * exec'd; throws with the failing step otherwise.
+ */
+export async function execProcess(o: ExecOptions): Promise<Init> {
+  const pidfd = pidfdOpen(o.initPid);
+  if (pidfd === undefined || startTime(o.initPid) !== o.initStartTime) {
+    if (pidfd !== undefined) closeFd(pidfd);
+    throw new Error("the container is not running");
+  }
+  const opened: number[] = [pidfd];
+  const high = (fd: number): number => {
+    const h = dupAbove(fd, HIGH_FD);
+    opened.push(h);
+    return h;
+  };
+  let ownPidNs: number | undefined;
+  try {
+    let nsFlags = 0;
+    for (const [name, flag] of NS_FILES) {
+      const theirs = nsLink(o.initPid, name);
+      if (theirs !== undefined && theirs !== nsLink("self", name)) nsFlags |= flag;
+    }
+    const joinPid = nsLink(o.initPid, "pid") !== nsLink("self", "pid");
+    const stdio = o.stdio.map((fd, i) => (fd === i ? fd : high(fd))) as [number, number, number];
+    const plan = buildInitProgram({
+      spec: o.spec,
+      rootfs: "",
+      stdio,
+      preserveFds: (o.preserveFds ?? []).map(high),
+      ctlFd: -1,
+      ignoredSignals: ignoredSignals(),
+      startImmediately: true,
+      exec: { pidfd: high(pidfd), nsFlags },
+      ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd) } : {}),
+    });
+    // Joining a pid namespace only affects children: do it on this thread around the clone.
+    if (joinPid) {
+      ownPidNs = openPath("/proc/self/ns/pid", 0);
+      opened.push(ownPidNs);
+      setns(pidfd, NS_FLAG.pid, "the container's pid namespace");
+    }
+    let spawned;
+    try {
+      spawned = spawnProgram(plan.program, { flags: o.cloneParent ? CLONE.PARENT : 0 });
+    } finally {
+      if (ownPidNs !== undefined) setns(ownPidNs, NS_FLAG.pid, "own pid namespace");
+    }
+    const proc = new Init({
+      pid: spawned.pid,
+      pidfd: spawned.pidfd,
+      ctl: -1,
+      report: spawned.reportFd,
+      program: plan.program,
+      own: !o.cloneParent,
+    });
+    const r = await readReport(spawned.reportFd);
+    if (r.kind !== "ready") {
+      if (!o.cloneParent) reapBlocking(spawned.pid);
+      else await pollPidfd(spawned.pidfd, 5000);
+      proc.close();
+      throw r.kind === "failed"
+        ? reportError(plan.program, r.index, r.errno)
+        : new Error("the process exited before it was ready");
+    }
+    await proc.started();
+    return proc;
+  } finally {
+    for (const fd of opened) closeFd(fd);
+  }
 }

@@ -86,6 +86,11 @@ export interface InitOptions {
    * /dev/console.
    */
   consoleFd?: number;
+  /**
+   * An exec into a running container instead of an init: join the namespaces of the process
+   * behind `pidfd` (setns with a pidfd, all at once) and skip namespace and rootfs setup.
+   */
+  exec?: { pidfd: number; nsFlags: number };
 }
 
 /** A free fd number in the child: every fd the child uses is at HIGH_FD (64) or above. */
@@ -149,6 +154,7 @@ class InitBuilder {
   }
 
   build(): InitPlan {
+    if (this.o.exec !== undefined) return this.buildExec(this.o.exec);
     const namespaces = this.spec.linux?.namespaces ?? [];
     const newNs = namespaces.filter((n) => !n.path).map((n) => n.type as NsType);
     const newUser = newNs.includes("user");
@@ -200,6 +206,25 @@ class InitBuilder {
     this.phase = "process";
     this.processSetup();
     return { program: this.p, cloneFlags, newUser, newNamespaces: newNs };
+  }
+
+  /** A process joining a running container: its namespaces (rootfs included), then the same
+   * process setup as an init. */
+  buildExec(exec: { pidfd: number; nsFlags: number }): InitPlan {
+    this.phase = "namespaces";
+    this.call("prctl", SYS.prctl, [PR.SET_DUMPABLE, 0, 0, 0, 0], { subject: "PR_SET_DUMPABLE" });
+    if (exec.nsFlags !== 0) {
+      this.call("setns", SYS.setns, [exec.pidfd, exec.nsFlags], {
+        subject: "the container's namespaces",
+      });
+    }
+    if (this.o.consoleFd !== undefined) {
+      this.call("setsid", SYS.setsid, []);
+      this.console(this.o.consoleFd, false);
+    }
+    this.phase = "process";
+    this.processSetup();
+    return { program: this.p, cloneFlags: 0, newUser: false, newNamespaces: [] };
   }
 
   joinNamespaces(): void {

@@ -11,6 +11,7 @@ import {
   HOOK_NAMES,
   type LinuxNamespaceType,
   NAMESPACE_TYPES,
+  type Process,
   RLIMIT_TYPES,
   type Spec,
 } from "./spec.ts";
@@ -46,6 +47,21 @@ export function parseSpec(text: string, file = "config.json"): Spec {
   }
   new Checker(file).spec(doc);
   return doc as Spec;
+}
+
+/**
+ * Parses and validates a process.json (`runts exec --process`): the `process` object of the
+ * spec, with errors naming the file and the field.
+ */
+export function parseProcess(text: string, file: string): Process {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw syntaxError(text, file, e);
+  }
+  new Checker(file).process(doc, "process");
+  return doc as Process;
 }
 
 /**

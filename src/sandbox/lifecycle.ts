@@ -76,6 +76,8 @@ export async function createContainer(
     pidFileUsed: o.pidFile !== undefined,
     owner: "",
   });
+  // exec starts from the container's spec as it was created (runc keeps it in its state too).
+  Deno.writeTextFileSync(`${store.dir(o.id)}/config.json`, JSON.stringify(spec), { mode: 0o600 });
   let listenFd = -1;
   let consoleFd = -1;
   try {
