@@ -32,10 +32,19 @@ Deno.test({
   name: "runts run returns 128+signal when the process is killed",
   ...opts,
   async fn() {
-    const b = await makeBundle({ args: ["sh", "-c", "kill -9 $$"] });
+    const b = await makeBundle({ args: ["sleep", "30"] });
+    const id = "run-signal";
     try {
-      const r = await runts(["run", "-b", b.dir, "run-signal"], { root });
+      const running = runts(["run", "-b", b.dir, id], { root });
+      for (let i = 0; i < 100; i++) {
+        const s = await runts(["state", id], { root });
+        if (s.code === 0 && stateOf(s.stdout).status === "running") break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assertEquals((await runts(["kill", id, "KILL"], { root })).code, 0);
+      const r = await running;
       assertEquals(r.code, 137);
+      assertEquals(await leftovers(root), { dirs: [], mounts: [], processes: [] });
     } finally {
       await b.cleanup();
     }
@@ -93,7 +102,9 @@ Deno.test({
   name: "create, start, state, kill and delete follow runc's statuses",
   ...opts,
   async fn() {
-    const b = await makeBundle({ args: ["sh", "-c", "trap 'exit 3' TERM; while :; do sleep 0.1; done"] });
+    const b = await makeBundle({
+      args: ["sh", "-c", "trap 'exit 3' TERM; while :; do sleep 0.1; done"],
+    });
     const id = "cycle";
     try {
       const c = await runts(["create", "--bundle", b.dir, id], { root });
@@ -116,7 +127,10 @@ Deno.test({
 
       const del = await runts(["delete", id], { root });
       assertEquals(del.code, 1);
-      assertStringIncludes(del.stderr, `cannot delete container "${id}" that is not stopped: running`);
+      assertStringIncludes(
+        del.stderr,
+        `cannot delete container "${id}" that is not stopped: running`,
+      );
 
       const k = await runts(["kill", id, "TERM"], { root });
       assertEquals([k.code, k.stderr], [0, ""]);
