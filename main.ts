@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Runner>> = {
   features: async () => (await import("./src/cmd/features.ts")).main,
   kill: async () => (await import("./src/cmd/kill.ts")).main,
   list: async () => (await import("./src/cmd/list.ts")).main,
+  ps: async () => (await import("./src/cmd/ps.ts")).main,
   run: async () => (await import("./src/cmd/run.ts")).main,
   spec: async () => (await import("./src/cmd/spec.ts")).main,
   start: async () => (await import("./src/cmd/start.ts")).main,

@@ -4,13 +4,16 @@
  * @module
  */
 import { closeFd, type ExitStatus, killPid, pidfdSignal } from "../../ffi/process.ts";
-import { createInit, type Init } from "../linux/init.ts";
+import { createInit, type ExecOptions, execProcess, type Init } from "../linux/init.ts";
+import { startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
 import type { Spec } from "../oci/spec.ts";
 
 /** What the manager keeps per container. */
 interface Entry {
   init: Init;
+  /** Processes started in the container with exec, by host pid. */
+  execs: Map<number, { proc: Init; exited: Promise<ExitStatus | undefined> }>;
   exit?: ExitStatus | undefined;
   exited: Promise<ExitStatus | undefined>;
 }
@@ -47,7 +50,7 @@ export class ContainerManager {
       startImmediately: o.startImmediately ?? false,
       ...(o.consoleFd !== undefined ? { consoleFd: o.consoleFd } : {}),
     });
-    const entry: Entry = { init, exited: Promise.resolve(undefined) };
+    const entry: Entry = { init, execs: new Map(), exited: Promise.resolve(undefined) };
     entry.exited = init.wait().then((s) => (entry.exit = s));
     this.#entries.set(o.id, entry);
     return init;
@@ -62,6 +65,28 @@ export class ContainerManager {
   /** Releases the init into execve; throws when execve failed. */
   start(id: string): Promise<void> {
     return this.#get(id).init.start();
+  }
+
+  /** Starts a process in a running container; this process is its parent and reaps it. */
+  async exec(id: string, o: Omit<ExecOptions, "initPid" | "initStartTime">): Promise<number> {
+    const e = this.#get(id);
+    const proc = await execProcess({
+      ...o,
+      initPid: e.init.pid,
+      initStartTime: startTime(e.init.pid) ?? "",
+    });
+    const exited = proc.wait().finally(() => proc.close());
+    e.execs.set(proc.pid, { proc, exited });
+    return proc.pid;
+  }
+
+  /** Waits for a process started with exec(). */
+  async waitPid(id: string, pid: number): Promise<ExitStatus | undefined> {
+    const x = this.#get(id).execs.get(pid);
+    if (x === undefined) throw new Error(`process ${pid} was not started in container "${id}"`);
+    const status = await x.exited;
+    this.#entries.get(id)?.execs.delete(pid);
+    return status;
   }
 
   /** Waits for the init's exit; undefined status when the init was handed to our parent. */

@@ -55,6 +55,24 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
     const r: M.ProcessesResult = { pids: mgr.processes((arg as M.IdArgs).id) };
     return Promise.resolve({ result: r });
   });
+  server.register(M.EXECUTE_ASYNC, async (arg, fds) => {
+    const a = arg as M.ExecuteAsyncArgs;
+    const preserve = Array.from({ length: a.preserveFds }, (_, i) => need(fds, `p${i}`));
+    const pid = await mgr.exec(a.id, {
+      spec: a.spec,
+      stdio: [need(fds, "stdin"), need(fds, "stdout"), need(fds, "stderr")],
+      preserveFds: preserve,
+      ...(fds.console !== undefined ? { consoleFd: fds.console } : {}),
+    });
+    return { result: { pid } satisfies M.CreateResult };
+  });
+  server.register(M.WAIT_PID, async (arg) => {
+    const a = arg as M.WaitPidArgs;
+    const s = await mgr.waitPid(a.id, a.pid);
+    const r: M.WaitResult = s === undefined ? { code: null } : { code: s.code };
+    if (s?.signal !== undefined) r.signal = s.signal;
+    return { result: r };
+  });
   server.register(M.DESTROY, async (arg) => {
     await mgr.destroy((arg as M.IdArgs).id);
     return { result: {} };

@@ -11,7 +11,10 @@ import { CAPS } from "../linux/consts.ts";
 import { parseProcess } from "../oci/config.ts";
 import type { Process, Spec } from "../oci/spec.ts";
 import { canExec } from "../container/status.ts";
-import { currentStatus, loadContainer, writePidFile } from "../sandbox/lifecycle.ts";
+import { currentStatus, loadContainer, sandboxOf, writePidFile } from "../sandbox/lifecycle.ts";
+import { sandboxAlive } from "../sandbox/sandbox.ts";
+import { RpcClient } from "../rpc/client.ts";
+import * as M from "../rpc/methods.ts";
 import type { GlobalOptions } from "./context.ts";
 
 /** Parsed arguments of exec. */
@@ -208,6 +211,21 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   try {
     if (terminal && a.consoleSocket !== undefined) theirs = connectConsoleSocket(a.consoleSocket);
     else if (terminal) [ours, theirs] = consolePair();
+    // Detached without a pid file (no subreaper waits for it): the sandbox process becomes its
+    // parent, reaps it and can report its exit (WaitPID).
+    if (a.detach && a.pidFile === undefined && sandboxAlive(sandboxOf(rec))) {
+      const client = RpcClient.connect(rec.socketPath);
+      try {
+        const fds: Record<string, number> = { stdin: 0, stdout: 1, stderr: 2 };
+        for (let i = 0; i < a.preserveFds; i++) fds[`p${i}`] = 3 + i;
+        if (theirs >= 0) fds.console = theirs;
+        const args: M.ExecuteAsyncArgs = { id: a.id, spec, preserveFds: a.preserveFds };
+        client.callSync(M.EXECUTE_ASYNC, args, fds);
+        return 0;
+      } finally {
+        client.close();
+      }
+    }
     const proc = await execProcess({
       initPid: rec.pid,
       initStartTime: rec.initStartTime,

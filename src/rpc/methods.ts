@@ -15,6 +15,10 @@ export const WAIT = "containerManager.Wait";
 export const SIGNAL = "containerManager.Signal";
 /** List the host pids of a container's processes. */
 export const PROCESSES = "containerManager.Processes";
+/** Start a process in a running container; the sandbox process is its parent. fds as CREATE. */
+export const EXECUTE_ASYNC = "containerManager.ExecuteAsync";
+/** Wait for a process started with EXECUTE_ASYNC. */
+export const WAIT_PID = "containerManager.WaitPID";
 /** Kill a container and forget it; the sandbox exits when it has no container left. */
 export const DESTROY = "containerManager.Destroy";
 
@@ -54,4 +58,16 @@ export interface SignalArgs {
 /** Result of PROCESSES. */
 export interface ProcessesResult {
   pids: number[];
+}
+
+/** Arguments of EXECUTE_ASYNC: the container's spec with `process` set to the new process. */
+export interface ExecuteAsyncArgs {
+  id: string;
+  spec: Spec;
+  preserveFds: number;
+}
+/** Arguments of WAIT_PID. */
+export interface WaitPidArgs {
+  id: string;
+  pid: number;
 }

@@ -15,7 +15,7 @@ import { loadBundle } from "../oci/config.ts";
 import type { OciState } from "../oci/state.ts";
 import { RpcClient } from "../rpc/client.ts";
 import * as M from "../rpc/methods.ts";
-import { killSandbox, sandboxAlive, startSandbox } from "./sandbox.ts";
+import { killSandbox, sandboxAlive, type SandboxProcess, startSandbox } from "./sandbox.ts";
 
 /** Options of createContainer(). */
 export interface CreateOptions {
@@ -149,7 +149,8 @@ async function destroyLeftovers(store: ContainerStore, rec: ContainerRecord): Pr
   store.remove(rec.id);
 }
 
-function sandboxOf(rec: ContainerRecord) {
+/** The recorded sandbox process of a container. */
+export function sandboxOf(rec: ContainerRecord): SandboxProcess | undefined {
   return rec.sandboxPid
     ? { pid: rec.sandboxPid, startTime: rec.sandboxStartTime ?? "" }
     : undefined;
