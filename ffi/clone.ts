@@ -7,7 +7,7 @@
 import { SyscallError } from "./error.ts";
 import { lastErrno, libc } from "./libc.ts";
 import { Region, runProgramPointer } from "./memory.ts";
-import { type Program, READY_INDEX } from "./program.ts";
+import { HOOKS_INDEX, type Program, READY_INDEX } from "./program.ts";
 import { SYS } from "./sysno_x86_64.ts";
 import { rawSyscall, sys, sysAsync } from "./syscall.ts";
 
@@ -95,6 +95,7 @@ export function spawnProgram(program: Program, opts: SpawnOptions): Spawned {
 /** What the child reported. */
 export type Report =
   | { kind: "ready" }
+  | { kind: "hooks" }
   | { kind: "eof" }
   | { kind: "failed"; index: number; errno: number };
 
@@ -112,6 +113,7 @@ export async function readReport(fd: number): Promise<Report> {
   const dv = new DataView(buf.buffer);
   const index = dv.getBigUint64(0, true);
   if (index === READY_INDEX) return { kind: "ready" };
+  if (index === HOOKS_INDEX) return { kind: "hooks" };
   return { kind: "failed", index: Number(index), errno: Number(dv.getBigUint64(8, true)) };
 }
 

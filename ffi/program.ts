@@ -22,6 +22,8 @@ export const RECORD_SIZE = 72;
 export const HEADER_SIZE = 16;
 /** The index that marks a "ready" report instead of an error. */
 export const READY_INDEX = 0xffff_ffff_ffff_ffffn;
+/** The index that marks "namespaces and mounts are ready: run the create hooks now". */
+export const HOOKS_INDEX = 0xffff_ffff_ffff_fffen;
 
 /** One argument of a step. */
 export type StepArg =

@@ -7,11 +7,17 @@ import { closeFd, type ExitStatus, killPid, pidfdSignal } from "../../ffi/proces
 import { createInit, type ExecOptions, execProcess, type Init } from "../linux/init.ts";
 import { startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
+import { containerPlace, runHooks } from "../linux/hooks.ts";
+import { OCI_VERSION } from "../oci/default_spec.ts";
 import type { Spec } from "../oci/spec.ts";
+import type { OciState } from "../oci/state.ts";
 
 /** What the manager keeps per container. */
 interface Entry {
   init: Init;
+  /** The spec and where the container lives, for its hooks' state. */
+  spec: Spec;
+  bundle: string;
   /** Processes started in the container with exec, by host pid. */
   execs: Map<number, { proc: Init; exited: Promise<ExitStatus | undefined> }>;
   exit?: ExitStatus | undefined;
@@ -22,6 +28,7 @@ interface Entry {
 export interface ManagerCreateOptions {
   id: string;
   spec: Spec;
+  bundle: string;
   rootfs: string;
   stdio: [number, number, number];
   preserveFds?: number[];
@@ -49,8 +56,15 @@ export class ContainerManager {
       noPivot: o.noPivot ?? false,
       startImmediately: o.startImmediately ?? false,
       ...(o.consoleFd !== undefined ? { consoleFd: o.consoleFd } : {}),
+      hookState: { id: o.id, bundle: o.bundle, annotations: o.spec.annotations ?? {} },
     });
-    const entry: Entry = { init, execs: new Map(), exited: Promise.resolve(undefined) };
+    const entry: Entry = {
+      init,
+      spec: o.spec,
+      bundle: o.bundle,
+      execs: new Map(),
+      exited: Promise.resolve(undefined),
+    };
     entry.exited = init.wait().then((s) => (entry.exit = s));
     this.#entries.set(o.id, entry);
     return init;
@@ -62,9 +76,38 @@ export class ContainerManager {
     return e;
   }
 
-  /** Releases the init into execve; throws when execve failed. */
-  start(id: string): Promise<void> {
-    return this.#get(id).init.start();
+  /**
+   * Runs the startContainer hooks (in the container), releases the init into execve, then
+   * runs the poststart hooks; a failing poststart hook stops the container (runtime-spec 1.3).
+   */
+  async start(id: string): Promise<void> {
+    const e = this.#get(id);
+    const state = (status: OciState["status"]): OciState => ({
+      ociVersion: OCI_VERSION,
+      id,
+      status,
+      pid: e.init.pid,
+      bundle: e.bundle,
+      annotations: e.spec.annotations ?? {},
+    });
+    try {
+      await runHooks(
+        "startContainer",
+        e.spec.hooks,
+        state("created"),
+        containerPlace(e.init.pid, e.init.pidfd),
+      );
+    } catch (err) {
+      pidfdSignal(e.init.pidfd, 9);
+      throw err;
+    }
+    await e.init.start();
+    try {
+      await runHooks("poststart", e.spec.hooks, state("running"));
+    } catch (err) {
+      for (const pid of containerPids(e.init.pid).reverse()) killPid(pid, 9);
+      throw err;
+    }
   }
 
   /** Starts a process in a running container; this process is its parent and reaps it. */

@@ -22,6 +22,7 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
       const init = await mgr.create({
         id: a.id,
         spec: a.spec,
+        bundle: a.bundle,
         rootfs: a.rootfs,
         stdio: [need(fds, "stdin"), need(fds, "stdout"), need(fds, "stderr")],
         preserveFds: preserve,

@@ -16,6 +16,7 @@ import { RpcServer } from "../rpc/server.ts";
 import { createContainer, paths, startContainer, writePidFile } from "../sandbox/lifecycle.ts";
 import type { GlobalOptions } from "./context.ts";
 import { parseCreateArgs } from "./create.ts";
+import { poststop } from "../sandbox/lifecycle.ts";
 
 const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
 const SIGNUM: Record<string, number> = {
@@ -82,14 +83,18 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     const listenFd = listenUnix(p.sock, { mode: 0o600, backlog: 16 });
     server.serve(listenFd).catch(() => {});
     const preserve = Array.from({ length: args.preserveFds }, (_, i) => 3 + i);
+    // Without start hooks the init goes straight on to execve: no start round trip.
+    const startHooks = (spec.hooks?.startContainer?.length ?? 0) +
+      (spec.hooks?.poststart?.length ?? 0);
     const init = await mgr.create({
       id: args.id,
       spec,
+      bundle,
       rootfs,
       stdio: [0, 1, 2],
       preserveFds: preserve,
       noPivot: args.noPivot,
-      startImmediately: true,
+      startImmediately: startHooks === 0,
       ...(theirs >= 0 ? { consoleFd: theirs } : {}),
     });
     closeFd(theirs);
@@ -111,7 +116,8 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     rec.status = "running";
     store.save(rec);
     if (args.pidFile !== undefined) writePidFile(args.pidFile, init.pid);
-    await init.started();
+    if (startHooks === 0) await init.started();
+    else await mgr.start(args.id);
     const status = await mgr.wait(args.id);
     await relaying;
     return status?.code ?? 0;
@@ -122,6 +128,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     mgr.onEmpty = () => {};
     for (const id of mgr.ids()) await mgr.destroy(id);
     server?.close();
+    await poststop(spec, { id: args.id, bundle, pid: rec.pid });
     if (flags.keep !== true) store.remove(args.id);
   }
 }

@@ -20,7 +20,10 @@ import {
 } from "../../ffi/process.ts";
 import type { Program } from "../../ffi/program.ts";
 import type { Spec } from "../oci/spec.ts";
+import { OCI_VERSION } from "../oci/default_spec.ts";
+import type { OciState } from "../oci/state.ts";
 import { cgroupLayout } from "./cgroup_mounts.ts";
+import { containerPlace, runHooks } from "./hooks.ts";
 import { startTime } from "./procs.ts";
 import { NS_FLAG } from "./consts.ts";
 import { buildInitProgram, type NsType } from "./init_program.ts";
@@ -51,6 +54,8 @@ export interface CreateInitOptions {
   startImmediately?: boolean;
   /** A connected console socket for process.terminal. */
   consoleFd?: number;
+  /** What the create hooks get on stdin: the container's id, bundle and annotations. */
+  hookState?: { id: string; bundle: string; annotations?: Record<string, string> };
 }
 
 /** A container init that has been created. */
@@ -144,6 +149,9 @@ function bindSourceKinds(spec: Spec): Record<string, "file" | "dir"> {
   return out;
 }
 
+/** Hooks that run while the container is being created, before pivot_root. */
+const CREATE_HOOKS = ["prestart", "createRuntime", "createContainer"] as const;
+
 function needsCgroupLayout(spec: Spec): boolean {
   return (spec.mounts ?? []).some((m) => m.type === "cgroup");
 }
@@ -193,6 +201,7 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       startImmediately: o.startImmediately ?? false,
       cgroupHierarchies: needsCgroupLayout(o.spec) ? cgroupLayout() : [],
       ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd, false) } : {}),
+      hookSync: CREATE_HOOKS.some((h) => (o.spec.hooks?.[h]?.length ?? 0) > 0),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
     if (pidNsJoin !== undefined) {
@@ -221,7 +230,27 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
         writeIdMaps(spawned.pid, o.spec);
         writeAll(ctlWr, new Uint8Array([1]), "id map sync");
       }
-      const r = await readReport(spawned.reportFd);
+      let r = await readReport(spawned.reportFd);
+      if (r.kind === "hooks") {
+        const state: OciState = {
+          ociVersion: OCI_VERSION,
+          id: o.hookState?.id ?? "",
+          status: "creating",
+          pid: spawned.pid,
+          bundle: o.hookState?.bundle ?? "",
+          annotations: o.hookState?.annotations ?? {},
+        };
+        await runHooks("prestart", o.spec.hooks, state);
+        await runHooks("createRuntime", o.spec.hooks, state);
+        await runHooks(
+          "createContainer",
+          o.spec.hooks,
+          state,
+          containerPlace(spawned.pid, spawned.pidfd),
+        );
+        writeAll(ctlWr, new Uint8Array([1]), "hooks done");
+        r = await readReport(spawned.reportFd);
+      }
       if (r.kind === "ready") return init;
       if (r.kind === "failed") throw reportError(plan.program, r.index, r.errno);
       throw new Error("container init exited before it was ready");
@@ -285,6 +314,16 @@ function nsLink(pid: number | "self", name: string): string | undefined {
   }
 }
 
+/** The setns flags that take a process into `pid`'s namespaces, and whether its pid ns differs. */
+export function nsJoinFlags(pid: number): { nsFlags: number; joinPid: boolean } {
+  let nsFlags = 0;
+  for (const [name, flag] of NS_FILES) {
+    const theirs = nsLink(pid, name);
+    if (theirs !== undefined && theirs !== nsLink("self", name)) nsFlags |= flag;
+  }
+  return { nsFlags, joinPid: nsLink(pid, "pid") !== nsLink("self", "pid") };
+}
+
 /** Options of execProcess(). */
 export interface ExecOptions {
   /** Host pid of the container's init and its recorded start time. */
@@ -321,12 +360,7 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
   };
   let ownPidNs: number | undefined;
   try {
-    let nsFlags = 0;
-    for (const [name, flag] of NS_FILES) {
-      const theirs = nsLink(o.initPid, name);
-      if (theirs !== undefined && theirs !== nsLink("self", name)) nsFlags |= flag;
-    }
-    const joinPid = nsLink(o.initPid, "pid") !== nsLink("self", "pid");
+    const { nsFlags, joinPid } = nsJoinFlags(o.initPid);
     const stdio = o.stdio.map((fd, i) => (fd === i ? fd : high(fd))) as [number, number, number];
     const plan = buildInitProgram({
       spec: o.spec,

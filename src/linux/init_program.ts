@@ -91,6 +91,11 @@ export interface InitOptions {
    * behind `pidfd` (setns with a pidfd, all at once) and skip namespace and rootfs setup.
    */
   exec?: { pidfd: number; nsFlags: number };
+  /**
+   * Stop after mounts, before pivot_root, report HOOKS_INDEX and wait for a byte on ctlFd
+   * (prestart, createRuntime and createContainer hooks run meanwhile).
+   */
+  hookSync?: boolean;
 }
 
 /** A free fd number in the child: every fd the child uses is at HIGH_FD (64) or above. */
@@ -195,10 +200,12 @@ class InitBuilder {
       const root = this.prepareRoot();
       this.mounts(root);
       this.devices(root);
+      if (this.o.hookSync) this.hookPoint();
       this.enterRoot(root);
       this.maskAndReadonly();
     } else {
       this.phase = "rootfs";
+      if (this.o.hookSync) this.hookPoint();
       this.call("chroot", SYS.chroot, [this.o.rootfs], { subject: JSON.stringify(this.o.rootfs) });
     }
     if (this.o.consoleFd !== undefined) this.console(this.o.consoleFd, newNs.includes("mount"));
@@ -553,6 +560,17 @@ class InitBuilder {
         subject: JSON.stringify("/dev/" + name),
       });
     }
+  }
+
+  /** Tells the parent to run the create hooks, and waits until they are done. */
+  hookPoint(): void {
+    this.call("write", SYS.write, [REPORT_FD, u64s(0xffff_ffff_ffff_fffen, 0n), 16], {
+      subject: "hooks report",
+    });
+    this.call("read", SYS.read, [this.o.ctlFd, new Uint8Array(8), 1], {
+      zeroFails: true,
+      subject: "waiting for the create hooks",
+    });
   }
 
   enterRoot(root: Ref): void {

@@ -13,6 +13,9 @@ import { connectConsoleSocket } from "../linux/console.ts";
 import { containerPids, startTime } from "../linux/procs.ts";
 import { loadBundle } from "../oci/config.ts";
 import type { OciState } from "../oci/state.ts";
+import { OCI_VERSION } from "../oci/default_spec.ts";
+import type { Spec } from "../oci/spec.ts";
+import { runHooks } from "../linux/hooks.ts";
 import { RpcClient } from "../rpc/client.ts";
 import * as M from "../rpc/methods.ts";
 import { killSandbox, sandboxAlive, type SandboxProcess, startSandbox } from "./sandbox.ts";
@@ -167,7 +170,7 @@ export function currentStatus(rec: ContainerRecord): ContainerRecord["status"] {
 export function ociState(rec: ContainerRecord): OciState & Record<string, unknown> {
   const status = currentStatus(rec);
   return {
-    ociVersion: "1.2.0",
+    ociVersion: OCI_VERSION,
     id: rec.id,
     pid: status === "stopped" ? 0 : rec.pid,
     status,
@@ -247,6 +250,35 @@ async function killInit(rec: ContainerRecord): Promise<void> {
   }
 }
 
+/** Runs the poststop hooks (runtime namespace); a failure is a warning, as the spec says. */
+export async function poststop(
+  spec: Spec | undefined,
+  c: { id: string; bundle: string; pid: number },
+): Promise<void> {
+  if (!spec?.hooks?.poststop?.length) return;
+  const state: OciState = {
+    ociVersion: OCI_VERSION,
+    id: c.id,
+    status: "stopped",
+    pid: c.pid,
+    bundle: c.bundle,
+    annotations: spec.annotations ?? {},
+  };
+  try {
+    await runHooks("poststop", spec.hooks, state);
+  } catch (e) {
+    console.error(`runts: warning: ${(e as Error).message}`);
+  }
+}
+
+function storedSpec(store: ContainerStore, id: string): Spec | undefined {
+  try {
+    return JSON.parse(Deno.readTextFileSync(`${store.dir(id)}/config.json`)) as Spec;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Deletes a container: refused unless stopped (or created), unless forced. */
 export async function deleteContainer(g: GlobalOptions, id: string, force: boolean): Promise<void> {
   const store = new ContainerStore(g.root);
@@ -275,5 +307,6 @@ export async function deleteContainer(g: GlobalOptions, id: string, force: boole
     }
   }
   await killSandbox(sandboxOf(rec));
+  await poststop(storedSpec(store, id), { id, bundle: rec.bundle, pid: rec.pid });
   store.remove(id);
 }
