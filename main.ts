@@ -4,6 +4,7 @@
  * Commands are imported lazily so that `state` or `kill` load only what they use.
  * @module
  */
+import { mark } from "./src/trace.ts";
 import { type GlobalOptions, logError } from "./src/cmd/context.ts";
 
 /** The version line tools parse (first line of `runts --version`). */
@@ -87,6 +88,7 @@ function cmdName(argv: string[]): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  mark("main");
   let g: GlobalOptions = { root: "/run/runts", logFormat: "text", debug: false, ignored: [] };
   try {
     const parsed = parseGlobal(argv);

@@ -83,3 +83,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt_install
   fi
 fi
+
+# bin/runts loads this one-file bundle of the sources (about 20 ms faster than the module graph)
+# while no source is newer than it.
+if [ -f "$repo/main.ts" ]; then
+  mkdir -p "$repo/build"
+  DENO_DIR=${DENO_DIR:-$repo/.deno/cache} "$repo/.deno/bin/deno" bundle --quiet \
+    -o "$repo/build/runts.js" "$repo/main.ts"
+  say "bundled main.ts into build/runts.js"
+fi

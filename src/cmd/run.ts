@@ -4,6 +4,7 @@
  * it serves the control socket, waits for the init and returns its exit code.
  * @module
  */
+import { mark } from "../trace.ts";
 import { closeFd, pidfdSignal } from "../../ffi/process.ts";
 import { connectConsoleSocket, consolePair, receiveMaster, relay } from "../linux/console.ts";
 import { ContainerManager } from "../boot/containers.ts";
@@ -39,6 +40,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     await startContainer(g, args.id);
     return 0;
   }
+  mark("run: modules loaded");
   const store = new ContainerStore(g.root);
   store.validateId(args.id);
   const { spec, rootfs, bundle } = loadBundle(args.bundle);
@@ -86,6 +88,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     // Without start hooks the init goes straight on to execve: no start round trip.
     const startHooks = (spec.hooks?.startContainer?.length ?? 0) +
       (spec.hooks?.poststart?.length ?? 0);
+    mark("run: state written, control socket listening");
     const init = await mgr.create({
       id: args.id,
       spec,
@@ -118,7 +121,9 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     if (args.pidFile !== undefined) writePidFile(args.pidFile, init.pid);
     if (startHooks === 0) await init.started();
     else await mgr.start(args.id);
+    mark("run: process started");
     const status = await mgr.wait(args.id);
+    mark("run: process exited");
     await relaying;
     return status?.code ?? 0;
   } finally {
@@ -130,5 +135,6 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     server?.close();
     await poststop(spec, { id: args.id, bundle, pid: rec.pid });
     if (flags.keep !== true) store.remove(args.id);
+    mark("run: cleaned up");
   }
 }

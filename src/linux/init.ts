@@ -3,6 +3,7 @@
  * wait until it reports "created", release it at `start`, and wait for its exit.
  * @module
  */
+import { mark } from "../trace.ts";
 import { CLONE, HIGH_FD, readReport, spawnProgram } from "../../ffi/clone.ts";
 import { errnoMessage, errnoName } from "../../ffi/errno.ts";
 import {
@@ -24,6 +25,7 @@ import { OCI_VERSION } from "../oci/default_spec.ts";
 import type { OciState } from "../oci/state.ts";
 import { cgroupLayout } from "./cgroup_mounts.ts";
 import { containerPlace, runHooks } from "./hooks.ts";
+import { compileSeccomp } from "./seccomp.ts";
 import { startTime } from "./procs.ts";
 import { NS_FLAG } from "./consts.ts";
 import { buildInitProgram, type NsType } from "./init_program.ts";
@@ -149,6 +151,15 @@ function bindSourceKinds(spec: Spec): Record<string, "file" | "dir"> {
   return out;
 }
 
+/** The compiled seccomp filter of a spec, as an init program option. */
+function seccompOption(spec: Spec): { seccomp?: { filter: Uint8Array; flags: number } } {
+  const sc = spec.linux?.seccomp;
+  if (sc === undefined) return {};
+  const c = compileSeccomp(sc);
+  if (c.notify) throw new Error("linux.seccomp: SCMP_ACT_NOTIFY is not supported yet");
+  return { seccomp: { filter: c.filter, flags: c.flags } };
+}
+
 /** Hooks that run while the container is being created, before pivot_root. */
 const CREATE_HOOKS = ["prestart", "createRuntime", "createContainer"] as const;
 
@@ -202,6 +213,7 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       cgroupHierarchies: needsCgroupLayout(o.spec) ? cgroupLayout() : [],
       ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd, false) } : {}),
       hookSync: CREATE_HOOKS.some((h) => (o.spec.hooks?.[h]?.length ?? 0) > 0),
+      ...seccompOption(o.spec),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
     if (pidNsJoin !== undefined) {
@@ -209,6 +221,7 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       opened.push(ownPidNs);
       setns(pidNsJoin, NS_FLAG.pid, "pid namespace");
     }
+    mark(`init: program built (${plan.program.steps.length} steps)`);
     let spawned;
     try {
       spawned = spawnProgram(plan.program, {
@@ -251,7 +264,10 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
         writeAll(ctlWr, new Uint8Array([1]), "hooks done");
         r = await readReport(spawned.reportFd);
       }
-      if (r.kind === "ready") return init;
+      if (r.kind === "ready") {
+        mark("init: ready");
+        return init;
+      }
       if (r.kind === "failed") throw reportError(plan.program, r.index, r.errno);
       throw new Error("container init exited before it was ready");
     } catch (e) {
@@ -371,6 +387,7 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
       ignoredSignals: ignoredSignals(),
       startImmediately: true,
       exec: { pidfd: high(pidfd), nsFlags },
+      ...seccompOption(o.spec),
       ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd) } : {}),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.

@@ -96,6 +96,8 @@ export interface InitOptions {
    * (prestart, createRuntime and createContainer hooks run meanwhile).
    */
   hookSync?: boolean;
+  /** A compiled seccomp filter (sock_filter array) and its seccomp(2) flags, loaded last. */
+  seccomp?: { filter: Uint8Array; flags: number };
 }
 
 /** A free fd number in the child: every fd the child uses is at HIGH_FD (64) or above. */
@@ -793,6 +795,7 @@ class InitBuilder {
       0xffffffff,
       CLOSE_RANGE_CLOEXEC,
     ]);
+    if (this.o.seccomp !== undefined) this.loadSeccomp(this.o.seccomp);
     this.phase = "exec";
     const argv = new StrV(proc.args ?? []);
     const envp = new StrV(env);
@@ -803,6 +806,22 @@ class InitBuilder {
         subject: JSON.stringify(c),
         messages: execMessages(proc.args?.[0] ?? ""),
       });
+    });
+  }
+
+  /** seccomp(SECCOMP_SET_MODE_FILTER): the last step before execve, which it must allow. */
+  loadSeccomp(sc: { filter: Uint8Array; flags: number }): void {
+    const filter = sc.filter;
+    const prog = new Blob(16 + filter.byteLength, (addr) => {
+      const b = new Uint8Array(16 + filter.byteLength);
+      const dv = new DataView(b.buffer);
+      dv.setUint16(0, filter.byteLength / 8, true);
+      dv.setBigUint64(8, addr + 16n, true);
+      b.set(filter, 16);
+      return b;
+    });
+    this.call("seccomp", SYS.seccomp, [1, /* SECCOMP_SET_MODE_FILTER */ sc.flags, prog], {
+      subject: `linux.seccomp (${filter.byteLength / 8} instructions)`,
     });
   }
 

@@ -4,8 +4,6 @@
  * @module
  */
 
-const MAIN = new URL("../../main.ts", import.meta.url);
-
 /** True inside a `deno compile` binary. */
 export function isCompiled(): boolean {
   return import.meta.url.includes("/deno-compile-");
@@ -15,9 +13,10 @@ export function isCompiled(): boolean {
 export function selfArgv(args: string[], v8Flags: string[] = []): string[] {
   const exe = Deno.execPath();
   if (isCompiled()) {
-    return v8Flags.length ? [exe, ...args] : [exe, ...args];
+    return [exe, ...args];
   }
   const flags = ["run", "-A", "--no-config", "--quiet", "--no-prompt", "--no-lock"];
   if (v8Flags.length) flags.push(`--v8-flags=${v8Flags.join(",")}`);
-  return [exe, ...flags, MAIN.pathname, ...args];
+  // The same entry this process runs: main.ts, or the bundle made from it.
+  return [exe, ...flags, new URL(Deno.mainModule).pathname, ...args];
 }
