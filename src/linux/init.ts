@@ -172,7 +172,19 @@ function idMap(maps: { containerID: number; hostID: number; size: number }[] | u
 }
 
 /** Creates a container init: clone, id maps, and the wait for its "created" report. */
+/**
+ * Refuses what runts cannot apply rather than ignoring it silently: Intel RDT. LSM labels are
+ * applied only where the host has the LSM (runc's behaviour); this host has neither AppArmor
+ * nor SELinux enabled, so they are ignored, as runc does there.
+ */
+function checkUnsupported(spec: Spec): void {
+  if (spec.linux?.intelRdt !== undefined) {
+    throw new Error("linux.intelRdt: Intel RDT is not supported by runts");
+  }
+}
+
 export async function createInit(o: CreateInitOptions): Promise<Init> {
+  checkUnsupported(o.spec);
   const namespaces = o.spec.linux?.namespaces ?? [];
   const nsFds: Partial<Record<NsType, number>> = {};
   const opened: number[] = [];

@@ -758,6 +758,16 @@ class InitBuilder {
         subject: `${r.type} ${r.soft}:${r.hard}`,
       });
     }
+    const pers = this.spec.linux?.personality;
+    if (pers !== undefined) {
+      const domain = { LINUX: 0x0000, LINUX32: 0x0008 }[pers.domain as "LINUX" | "LINUX32"];
+      if (domain === undefined) {
+        throw new Error(`linux.personality.domain: unknown domain ${JSON.stringify(pers.domain)}`);
+      }
+      this.call("personality", SYS.personality, [domain], {
+        subject: `linux.personality ${pers.domain}`,
+      });
+    }
     const cwd = proc.cwd ?? "/";
     this.call("chdir", SYS.chdir, [cwd], { subject: `process.cwd ${JSON.stringify(cwd)}` });
     this.credentials();
