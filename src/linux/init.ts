@@ -171,7 +171,6 @@ function idMap(maps: { containerID: number; hostID: number; size: number }[] | u
   return (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join("");
 }
 
-/** Creates a container init: clone, id maps, and the wait for its "created" report. */
 /**
  * Refuses what runts cannot apply rather than ignoring it silently: Intel RDT. LSM labels are
  * applied only where the host has the LSM (runc's behaviour); this host has neither AppArmor
@@ -183,6 +182,7 @@ function checkUnsupported(spec: Spec): void {
   }
 }
 
+/** Creates a container init: clone, id maps, and the wait for its "created" report. */
 export async function createInit(o: CreateInitOptions): Promise<Init> {
   checkUnsupported(o.spec);
   const namespaces = o.spec.linux?.namespaces ?? [];
