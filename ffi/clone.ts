@@ -9,7 +9,8 @@ import { lastErrno, libc } from "./libc.ts";
 import { Region, runProgramPointer } from "./memory.ts";
 import { HOOKS_INDEX, type Program, READY_INDEX } from "./program.ts";
 import { SYS } from "./sysno_x86_64.ts";
-import { rawSyscall, sys, sysAsync } from "./syscall.ts";
+import { rawSyscall, sys } from "./syscall.ts";
+import { readable } from "./watcher.ts";
 
 /** clone(2) flags. */
 export const CLONE = {
@@ -104,7 +105,8 @@ export async function readReport(fd: number): Promise<Report> {
   const buf = new Uint8Array(16);
   let got = 0;
   while (got < 16) {
-    const n = await sysAsync("read", "report pipe", SYS.read, fd, buf.subarray(got), 16 - got);
+    await readable(fd);
+    const n = sys("read", "report pipe", SYS.read, fd, buf.subarray(got), 16 - got);
     if (n === 0) break;
     got += n;
   }

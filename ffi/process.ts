@@ -5,6 +5,7 @@
 import { SyscallError } from "./error.ts";
 import { SYS } from "./sysno_x86_64.ts";
 import { rawSyscall, sys, sysAsync } from "./syscall.ts";
+import { readable } from "./watcher.ts";
 
 const P_PID = 1;
 const P_PIDFD = 3;
@@ -32,10 +33,11 @@ function decodeSiginfo(buf: Uint8Array): ExitStatus | undefined {
   return { code: 128 + status, signal: status };
 }
 
-/** Reaps a child by pidfd, blocking on the FFI thread. Throws ECHILD if it is not our child. */
+/** Reaps a child by pidfd once it has exited. Throws ECHILD if it is not our child. */
 export async function waitPidfd(pidfd: number): Promise<ExitStatus> {
+  await readable(pidfd);
   const buf = new Uint8Array(SIGINFO_SIZE);
-  await sysAsync("waitid", "", SYS.waitid, P_PIDFD, pidfd, buf, WEXITED, 0);
+  sys("waitid", "", SYS.waitid, P_PIDFD, pidfd, buf, WEXITED, 0);
   return decodeSiginfo(buf) ?? { code: 0 };
 }
 
@@ -63,8 +65,15 @@ export function peekExit(pid: number): ExitStatus | undefined {
   return decodeSiginfo(buf);
 }
 
-/** Waits until the process behind a pidfd has exited (works for non-children too). */
+/**
+ * Waits until the process behind a pidfd has exited (works for non-children too). Without a
+ * timeout this uses the process-wide watcher; with one, a poll(2) on an FFI thread.
+ */
 export async function pollPidfd(pidfd: number, timeoutMs = -1): Promise<boolean> {
+  if (timeoutMs < 0) {
+    await readable(pidfd);
+    return true;
+  }
   const pfd = new Uint8Array(8);
   const dv = new DataView(pfd.buffer);
   dv.setInt32(0, pidfd, true);

@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { ContainerStore } from "../container/record.ts";
 import { ociState } from "../sandbox/lifecycle.ts";
+import { userNames } from "./ps.ts";
 import type { GlobalOptions } from "./context.ts";
 
 /** Runs list. */
@@ -16,7 +17,18 @@ export function main(g: GlobalOptions, argv: string[]): Promise<number> {
     throw new Error(`list: --format must be "table" or "json", not ${JSON.stringify(format)}`);
   }
   const store = new ContainerStore(g.root);
-  const states = store.list().map((rec) => ociState(rec));
+  const names = userNames();
+  const states = store.list().map((rec) => {
+    // runc's list shows the owner of the state directory (its state shows "").
+    let owner = rec.owner;
+    try {
+      const uid = Deno.statSync(store.dir(rec.id)).uid ?? 0;
+      owner = names.get(uid) ?? String(uid);
+    } catch {
+      // gone meanwhile
+    }
+    return { ...ociState(rec), owner } as ReturnType<typeof ociState>;
+  });
   if (values.quiet) {
     for (const s of states) console.log(s.id);
   } else if (format === "json") {

@@ -10,7 +10,8 @@ import type { GlobalOptions } from "./context.ts";
 
 const TICKS = 100;
 
-function userNames(): Map<number, string> {
+/** uid → user name from the host's /etc/passwd. */
+export function userNames(): Map<number, string> {
   const m = new Map<number, string>();
   try {
     for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {

@@ -5,6 +5,7 @@
  */
 import { mark } from "../trace.ts";
 import { CLONE, HIGH_FD, readReport, spawnProgram } from "../../ffi/clone.ts";
+import { readFileInRoot, resolveInRoot } from "../../ffi/fs.ts";
 import { errnoMessage, errnoName } from "../../ffi/errno.ts";
 import {
   closeFd,
@@ -160,6 +161,20 @@ function seccompOption(spec: Spec): { seccomp?: { filter: Uint8Array; flags: num
   return { seccomp: { filter: c.filter, flags: c.flags } };
 }
 
+/**
+ * The spec with HOME in the process's environment when it has none: the user's home directory
+ * from the rootfs's /etc/passwd, or "/" (runc's behaviour).
+ */
+export function withHome(spec: Spec, root: string): Spec {
+  const proc = spec.process;
+  if (proc === undefined || (proc.env ?? []).some((e) => e.startsWith("HOME="))) return spec;
+  const uid = proc.user?.uid ?? 0;
+  const passwd = readFileInRoot(root, "/etc/passwd", 1 << 20) ?? "";
+  const home = passwd.split("\n").map((l) => l.split(":")).find((f) => f[2] === String(uid))
+    ?.[5] || "/";
+  return { ...spec, process: { ...proc, env: [...(proc.env ?? []), `HOME=${home}`] } };
+}
+
 /** Hooks that run while the container is being created, before pivot_root. */
 const CREATE_HOOKS = ["prestart", "createRuntime", "createContainer"] as const;
 
@@ -185,6 +200,7 @@ function checkUnsupported(spec: Spec): void {
 /** Creates a container init: clone, id maps, and the wait for its "created" report. */
 export async function createInit(o: CreateInitOptions): Promise<Init> {
   checkUnsupported(o.spec);
+  o = { ...o, spec: withHome(o.spec, o.rootfs) };
   const namespaces = o.spec.linux?.namespaces ?? [];
   const nsFds: Partial<Record<NsType, number>> = {};
   const opened: number[] = [];
@@ -226,6 +242,7 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd, false) } : {}),
       hookSync: CREATE_HOOKS.some((h) => (o.spec.hooks?.[h]?.length ?? 0) > 0),
       ...seccompOption(o.spec),
+      resolvePath: (path) => resolveInRoot(o.rootfs, path),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
     if (pidNsJoin !== undefined) {
@@ -375,6 +392,7 @@ export interface ExecOptions {
  * exec'd; throws with the failing step otherwise.
  */
 export async function execProcess(o: ExecOptions): Promise<Init> {
+  o = { ...o, spec: withHome(o.spec, `/proc/${o.initPid}/root`) };
   const pidfd = pidfdOpen(o.initPid);
   if (pidfd === undefined || startTime(o.initPid) !== o.initStartTime) {
     if (pidfd !== undefined) closeFd(pidfd);

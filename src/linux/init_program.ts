@@ -98,6 +98,12 @@ export interface InitOptions {
   hookSync?: boolean;
   /** A compiled seccomp filter (sock_filter array) and its seccomp(2) flags, loaded last. */
   seccomp?: { filter: Uint8Array; flags: number };
+  /**
+   * Resolves a path inside the rootfs as the kernel would (symlinks followed within it), so
+   * that missing directories are created where a symlinked target really points. The child
+   * still opens every target with RESOLVE_IN_ROOT.
+   */
+  resolvePath?: (path: string) => string;
 }
 
 /** A free fd number in the child: every fd the child uses is at HIGH_FD (64) or above. */
@@ -202,6 +208,7 @@ class InitBuilder {
       const root = this.prepareRoot();
       this.mounts(root);
       this.devices(root);
+      this.cwd(root);
       if (this.o.hookSync) this.hookPoint();
       this.enterRoot(root);
       this.maskAndReadonly();
@@ -356,8 +363,8 @@ class InitBuilder {
 
   mount(root: Ref, m: Mount): void {
     const opts = parseMountOptions(m.options ?? [], m.type);
-    const dest = m.destination;
-    const q = JSON.stringify(dest);
+    const dest = this.o.resolvePath?.(m.destination) ?? m.destination;
+    const q = JSON.stringify(m.destination);
     if (opts.bind) {
       const source = m.source ?? "";
       const kind = this.o.bindSources?.[source] ?? "dir";
@@ -562,6 +569,13 @@ class InitBuilder {
         subject: JSON.stringify("/dev/" + name),
       });
     }
+  }
+
+  /** A missing process.cwd is created (root-owned, 0755), as runc does. */
+  cwd(root: Ref): void {
+    const cwd = this.spec.process?.cwd ?? "/";
+    if (posix.normalize(cwd) === "/") return;
+    this.target(root, this.o.resolvePath?.(cwd) ?? cwd, "dir");
   }
 
   /** Tells the parent to run the create hooks, and waits until they are done. */

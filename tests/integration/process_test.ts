@@ -151,9 +151,6 @@ Deno.test({
 Deno.test({
   name: "runts run: HOME is set from the rootfs's /etc/passwd when process.env has none",
   ...opts,
-  // BUG: runts passes no HOME (pid 1's environ is PATH and the bundle marker only); runc sets
-  // HOME=/root for uid 0 (from /etc/passwd) and HOME=/ for a uid not in /etc/passwd.
-  ignore: true,
   async fn() {
     const r = await sh("proc-home", "cat /proc/1/environ | tr '\\0' '\\n' | grep ^HOME=");
     assertEquals([r.stdout, r.stderr], ["HOME=/root\n", ""]);
@@ -186,10 +183,6 @@ Deno.test({
 Deno.test({
   name: "runts run: a missing process.cwd is created, as runc does",
   ...opts,
-  // BUG: runts fails with `runts: setting up the process: chdir process.cwd "/no/such/dir":
-  // ENOENT (No such file or directory)` (exit 1); runc creates the directory (0755, root) and
-  // runs the process in it.
-  ignore: true,
   async fn() {
     const b = await makeBundle({
       copyRootfs: true,
@@ -464,9 +457,6 @@ Deno.test({
 Deno.test({
   name: "runts list shows the container's owner (the state's user name) as runc does",
   ...opts,
-  // BUG: runts prints an empty OWNER column and `"owner":""` in list --format json; runc prints
-  // "root" (the user owning the container's state directory).
-  ignore: true,
   async fn() {
     const listRoot = await newRoot();
     const b = await makeBundle({ args: ["sleep", "60"] });

@@ -451,10 +451,6 @@ Deno.test({
 Deno.test({
   name: "runts run: a mount target symlinked to a missing host path is created inside the rootfs",
   ...opts,
-  // BUG: runts fails with `runts: preparing the rootfs: openat2 "/evil": ENOENT (No such file or
-  // directory)` (exit 1); runc creates rootfs/<host path> and mounts the tmpfs there. The host
-  // directory is left alone either way.
-  ignore: true,
   async fn() {
     const hostDir = await Deno.makeTempDir({ prefix: "runts-evil-" });
     await Deno.writeTextFile(`${hostDir}/keep`, "untouched\n");
