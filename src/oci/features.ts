@@ -94,7 +94,14 @@ export interface LinuxFeatures {
   /** Implemented cgroup managers. */
   cgroup: { v1: boolean; v2: boolean; systemd: boolean; systemdUser: boolean; rdma: boolean };
   /** Seccomp support. */
-  seccomp: { enabled: boolean };
+  seccomp: {
+    enabled: boolean;
+    actions?: string[];
+    operators?: string[];
+    archs?: string[];
+    knownFlags?: string[];
+    supportedFlags?: string[];
+  };
   /** AppArmor support. */
   apparmor: { enabled: boolean };
   /** SELinux support. */
@@ -142,7 +149,37 @@ export function featuresDocument(): Features {
       namespaces: [...NAMESPACE_TYPES].sort(),
       capabilities: [...ALL_CAPABILITIES],
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
-      seccomp: { enabled: false },
+      // Compiled with libseccomp (dlopen'd when a spec has a filter); SCMP_ACT_NOTIFY is not
+      // offered until listenerPath delivery exists.
+      seccomp: {
+        enabled: true,
+        actions: [
+          "SCMP_ACT_ALLOW",
+          "SCMP_ACT_ERRNO",
+          "SCMP_ACT_KILL",
+          "SCMP_ACT_KILL_PROCESS",
+          "SCMP_ACT_KILL_THREAD",
+          "SCMP_ACT_LOG",
+          "SCMP_ACT_TRACE",
+          "SCMP_ACT_TRAP",
+        ],
+        operators: [
+          "SCMP_CMP_EQ",
+          "SCMP_CMP_GE",
+          "SCMP_CMP_GT",
+          "SCMP_CMP_LE",
+          "SCMP_CMP_LT",
+          "SCMP_CMP_MASKED_EQ",
+          "SCMP_CMP_NE",
+        ],
+        archs: ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
+        knownFlags: [
+          "SECCOMP_FILTER_FLAG_TSYNC",
+          "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+          "SECCOMP_FILTER_FLAG_LOG",
+        ],
+        supportedFlags: ["SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"],
+      },
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },
