@@ -3,7 +3,7 @@
  * them, waits for them, signals them. Used by `runts boot` and, in the foreground, by `run`.
  * @module
  */
-import { closeFd, type ExitStatus, killPid, pidfdSignal } from "../../ffi/process.ts";
+import { closeFd, type ExitStatus, killPid, openPath, pidfdSignal } from "../../ffi/process.ts";
 import { createInit, type ExecOptions, execProcess, type Init } from "../linux/init.ts";
 import { startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
@@ -11,6 +11,14 @@ import { containerPlace, runHooks } from "../linux/hooks.ts";
 import { OCI_VERSION } from "../oci/default_spec.ts";
 import type { Spec } from "../oci/spec.ts";
 import type { OciState } from "../oci/state.ts";
+
+/** Namespaces the containers of a pod share: OCI type and /proc/<pid>/ns file. */
+const POD_NAMESPACES: [string, string][] = [
+  ["user", "user"],
+  ["network", "net"],
+  ["ipc", "ipc"],
+  ["uts", "uts"],
+];
 
 /** What the manager keeps per container. */
 interface Entry {
@@ -41,14 +49,22 @@ export interface ManagerCreateOptions {
 /** The containers of one sandbox. */
 export class ContainerManager {
   #entries = new Map<string, Entry>();
+  /** The sandbox's first (root) container. */
+  #root: string | undefined;
+  /**
+   * fds of the root container's namespaces that the pod shares, opened when it is created: later
+   * containers join them even after the root's init is gone.
+   */
+  #podNs: Partial<Record<string, number>> = {};
   /** Called when a container is destroyed and none is left. */
   onEmpty: () => void = () => {};
 
   /** Creates a container's init and waits until it is ready (blocked before execve). */
   async create(o: ManagerCreateOptions): Promise<Init> {
     if (this.#entries.has(o.id)) throw new Error(`container "${o.id}" already exists`);
+    const spec = this.#root === undefined ? o.spec : this.#joinPod(o.spec);
     const init = await createInit({
-      spec: o.spec,
+      spec,
       rootfs: o.rootfs,
       stdio: o.stdio,
       preserveFds: o.preserveFds ?? [],
@@ -67,7 +83,37 @@ export class ContainerManager {
     };
     entry.exited = init.wait().then((s) => (entry.exit = s));
     this.#entries.set(o.id, entry);
+    if (this.#root === undefined) {
+      this.#root = o.id;
+      for (const [type, file] of POD_NAMESPACES) {
+        try {
+          this.#podNs[type] = openPath(`/proc/${init.pid}/ns/${file}`, 0);
+        } catch {
+          // that namespace is not there to share
+        }
+      }
+    }
     return init;
+  }
+
+  /**
+   * A container added to the pod joins the root's network, IPC and UTS namespaces (and its user
+   * namespace) unless its spec gives a path of its own; its mount, pid and cgroup namespaces
+   * stay its own as the spec says.
+   */
+  #joinPod(spec: Spec): Spec {
+    const namespaces = (spec.linux?.namespaces ?? []).map((n) => {
+      const fd = this.#podNs[n.type];
+      if (n.path || fd === undefined || !POD_NAMESPACES.some(([t]) => t === n.type)) return n;
+      return { ...n, path: `/proc/${Deno.pid}/fd/${fd}` };
+    });
+    const joinsUser = namespaces.some((n) => n.type === "user" && n.path);
+    const linux = { ...spec.linux, namespaces };
+    if (joinsUser) {
+      delete linux.uidMappings;
+      delete linux.gidMappings;
+    }
+    return { ...spec, linux };
   }
 
   #get(id: string): Entry {
@@ -160,8 +206,20 @@ export class ContainerManager {
     return containerPids(e.init.pid);
   }
 
-  /** Kills what is left of a container and forgets it. */
+  /**
+   * Kills what is left of a container and forgets it. Destroying the root container destroys
+   * every container of the sandbox.
+   */
   async destroy(id: string): Promise<void> {
+    if (id === this.#root) {
+      for (const other of this.ids()) if (other !== id) await this.#destroyOne(other);
+      for (const fd of Object.values(this.#podNs)) if (fd !== undefined) closeFd(fd);
+      this.#podNs = {};
+    }
+    await this.#destroyOne(id);
+  }
+
+  async #destroyOne(id: string): Promise<void> {
     const e = this.#entries.get(id);
     if (e === undefined) return;
     try {

@@ -207,6 +207,18 @@ export class ContainerStore {
   }
 
   /**
+   * Reads a container's record, or undefined for an unknown id.
+   */
+  tryLoad(id: string): ContainerRecord | undefined {
+    try {
+      return this.load(id);
+    } catch (e) {
+      if (e instanceof ContainerNotFoundError) return undefined;
+      throw e;
+    }
+  }
+
+  /**
    * Reads a container's record.
    * @throws {ContainerNotFoundError} for an unknown id; an Error naming the file when it is
    * not a valid record.

@@ -65,6 +65,13 @@ export async function createContainer(
     throw new Error("--console-socket given but process.terminal is false");
   }
   const p = paths(g.root, o.id);
+  // A container whose annotations name a sandbox joins that sandbox's process (a pod).
+  const sandboxId = sandboxIdOf(spec.annotations) ?? o.id;
+  const root = sandboxId === o.id ? undefined : store.tryLoad(sandboxId);
+  if (sandboxId !== o.id) {
+    if (root === undefined) throw new Error(`sandbox "${sandboxId}" does not exist`);
+    if (!sandboxAlive(sandboxOf(root))) throw new Error(`sandbox "${sandboxId}" is not running`);
+  }
   const rec = store.create(o.id, {
     id: o.id,
     bundle,
@@ -74,10 +81,13 @@ export async function createContainer(
     initStartTime: "",
     created: new Date().toISOString(),
     annotations: spec.annotations ?? {},
-    sandboxId: o.id,
-    socketPath: p.sock,
+    sandboxId,
+    socketPath: root?.socketPath ?? p.sock,
     pidFileUsed: o.pidFile !== undefined,
     owner: "",
+    ...(root?.sandboxPid !== undefined
+      ? { sandboxPid: root.sandboxPid, sandboxStartTime: root.sandboxStartTime ?? "" }
+      : {}),
   });
   // exec starts from the container's spec as it was created (runc keeps it in its state too).
   Deno.writeTextFileSync(`${store.dir(o.id)}/config.json`, JSON.stringify(spec), { mode: 0o600 });
@@ -85,20 +95,22 @@ export async function createContainer(
   let consoleFd = -1;
   try {
     if (o.consoleSocket !== undefined) consoleFd = connectConsoleSocket(o.consoleSocket);
-    listenFd = listenUnix(p.sock, { mode: 0o600, backlog: 16 });
-    const sb = await startSandbox({
-      root: g.root,
-      id: o.id,
-      listenFd,
-      logPath: p.log,
-      debug: g.debug,
-    });
-    closeFd(listenFd);
-    listenFd = -1;
-    rec.sandboxPid = sb.pid;
-    rec.sandboxStartTime = sb.startTime;
-    store.save(rec);
-    const client = RpcClient.connect(p.sock);
+    if (root === undefined) {
+      listenFd = listenUnix(p.sock, { mode: 0o600, backlog: 16 });
+      const sb = await startSandbox({
+        root: g.root,
+        id: o.id,
+        listenFd,
+        logPath: p.log,
+        debug: g.debug,
+      });
+      closeFd(listenFd);
+      listenFd = -1;
+      rec.sandboxPid = sb.pid;
+      rec.sandboxStartTime = sb.startTime;
+      store.save(rec);
+    }
+    const client = RpcClient.connect(rec.socketPath);
     try {
       const fds: Record<string, number> = { stdin: 0, stdout: 1, stderr: 2 };
       ourFds(3, o.preserveFds).forEach((fd, i) => (fds[`p${i}`] = fd));
@@ -135,6 +147,18 @@ export async function createContainer(
   }
 }
 
+/** The sandbox a container's annotations name (containerd's CRI, CRI-O), if it is not a sandbox. */
+export function sandboxIdOf(a: Record<string, string> | undefined): string | undefined {
+  if (a === undefined) return undefined;
+  if (a["io.kubernetes.cri.container-type"] === "container") {
+    return a["io.kubernetes.cri.sandbox-id"];
+  }
+  if (a["io.kubernetes.cri-o.ContainerType"] === "container") {
+    return a["io.kubernetes.cri-o.SandboxID"];
+  }
+  return undefined;
+}
+
 /** The last line the sandbox process wrote to its log, "" if none. */
 function lastLogLine(path: string): string {
   try {
@@ -148,8 +172,24 @@ function lastLogLine(path: string): string {
 /** Kills the init (if it is still ours) and the sandbox process, and removes the state. */
 async function destroyLeftovers(store: ContainerStore, rec: ContainerRecord): Promise<void> {
   await killInit(rec);
-  await killSandbox(sandboxOf(rec));
+  if (rec.sandboxId === rec.id) await killSandbox(sandboxOf(rec));
+  else destroyInSandbox(rec);
   store.remove(rec.id);
+}
+
+/** Asks the sandbox process to forget a container (best effort: it may be gone). */
+function destroyInSandbox(rec: ContainerRecord): void {
+  if (!sandboxAlive(sandboxOf(rec))) return;
+  try {
+    const client = RpcClient.connect(rec.socketPath);
+    try {
+      client.callSync(M.DESTROY, { id: rec.id } satisfies M.IdArgs);
+    } finally {
+      client.close();
+    }
+  } catch {
+    // an unresponsive sandbox is killed by the caller when it is the container's own
+  }
 }
 
 /** The recorded sandbox process of a container. */
@@ -294,19 +334,9 @@ export async function deleteContainer(g: GlobalOptions, id: string, force: boole
     throw new Error(`cannot delete container "${id}" that is not stopped: ${status}`);
   }
   await killInit(rec);
-  if (sandboxAlive(sandboxOf(rec))) {
-    try {
-      const client = RpcClient.connect(rec.socketPath);
-      try {
-        client.callSync(M.DESTROY, { id } satisfies M.IdArgs);
-      } finally {
-        client.close();
-      }
-    } catch {
-      // an unresponsive sandbox is killed below
-    }
-  }
-  await killSandbox(sandboxOf(rec));
+  destroyInSandbox(rec);
+  // The root container's sandbox process ends with it (and every container in it).
+  if (rec.sandboxId === rec.id) await killSandbox(sandboxOf(rec));
   await poststop(storedSpec(store, id), { id, bundle: rec.bundle, pid: rec.pid });
   store.remove(id);
 }
