@@ -15,6 +15,7 @@ type Runner = (g: GlobalOptions, argv: string[]) => Promise<number | void>;
 const COMMANDS: Record<string, () => Promise<Runner>> = {
   boot: async () => (await import("./src/cmd/boot.ts")).main,
   create: async () => (await import("./src/cmd/create.ts")).main,
+  debug: async () => (await import("./src/cmd/debug.ts")).main,
   delete: async () => (await import("./src/cmd/delete.ts")).main,
   exec: async () => (await import("./src/cmd/exec.ts")).main,
   features: async () => (await import("./src/cmd/features.ts")).main,
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<Runner>> = {
   spec: async () => (await import("./src/cmd/spec.ts")).main,
   start: async () => (await import("./src/cmd/start.ts")).main,
   state: async () => (await import("./src/cmd/state.ts")).main,
+  wait: async () => (await import("./src/cmd/wait.ts")).main,
 };
 
 /** Global flags that take a value. */

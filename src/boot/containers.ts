@@ -5,7 +5,7 @@
  */
 import { closeFd, type ExitStatus, killPid, openPath, pidfdSignal } from "../../ffi/process.ts";
 import { createInit, type ExecOptions, execProcess, type Init } from "../linux/init.ts";
-import { startTime } from "../linux/procs.ts";
+import { procState, startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
 import { containerPlace, runHooks } from "../linux/hooks.ts";
 import { OCI_VERSION } from "../oci/default_spec.ts";
@@ -238,6 +238,16 @@ export class ContainerManager {
     e.init.close();
     this.#entries.delete(id);
     if (this.#entries.size === 0) this.onEmpty();
+  }
+
+  /** Each container's init and exec'd pids, with their process states. */
+  describe(): { id: string; pid: number; state: string; execs: number[] }[] {
+    return [...this.#entries].map(([id, e]) => ({
+      id,
+      pid: e.init.pid,
+      state: e.exit !== undefined ? `exited ${e.exit.code}` : procState(e.init.pid) ?? "gone",
+      execs: [...e.execs.keys()],
+    }));
   }
 
   /** Ids of the containers. */

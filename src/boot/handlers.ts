@@ -74,6 +74,24 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
     if (s?.signal !== undefined) r.signal = s.signal;
     return { result: r };
   });
+  server.register(M.DEBUG_STACKS, () => {
+    const fds: string[] = [];
+    for (const e of Deno.readDirSync("/proc/self/fd")) {
+      try {
+        fds.push(`${e.name} -> ${Deno.readLinkSync(`/proc/self/fd/${e.name}`)}`);
+      } catch {
+        // the directory's own fd, closed meanwhile
+      }
+    }
+    fds.sort((a, b) => parseInt(a) - parseInt(b));
+    const r: M.StacksResult = {
+      pid: Deno.pid,
+      stack: new Error("stack of the sandbox process").stack ?? "",
+      fds,
+      containers: mgr.describe(),
+    };
+    return { result: r };
+  });
   server.register(M.DESTROY, async (arg) => {
     await mgr.destroy((arg as M.IdArgs).id);
     return { result: {} };

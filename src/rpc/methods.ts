@@ -19,6 +19,8 @@ export const PROCESSES = "containerManager.Processes";
 export const EXECUTE_ASYNC = "containerManager.ExecuteAsync";
 /** Wait for a process started with EXECUTE_ASYNC. */
 export const WAIT_PID = "containerManager.WaitPID";
+/** The sandbox process's view of itself: stack, open fds, processes. */
+export const DEBUG_STACKS = "debug.Stacks";
 /** Kill a container and forget it; the sandbox exits when it has no container left. */
 export const DESTROY = "containerManager.Destroy";
 
@@ -70,4 +72,12 @@ export interface ExecuteAsyncArgs {
 export interface WaitPidArgs {
   id: string;
   pid: number;
+}
+
+/** Result of DEBUG_STACKS. */
+export interface StacksResult {
+  pid: number;
+  stack: string;
+  fds: string[];
+  containers: { id: string; pid: number; state: string; execs: number[] }[];
 }
