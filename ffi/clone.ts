@@ -7,7 +7,7 @@
 import { SyscallError } from "./error.ts";
 import { lastErrno, libc } from "./libc.ts";
 import { Region, runProgramPointer } from "./memory.ts";
-import { HOOKS_INDEX, type Program, READY_INDEX } from "./program.ts";
+import { HOOKS_INDEX, NOTIFY_INDEX, type Program, READY_INDEX } from "./program.ts";
 import { SYS } from "./sysno_x86_64.ts";
 import { rawSyscall, sys } from "./syscall.ts";
 import { readable } from "./watcher.ts";
@@ -97,6 +97,7 @@ export function spawnProgram(program: Program, opts: SpawnOptions): Spawned {
 export type Report =
   | { kind: "ready" }
   | { kind: "hooks" }
+  | { kind: "notify" }
   | { kind: "eof" }
   | { kind: "failed"; index: number; errno: number };
 
@@ -116,6 +117,7 @@ export async function readReport(fd: number): Promise<Report> {
   const index = dv.getBigUint64(0, true);
   if (index === READY_INDEX) return { kind: "ready" };
   if (index === HOOKS_INDEX) return { kind: "hooks" };
+  if (index === NOTIFY_INDEX) return { kind: "notify" };
   return { kind: "failed", index: Number(index), errno: Number(dv.getBigUint64(8, true)) };
 }
 

@@ -8,6 +8,7 @@ import { createInit, type ExecOptions, execProcess, type Init } from "../linux/i
 import { procState, startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
 import { containerPlace, runHooks } from "../linux/hooks.ts";
+import { listenerPayload, sendListener } from "../linux/listener.ts";
 import { OCI_VERSION } from "../oci/default_spec.ts";
 import type { Spec } from "../oci/spec.ts";
 import type { OciState } from "../oci/state.ts";
@@ -74,6 +75,22 @@ export class ContainerManager {
       ...(o.consoleFd !== undefined ? { consoleFd: o.consoleFd } : {}),
       hookState: { id: o.id, bundle: o.bundle, annotations: o.spec.annotations ?? {} },
     });
+    const listenerPath = spec.linux?.seccomp?.listenerPath;
+    if (listenerPath) {
+      init.onListener = (fd) =>
+        sendListener(
+          listenerPath,
+          fd,
+          listenerPayload(init.pid, {
+            ociVersion: OCI_VERSION,
+            id: o.id,
+            status: "creating",
+            pid: init.pid,
+            bundle: o.bundle,
+            annotations: spec.annotations ?? {},
+          }, spec.linux?.seccomp?.listenerMetadata ?? ""),
+        );
+    }
     const entry: Entry = {
       init,
       spec: o.spec,

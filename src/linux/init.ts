@@ -6,6 +6,8 @@
 import { mark } from "../trace.ts";
 import { CLONE, HIGH_FD, readReport, spawnProgram } from "../../ffi/clone.ts";
 import { readFileInRoot, resolveInRoot } from "../../ffi/fs.ts";
+import { SYS } from "../../ffi/sysno_x86_64.ts";
+import { sys } from "../../ffi/syscall.ts";
 import { errnoMessage, errnoName } from "../../ffi/errno.ts";
 import {
   closeFd,
@@ -29,7 +31,7 @@ import { containerPlace, runHooks } from "./hooks.ts";
 import { compileSeccomp } from "./seccomp.ts";
 import { startTime } from "./procs.ts";
 import { NS_FLAG } from "./consts.ts";
-import { buildInitProgram, type NsType } from "./init_program.ts";
+import { buildInitProgram, type NsType, SCRATCH_FD } from "./init_program.ts";
 
 const PHASES: Record<string, string> = {
   namespaces: "setting up namespaces",
@@ -85,23 +87,47 @@ export class Init {
     this.ownChild = o.own;
   }
 
+  /** Called with the seccomp listener fd (SCMP_ACT_NOTIFY) before the process execs. */
+  onListener: ((fd: number) => void) | undefined;
+  #started = false;
+
   /** Releases the init into execve; resolves when execve succeeded, throws when it failed. */
   async start(): Promise<void> {
-    if (this.#ctl < 0) throw new Error("container already started");
+    if (this.#ctl < 0 || this.#started) throw new Error("container already started");
+    this.#started = true;
     writeAll(this.#ctl, new Uint8Array([1]), "start pipe");
-    closeFd(this.#ctl);
-    this.#ctl = -1;
     await this.#afterExec();
   }
 
-  /** For inits that start immediately: resolves when execve succeeded. */
+  /** The reports after start: the seccomp listener (if any), then execve's outcome. */
   async #afterExec(): Promise<void> {
-    const r = await readReport(this.#report);
-    closeFd(this.#report);
-    this.#report = -1;
-    if (r.kind === "failed") {
-      if (this.ownChild) await this.wait();
-      throw reportError(this.#program, r.index, r.errno);
+    try {
+      for (;;) {
+        const r = await readReport(this.#report);
+        if (r.kind === "notify") {
+          this.#takeListener();
+          continue;
+        }
+        if (r.kind === "failed") {
+          if (this.ownChild) await this.wait();
+          throw reportError(this.#program, r.index, r.errno);
+        }
+        return;
+      }
+    } finally {
+      closeFd(this.#report);
+      closeFd(this.#ctl);
+      this.#report = this.#ctl = -1;
+    }
+  }
+
+  #takeListener(): void {
+    const fd = sys("pidfd_getfd", "seccomp listener", SYS.pidfd_getfd, this.pidfd, SCRATCH_FD, 0);
+    try {
+      this.onListener?.(fd);
+    } finally {
+      closeFd(fd);
+      writeAll(this.#ctl, new Uint8Array([1]), "seccomp listener taken");
     }
   }
 
@@ -153,12 +179,13 @@ function bindSourceKinds(spec: Spec): Record<string, "file" | "dir"> {
 }
 
 /** The compiled seccomp filter of a spec, as an init program option. */
-function seccompOption(spec: Spec): { seccomp?: { filter: Uint8Array; flags: number } } {
+function seccompOption(
+  spec: Spec,
+): { seccomp?: { filter: Uint8Array; flags: number; notify: boolean } } {
   const sc = spec.linux?.seccomp;
   if (sc === undefined) return {};
   const c = compileSeccomp(sc);
-  if (c.notify) throw new Error("linux.seccomp: SCMP_ACT_NOTIFY is not supported yet");
-  return { seccomp: { filter: c.filter, flags: c.flags } };
+  return { seccomp: { filter: c.filter, flags: c.flags, notify: c.notify } };
 }
 
 /**
@@ -408,12 +435,14 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
   try {
     const { nsFlags, joinPid } = nsJoinFlags(o.initPid);
     const stdio = o.stdio.map((fd, i) => (fd === i ? fd : high(fd))) as [number, number, number];
+    const [ctlRd, ctlWr] = pipe();
+    opened.push(ctlRd);
     const plan = buildInitProgram({
       spec: o.spec,
       rootfs: "",
       stdio,
       preserveFds: (o.preserveFds ?? []).map(high),
-      ctlFd: -1,
+      ctlFd: high(ctlRd),
       ignoredSignals: ignoredSignals(),
       startImmediately: true,
       exec: { pidfd: high(pidfd), nsFlags },
@@ -435,7 +464,7 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
     const proc = new Init({
       pid: spawned.pid,
       pidfd: spawned.pidfd,
-      ctl: -1,
+      ctl: ctlWr,
       report: spawned.reportFd,
       program: plan.program,
       own: !o.cloneParent,

@@ -97,7 +97,7 @@ export interface InitOptions {
    */
   hookSync?: boolean;
   /** A compiled seccomp filter (sock_filter array) and its seccomp(2) flags, loaded last. */
-  seccomp?: { filter: Uint8Array; flags: number };
+  seccomp?: { filter: Uint8Array; flags: number; notify?: boolean };
   /**
    * Resolves a path inside the rootfs as the kernel would (symlinks followed within it), so
    * that missing directories are created where a symlinked target really points. The child
@@ -108,6 +108,7 @@ export interface InitOptions {
 
 /** A free fd number in the child: every fd the child uses is at HIGH_FD (64) or above. */
 export const SCRATCH_FD = 63;
+const SECCOMP_SET_MODE_FILTER = 1;
 const TIOCSPTLCK = 0x40045431;
 const TIOCGPTPEER = 0x5441;
 const TIOCSCTTY = 0x540e;
@@ -834,7 +835,7 @@ class InitBuilder {
   }
 
   /** seccomp(SECCOMP_SET_MODE_FILTER): the last step before execve, which it must allow. */
-  loadSeccomp(sc: { filter: Uint8Array; flags: number }): void {
+  loadSeccomp(sc: { filter: Uint8Array; flags: number; notify?: boolean }): void {
     const filter = sc.filter;
     const prog = new Blob(16 + filter.byteLength, (addr) => {
       const b = new Uint8Array(16 + filter.byteLength);
@@ -844,9 +845,22 @@ class InitBuilder {
       b.set(filter, 16);
       return b;
     });
-    this.call("seccomp", SYS.seccomp, [1, /* SECCOMP_SET_MODE_FILTER */ sc.flags, prog], {
+    const listener = this.call("seccomp", SYS.seccomp, [SECCOMP_SET_MODE_FILTER, sc.flags, prog], {
       subject: `linux.seccomp (${filter.byteLength / 8} instructions)`,
     });
+    if (!sc.notify) return;
+    // The listener fd goes to the parent (pidfd_getfd of SCRATCH_FD), which sends it on to
+    // linux.seccomp.listenerPath; these few calls must be allowed by the filter (runc's rule).
+    this.call("dup2", SYS.dup2, [listener, SCRATCH_FD], { subject: "seccomp listener" });
+    this.call("write", SYS.write, [REPORT_FD, u64s(0xffff_ffff_ffff_fffdn, 0n), 16], {
+      subject: "seccomp listener report",
+    });
+    this.call("read", SYS.read, [this.o.ctlFd, new Uint8Array(8), 1], {
+      zeroFails: true,
+      subject: "waiting for the seccomp listener to be taken",
+    });
+    this.call("close", SYS.close, [SCRATCH_FD]);
+    this.call("close", SYS.close, [listener]);
   }
 
   credentials(): void {

@@ -149,8 +149,8 @@ export function featuresDocument(): Features {
       namespaces: [...NAMESPACE_TYPES].sort(),
       capabilities: [...ALL_CAPABILITIES],
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
-      // Compiled with libseccomp (dlopen'd when a spec has a filter); SCMP_ACT_NOTIFY is not
-      // offered until listenerPath delivery exists.
+      // Compiled with libseccomp (dlopen'd when a spec has a filter); a NOTIFY listener fd goes
+      // to linux.seccomp.listenerPath with the process state, as runc sends it.
       seccomp: {
         enabled: true,
         actions: [
@@ -160,6 +160,7 @@ export function featuresDocument(): Features {
           "SCMP_ACT_KILL_PROCESS",
           "SCMP_ACT_KILL_THREAD",
           "SCMP_ACT_LOG",
+          "SCMP_ACT_NOTIFY",
           "SCMP_ACT_TRACE",
           "SCMP_ACT_TRAP",
         ],
