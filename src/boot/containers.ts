@@ -267,6 +267,16 @@ export class ContainerManager {
     }));
   }
 
+  /** Host pids this manager waits for itself (inits and exec'd processes). */
+  trackedPids(): Set<number> {
+    const out = new Set<number>();
+    for (const e of this.#entries.values()) {
+      out.add(e.init.pid);
+      for (const pid of e.execs.keys()) out.add(pid);
+    }
+    return out;
+  }
+
   /** Ids of the containers. */
   ids(): string[] {
     return [...this.#entries.keys()];

@@ -3,7 +3,8 @@
  * listening control socket as fd 3; serves it until its last container is destroyed.
  * @module
  */
-import { prctl } from "../../ffi/process.ts";
+import { prctl, reapNoHang } from "../../ffi/process.ts";
+import { reapOrphans } from "../linux/procs.ts";
 import { ContainerManager } from "../boot/containers.ts";
 import { registerHandlers } from "../boot/handlers.ts";
 import { PR } from "../linux/consts.ts";
@@ -23,6 +24,10 @@ export async function main(_g: GlobalOptions, argv: string[]): Promise<number> {
   const uid = Deno.uid() ?? 0;
   const server = new RpcServer({ allowUid: (peer) => peer === 0 || peer === uid });
   registerHandlers(server, mgr);
+  // As a subreaper we inherit orphans of the containers: reap those nobody waits for.
+  Deno.addSignalListener("SIGCHLD", () => {
+    reapOrphans(mgr.trackedPids(), (pid) => reapNoHang(pid));
+  });
   mgr.onEmpty = () => setTimeout(() => Deno.exit(0), 0);
   await server.serve(CONTROL_FD);
   return 0;

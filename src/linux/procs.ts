@@ -103,3 +103,21 @@ export function containerPids(initPid: number): number[] {
   }
   return [initPid, ...[...tree].filter((p) => p !== initPid)];
 }
+
+/**
+ * Reaps zombie children of this process that nobody waits for (orphans a subreaper inherits),
+ * leaving alone the pids in `tracked`, which their own waiters reap.
+ */
+export function reapOrphans(tracked: Set<number>, reap: (pid: number) => void): number {
+  const self = Deno.pid;
+  let n = 0;
+  for (const pid of allPids()) {
+    if (tracked.has(pid)) continue;
+    const st = readProcStat(pid);
+    if (st?.ppid === self && st.state === "Z") {
+      reap(pid);
+      n++;
+    }
+  }
+  return n;
+}
