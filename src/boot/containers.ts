@@ -7,6 +7,7 @@ import { closeFd, type ExitStatus, killPid, openPath, pidfdSignal } from "../../
 import { createInit, type ExecOptions, execProcess, type Init } from "../linux/init.ts";
 import { procState, startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
+import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
 import { containerPlace, runHooks } from "../linux/hooks.ts";
 import { listenerPayload, sendListener } from "../linux/listener.ts";
 import { OCI_VERSION } from "../oci/default_spec.ts";
@@ -26,6 +27,8 @@ interface Entry {
   init: Init;
   /** The spec and where the container lives, for its hooks' state. */
   spec: Spec;
+  /** The container's cgroup. */
+  cgroup: CgroupManager;
   bundle: string;
   /** Processes started in the container with exec, by host pid. */
   execs: Map<number, { proc: Init; exited: Promise<ExitStatus | undefined> }>;
@@ -64,7 +67,22 @@ export class ContainerManager {
   async create(o: ManagerCreateOptions): Promise<Init> {
     if (this.#entries.has(o.id)) throw new Error(`container "${o.id}" already exists`);
     const spec = this.#root === undefined ? o.spec : this.#joinPod(o.spec);
-    const init = await createInit({
+    // The cgroup exists, with its limits, before the init runs; the init is put in it first.
+    const cgroup = cgroupManagerFor({ cgroupsPath: spec.linux?.cgroupsPath, id: o.id });
+    let init: Init;
+    try {
+      cgroup.create();
+      cgroup.apply(spec.linux?.resources ?? {});
+      init = await this.#createInit(o, spec, cgroup.procsFiles());
+    } catch (e) {
+      await cgroup.destroy().catch(() => {});
+      throw e;
+    }
+    return this.#finishCreate(o, spec, init, cgroup);
+  }
+
+  #createInit(o: ManagerCreateOptions, spec: Spec, cgroupProcs: string[]): Promise<Init> {
+    return createInit({
       spec,
       rootfs: o.rootfs,
       stdio: o.stdio,
@@ -74,7 +92,11 @@ export class ContainerManager {
       startImmediately: o.startImmediately ?? false,
       ...(o.consoleFd !== undefined ? { consoleFd: o.consoleFd } : {}),
       hookState: { id: o.id, bundle: o.bundle, annotations: o.spec.annotations ?? {} },
+      cgroupProcs,
     });
+  }
+
+  #finishCreate(o: ManagerCreateOptions, spec: Spec, init: Init, cgroup: CgroupManager): Init {
     const listenerPath = spec.linux?.seccomp?.listenerPath;
     if (listenerPath) {
       init.onListener = (fd) =>
@@ -93,6 +115,7 @@ export class ContainerManager {
     }
     const entry: Entry = {
       init,
+      cgroup,
       spec: o.spec,
       bundle: o.bundle,
       execs: new Map(),
@@ -251,7 +274,9 @@ export class ContainerManager {
     } catch {
       // already gone
     }
+    if (e.cgroup.frozen()) e.cgroup.thaw();
     await e.exited;
+    await e.cgroup.destroy().catch(() => {});
     e.init.close();
     this.#entries.delete(id);
     if (this.#entries.size === 0) this.onEmpty();

@@ -63,3 +63,25 @@ export function cgroupLayout(): CgroupHierarchy[] {
     Deno.readTextFileSync("/proc/self/cgroup"),
   );
 }
+
+/**
+ * The cgroup.procs files of the cgroups `pid` is in (one per hierarchy), to put another
+ * process beside it (exec joins the container's cgroup this way).
+ */
+export function cgroupProcsOf(pid: number): string[] {
+  let procCgroup: string;
+  try {
+    procCgroup = Deno.readTextFileSync(`/proc/${pid}/cgroup`);
+  } catch {
+    return [];
+  }
+  const own = parseCgroupLayout(
+    Deno.readTextFileSync("/proc/self/mountinfo"),
+    Deno.readTextFileSync("/proc/self/cgroup"),
+  );
+  const theirs = parseCgroupLayout(Deno.readTextFileSync("/proc/self/mountinfo"), procCgroup);
+  // Only hierarchies where the process is somewhere else than we are.
+  return theirs
+    .filter((h, i) => h.hostPath !== own[i]?.hostPath)
+    .map((h) => `${h.hostPath}/cgroup.procs`);
+}

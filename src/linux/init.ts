@@ -13,6 +13,7 @@ import {
   closeFd,
   dupAbove,
   type ExitStatus,
+  killPid,
   openPath,
   pidfdOpen,
   pipe,
@@ -26,7 +27,7 @@ import type { Program } from "../../ffi/program.ts";
 import type { Spec } from "../oci/spec.ts";
 import { OCI_VERSION } from "../oci/default_spec.ts";
 import type { OciState } from "../oci/state.ts";
-import { cgroupLayout } from "./cgroup_mounts.ts";
+import { cgroupLayout, cgroupProcsOf } from "./cgroup_mounts.ts";
 import { containerPlace, runHooks } from "./hooks.ts";
 import { compileSeccomp } from "./seccomp.ts";
 import { startTime } from "./procs.ts";
@@ -61,6 +62,8 @@ export interface CreateInitOptions {
   consoleFd?: number;
   /** What the create hooks get on stdin: the container's id, bundle and annotations. */
   hookState?: { id: string; bundle: string; annotations?: Record<string, string> };
+  /** cgroup.procs files the init is put into before it does anything. */
+  cgroupProcs?: string[];
 }
 
 /** A container init that has been created. */
@@ -270,6 +273,7 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       hookSync: CREATE_HOOKS.some((h) => (o.spec.hooks?.[h]?.length ?? 0) > 0),
       ...seccompOption(o.spec),
       resolvePath: (path) => resolveInRoot(o.rootfs, path),
+      waitAtStart: (o.cgroupProcs?.length ?? 0) > 0,
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
     if (pidNsJoin !== undefined) {
@@ -295,9 +299,10 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       own: !o.cloneParent,
     });
     try {
-      if (plan.newUser) {
-        writeIdMaps(spawned.pid, o.spec);
-        writeAll(ctlWr, new Uint8Array([1]), "id map sync");
+      joinCgroup(spawned.pid, o.cgroupProcs ?? []);
+      if (plan.newUser) writeIdMaps(spawned.pid, o.spec);
+      if (plan.newUser || (o.cgroupProcs?.length ?? 0) > 0) {
+        writeAll(ctlWr, new Uint8Array([1]), "cgroup and id map sync");
       }
       let r = await readReport(spawned.reportFd);
       if (r.kind === "hooks") {
@@ -336,6 +341,17 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
     }
   } finally {
     for (const fd of opened) closeFd(fd);
+  }
+}
+
+/** Puts a process into a cgroup: its pid into each cgroup.procs file. */
+export function joinCgroup(pid: number, procsFiles: string[]): void {
+  for (const f of procsFiles) {
+    try {
+      Deno.writeTextFileSync(f, String(pid));
+    } catch (e) {
+      throw new Error(`joining cgroup ${JSON.stringify(f)}: ${(e as Error).message}`);
+    }
   }
 }
 
@@ -445,6 +461,7 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
       ctlFd: high(ctlRd),
       ignoredSignals: ignoredSignals(),
       startImmediately: true,
+      waitAtStart: true,
       exec: { pidfd: high(pidfd), nsFlags },
       ...seccompOption(o.spec),
       ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd) } : {}),
@@ -469,6 +486,15 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
       program: plan.program,
       own: !o.cloneParent,
     });
+    try {
+      joinCgroup(spawned.pid, cgroupProcsOf(o.initPid));
+      writeAll(ctlWr, new Uint8Array([1]), "cgroup sync");
+    } catch (e) {
+      killPid(spawned.pid, 9);
+      if (!o.cloneParent) reapBlocking(spawned.pid);
+      proc.close();
+      throw e;
+    }
     const r = await readReport(spawned.reportFd);
     if (r.kind !== "ready") {
       if (!o.cloneParent) reapBlocking(spawned.pid);

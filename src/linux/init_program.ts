@@ -104,6 +104,11 @@ export interface InitOptions {
    * still opens every target with RESOLVE_IN_ROOT.
    */
   resolvePath?: (path: string) => string;
+  /**
+   * The first step waits for a byte on ctlFd: the parent puts the child in its cgroup (and
+   * writes the id maps of a new user namespace) before it goes on.
+   */
+  waitAtStart?: boolean;
 }
 
 /** A free fd number in the child: every fd the child uses is at HIGH_FD (64) or above. */
@@ -179,11 +184,13 @@ class InitBuilder {
       .reduce((f, t) => f | NS_FLAG[t], 0);
 
     this.phase = "namespaces";
-    if (newUser) {
+    if (newUser || this.o.waitAtStart) {
       this.call("read", SYS.read, [this.o.ctlFd, new Uint8Array(8), 1], {
         zeroFails: true,
-        subject: "waiting for the user namespace id maps",
+        subject: "waiting for the cgroup and the id maps",
       });
+    }
+    if (newUser) {
       // Until now the child still has the parent's (unmapped) ids: become the namespace's root.
       this.call("setresgid", SYS.setresgid, [0, 0, 0], { subject: "root of the user namespace" });
       this.call("setresuid", SYS.setresuid, [0, 0, 0], { subject: "root of the user namespace" });
@@ -229,6 +236,12 @@ class InitBuilder {
    * process setup as an init. */
   buildExec(exec: { pidfd: number; nsFlags: number }): InitPlan {
     this.phase = "namespaces";
+    if (this.o.waitAtStart) {
+      this.call("read", SYS.read, [this.o.ctlFd, new Uint8Array(8), 1], {
+        zeroFails: true,
+        subject: "waiting for the cgroup",
+      });
+    }
     this.call("prctl", SYS.prctl, [PR.SET_DUMPABLE, 0, 0, 0, 0], { subject: "PR_SET_DUMPABLE" });
     if (exec.nsFlags !== 0) {
       this.call("setns", SYS.setns, [exec.pidfd, exec.nsFlags], {

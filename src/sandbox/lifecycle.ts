@@ -16,6 +16,7 @@ import type { OciState } from "../oci/state.ts";
 import { OCI_VERSION } from "../oci/default_spec.ts";
 import type { Spec } from "../oci/spec.ts";
 import { runHooks } from "../linux/hooks.ts";
+import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
 import { RpcClient } from "../rpc/client.ts";
 import * as M from "../rpc/methods.ts";
 import { killSandbox, sandboxAlive, type SandboxProcess, startSandbox } from "./sandbox.ts";
@@ -311,7 +312,18 @@ export async function poststop(
   }
 }
 
-function storedSpec(store: ContainerStore, id: string): Spec | undefined {
+/** The cgroup manager of a container (undefined when its spec is unknown). */
+export function cgroupOf(spec: Spec | undefined, id: string): CgroupManager | undefined {
+  if (spec === undefined) return undefined;
+  try {
+    return cgroupManagerFor({ cgroupsPath: spec.linux?.cgroupsPath, id });
+  } catch {
+    return undefined;
+  }
+}
+
+/** The spec a container was created with (kept in its state directory). */
+export function storedSpec(store: ContainerStore, id: string): Spec | undefined {
   try {
     return JSON.parse(Deno.readTextFileSync(`${store.dir(id)}/config.json`)) as Spec;
   } catch {
@@ -337,6 +349,9 @@ export async function deleteContainer(g: GlobalOptions, id: string, force: boole
   destroyInSandbox(rec);
   // The root container's sandbox process ends with it (and every container in it).
   if (rec.sandboxId === rec.id) await killSandbox(sandboxOf(rec));
+  // The sandbox removes the cgroup; when it was gone, nobody did.
+  const spec = storedSpec(store, id);
+  await cgroupOf(spec, id)?.destroy().catch(() => {});
   await poststop(storedSpec(store, id), { id, bundle: rec.bundle, pid: rec.pid });
   store.remove(id);
 }
