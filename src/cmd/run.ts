@@ -14,10 +14,20 @@ import { listenUnix } from "../../ffi/socket.ts";
 import { startTime } from "../linux/procs.ts";
 import { loadBundle } from "../oci/config.ts";
 import { RpcServer } from "../rpc/server.ts";
-import { createContainer, paths, startContainer, writePidFile } from "../sandbox/lifecycle.ts";
+import {
+  createContainer,
+  deleteContainer,
+  loadContainer,
+  paths,
+  poststop,
+  sandboxIdOf,
+  startContainer,
+  writePidFile,
+} from "../sandbox/lifecycle.ts";
 import type { GlobalOptions } from "./context.ts";
-import { parseCreateArgs } from "./create.ts";
-import { poststop } from "../sandbox/lifecycle.ts";
+import { type CreateArgs, parseCreateArgs } from "./create.ts";
+import { RpcClient } from "../rpc/client.ts";
+import * as M from "../rpc/methods.ts";
 
 const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
 const SIGNUM: Record<string, number> = {
@@ -44,6 +54,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   const store = new ContainerStore(g.root);
   store.validateId(args.id);
   const { spec, rootfs, bundle } = loadBundle(args.bundle);
+  if (sandboxIdOf(spec.annotations) !== undefined) return await runInSandbox(g, args);
   const terminal = spec.process?.terminal === true;
   if (!terminal && args.consoleSocket !== undefined) {
     throw new Error("--console-socket given but process.terminal is false");
@@ -136,5 +147,26 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     await poststop(spec, { id: args.id, bundle, pid: rec.pid });
     if (flags.keep !== true) store.remove(args.id);
     mark("run: cleaned up");
+  }
+}
+
+/**
+ * run of a container that belongs to an existing sandbox: that sandbox's process creates it
+ * (create, start), this process waits for its exit over the control socket, then deletes it.
+ */
+async function runInSandbox(g: GlobalOptions, args: CreateArgs): Promise<number> {
+  await createContainer(g, { ...args, detach: true });
+  try {
+    await startContainer(g, args.id);
+    const { rec } = loadContainer(g, args.id);
+    const client = RpcClient.connect(rec.socketPath);
+    try {
+      const r = (await client.call(M.WAIT, { id: args.id } satisfies M.IdArgs)).result;
+      return (r as M.WaitResult).code ?? 0;
+    } finally {
+      client.close();
+    }
+  } finally {
+    await deleteContainer(g, args.id, true);
   }
 }

@@ -184,6 +184,7 @@ class InitBuilder {
       .reduce((f, t) => f | NS_FLAG[t], 0);
 
     this.phase = "namespaces";
+    this.closeRuntimeFds();
     if (newUser || this.o.waitAtStart) {
       this.call("read", SYS.read, [this.o.ctlFd, new Uint8Array(8), 1], {
         zeroFails: true,
@@ -236,6 +237,7 @@ class InitBuilder {
    * process setup as an init. */
   buildExec(exec: { pidfd: number; nsFlags: number }): InitPlan {
     this.phase = "namespaces";
+    this.closeRuntimeFds();
     if (this.o.waitAtStart) {
       this.call("read", SYS.read, [this.o.ctlFd, new Uint8Array(8), 1], {
         zeroFails: true,
@@ -255,6 +257,17 @@ class InitBuilder {
     this.phase = "process";
     this.processSetup();
     return { program: this.p, cloneFlags: 0, newUser: false, newNamespaces: [] };
+  }
+
+  /**
+   * Closes the runtime's own fds that the clone copied (its control socket, epoll, caches...):
+   * every fd the program uses was moved to HIGH_FD (64) or above, so 3..63 go at once, and
+   * nothing of the runtime stays reachable while the process waits for start.
+   */
+  closeRuntimeFds(): void {
+    this.call("close_range", SYS.close_range, [3, SCRATCH_FD, 0], {
+      subject: "the runtime's fds",
+    });
   }
 
   joinNamespaces(): void {

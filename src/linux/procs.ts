@@ -80,13 +80,27 @@ function allPids(): number[] {
   return out.sort((a, b) => a - b);
 }
 
-/** Host pids of the processes of the container whose init is `initPid`, the init first. */
+/** Whether `pid` is PID 1 of its pid namespace (the last NSpid field is 1). */
+export function isNamespaceInit(pid: number): boolean {
+  try {
+    const m = /^NSpid:\s+(.*)$/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    return m?.[1]?.trim().split(/\s+/).at(-1) === "1";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Host pids of the processes of the container whose init is `initPid`, the init first: every
+ * process of its pid namespace when the init is that namespace's PID 1, otherwise (the host's
+ * or another container's pid namespace) the init and its descendants.
+ */
 export function containerPids(initPid: number): number[] {
   const ns = readlink(`/proc/${initPid}/ns/pid`);
   if (ns === undefined) return [];
   const own = readlink("/proc/self/ns/pid");
   const pids = allPids();
-  if (ns !== own) {
+  if (ns !== own && isNamespaceInit(initPid)) {
     return [initPid, ...pids.filter((p) => p !== initPid && readlink(`/proc/${p}/ns/pid`) === ns)];
   }
   const parent = new Map(pids.map((p) => [p, ppid(p)]));

@@ -7,14 +7,14 @@ import { resolve } from "node:path";
 import { closeFd, pidfdOpen, pidfdSignal, pollPidfd } from "../../ffi/process.ts";
 import { listenUnix } from "../../ffi/socket.ts";
 import type { GlobalOptions } from "../cmd/context.ts";
-import { canDelete, canKill, canStart } from "../container/status.ts";
+import { canDelete, canKill, canPause, canResume, canStart } from "../container/status.ts";
 import { type ContainerRecord, ContainerStore, isAlive } from "../container/record.ts";
 import { connectConsoleSocket } from "../linux/console.ts";
 import { containerPids, startTime } from "../linux/procs.ts";
 import { loadBundle } from "../oci/config.ts";
 import type { OciState } from "../oci/state.ts";
 import { OCI_VERSION } from "../oci/default_spec.ts";
-import type { Spec } from "../oci/spec.ts";
+import type { LinuxResources, Spec } from "../oci/spec.ts";
 import { runHooks } from "../linux/hooks.ts";
 import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
 import { RpcClient } from "../rpc/client.ts";
@@ -174,24 +174,33 @@ function lastLogLine(path: string): string {
 async function destroyLeftovers(store: ContainerStore, rec: ContainerRecord): Promise<void> {
   await killInit(rec);
   if (rec.sandboxId === rec.id) await killSandbox(sandboxOf(rec));
-  else destroyInSandbox(rec);
+  else await destroyInSandbox(rec);
   store.remove(rec.id);
 }
 
-/** Asks the sandbox process to forget a container (best effort: it may be gone). */
-function destroyInSandbox(rec: ContainerRecord): void {
+/**
+ * Asks the sandbox process to forget a container (best effort: it may be gone or stuck, so the
+ * answer is awaited for a few seconds at most).
+ */
+async function destroyInSandbox(rec: ContainerRecord): Promise<void> {
   if (!sandboxAlive(sandboxOf(rec))) return;
+  let client: RpcClient | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const client = RpcClient.connect(rec.socketPath);
-    try {
-      client.callSync(M.DESTROY, { id: rec.id } satisfies M.IdArgs);
-    } finally {
-      client.close();
-    }
+    client = RpcClient.connect(rec.socketPath);
+    await Promise.race([
+      client.call(M.DESTROY, { id: rec.id } satisfies M.IdArgs),
+      new Promise((resolve) => (timer = setTimeout(resolve, DESTROY_TIMEOUT_MS))),
+    ]);
   } catch {
     // an unresponsive sandbox is killed by the caller when it is the container's own
+  } finally {
+    clearTimeout(timer);
+    client?.close();
   }
 }
+
+const DESTROY_TIMEOUT_MS = 3000;
 
 /** The recorded sandbox process of a container. */
 export function sandboxOf(rec: ContainerRecord): SandboxProcess | undefined {
@@ -262,6 +271,10 @@ export function killContainer(g: GlobalOptions, id: string, signal: number, all:
   for (const pid of pids) {
     signalChecked(pid, pid === rec.pid ? rec.initStartTime : undefined, signal);
   }
+  // A frozen process acts on SIGKILL only once thawed (runc does the same).
+  if (signal === 9 && status === "paused") {
+    cgroupOf(storedSpec(new ContainerStore(g.root), id), id)?.thaw();
+  }
 }
 
 /** Signals a pid through a pidfd, after checking it is still the same process. */
@@ -289,6 +302,70 @@ async function killInit(rec: ContainerRecord): Promise<void> {
   } finally {
     closeFd(fd);
   }
+}
+
+/** The cgroup manager of a container that must have one (pause, resume, update, stats). */
+function cgroupFor(store: ContainerStore, id: string): CgroupManager {
+  const cg = cgroupOf(storedSpec(store, id), id);
+  if (cg === undefined || cg.kind === "disabled") {
+    throw new Error(`container "${id}" has no cgroup`);
+  }
+  return cg;
+}
+
+/** Freezes every process of a running container (status paused). */
+export function pauseContainer(g: GlobalOptions, id: string): void {
+  const { store, rec } = loadContainer(g, id);
+  const status = currentStatus(rec);
+  if (!canPause(status)) throw new Error(`container "${id}" is not running: ${status}`);
+  cgroupFor(store, id).freeze();
+  rec.status = "paused";
+  store.save(rec);
+}
+
+/** Thaws a paused container. */
+export function resumeContainer(g: GlobalOptions, id: string): void {
+  const { store, rec } = loadContainer(g, id);
+  const status = currentStatus(rec);
+  if (!canResume(status)) throw new Error(`container "${id}" is not paused: ${status}`);
+  cgroupFor(store, id).thaw();
+  rec.status = "running";
+  store.save(rec);
+}
+
+/** Changes a running container's limits and remembers them in its stored spec. */
+export function updateContainer(g: GlobalOptions, id: string, res: LinuxResources): void {
+  const { store, rec } = loadContainer(g, id);
+  const status = currentStatus(rec);
+  if (status === "stopped") throw new Error(`container "${id}" is not running`);
+  cgroupFor(store, id).update(res);
+  const spec = storedSpec(store, id);
+  if (spec !== undefined) {
+    spec.linux = { ...spec.linux, resources: mergeResources(spec.linux?.resources ?? {}, res) };
+    Deno.writeTextFileSync(`${store.dir(id)}/config.json`, JSON.stringify(spec), { mode: 0o600 });
+  }
+}
+
+function mergeResources(a: LinuxResources, b: LinuxResources): LinuxResources {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const old = out[k];
+    out[k] = v !== null && typeof v === "object" && !Array.isArray(v) && old !== undefined
+      ? { ...(old as object), ...v }
+      : v;
+  }
+  return out as LinuxResources;
+}
+
+/** A container's cgroup statistics, and the OOM kills counted so far. */
+export function containerStats(g: GlobalOptions, id: string): {
+  stats: ReturnType<CgroupManager["stats"]>;
+  oomKills: number;
+  status: ContainerRecord["status"];
+} {
+  const { store, rec } = loadContainer(g, id);
+  const cg = cgroupFor(store, id);
+  return { stats: cg.stats(), oomKills: cg.oomEvents(), status: currentStatus(rec) };
 }
 
 /** Runs the poststop hooks (runtime namespace); a failure is a warning, as the spec says. */
@@ -345,8 +422,10 @@ export async function deleteContainer(g: GlobalOptions, id: string, force: boole
   if (!canDelete(status, force)) {
     throw new Error(`cannot delete container "${id}" that is not stopped: ${status}`);
   }
+  // Frozen processes cannot die: thaw a paused container before killing it.
+  if (status === "paused") cgroupOf(storedSpec(store, id), id)?.thaw();
   await killInit(rec);
-  destroyInSandbox(rec);
+  await destroyInSandbox(rec);
   // The root container's sandbox process ends with it (and every container in it).
   if (rec.sandboxId === rec.id) await killSandbox(sandboxOf(rec));
   // The sandbox removes the cgroup; when it was gone, nobody did.

@@ -10,7 +10,7 @@ import { SYS } from "../../ffi/sysno_x86_64.ts";
 import { u64s } from "../../ffi/structs/kernel.ts";
 import { AT_FDCWD, CLOSE_RANGE_CLOEXEC, O } from "../linux/consts.ts";
 import { ignoredSignals, reportError } from "../linux/init.ts";
-import { startTime } from "../linux/procs.ts";
+import { readProcStat, startTime } from "../linux/procs.ts";
 import { selfArgv } from "./self.ts";
 
 /** The sandbox process as recorded in a container's state. */
@@ -88,7 +88,9 @@ export async function startSandbox(o: StartSandboxOptions): Promise<SandboxProce
 /** True when the recorded sandbox process still runs (same pid and start time). */
 export function sandboxAlive(sb: SandboxProcess | undefined): boolean {
   if (sb === undefined || sb.pid <= 0) return false;
-  return startTime(sb.pid) === sb.startTime;
+  const st = readProcStat(sb.pid);
+  return st !== undefined && st.startTime === sb.startTime && st.state !== "Z" &&
+    st.state !== "X";
 }
 
 /** Kills a recorded sandbox process (if it is still the same process) and waits for it. */
