@@ -37,6 +37,12 @@ export const HIGH_FD = 64;
 const STACK_SIZE = 64 * 1024;
 const O_CLOEXEC = 0o2000000;
 
+/**
+ * Children this process started and reaps itself (all but CLONE_PARENT ones): a subreaper's
+ * orphan reaping must leave them to their waiters.
+ */
+export const ownChildren: Set<number> = new Set();
+
 /** A process started by spawnProgram(). */
 export interface Spawned {
   /** Host pid. */
@@ -85,6 +91,7 @@ export function spawnProgram(program: Program, opts: SpawnOptions): Spawned {
       rawSyscall(SYS.close, rd);
       throw new SyscallError("clone", errno, `flags 0x${(flags >>> 0).toString(16)}`);
     }
+    if ((opts.flags & CLONE.PARENT) === 0) ownChildren.add(pid);
     return { pid, pidfd: pidfdBox[0]!, reportFd: rd };
   } finally {
     rawSyscall(SYS.close, wr);

@@ -65,7 +65,8 @@ Deno.test("buildInitProgram() waits for id maps first when it makes a user names
     },
   }));
   assert(plan.newUser);
-  const first = plan.program.steps[0]!;
+  assertEquals(plan.program.steps[0]!.name, "close_range", "the runtime's fds go first");
+  const first = plan.program.steps[1]!;
   assertEquals(first.name, "read");
   assertEquals(first.args[0], { imm: 20n });
   assertEquals(first.opts.zeroFails, true);

@@ -3,6 +3,7 @@
  * container has one of its own, otherwise the init and its descendants.
  * @module
  */
+import { ownChildren } from "../../ffi/clone.ts";
 
 /** The fields of /proc/<pid>/stat that runts uses. */
 export interface ProcStat {
@@ -125,8 +126,11 @@ export function containerPids(initPid: number): number[] {
 export function reapOrphans(tracked: Set<number>, reap: (pid: number) => void): number {
   const self = Deno.pid;
   let n = 0;
-  for (const pid of allPids()) {
-    if (tracked.has(pid)) continue;
+  const pids = allPids();
+  const present = new Set(pids);
+  for (const pid of ownChildren) if (!present.has(pid)) ownChildren.delete(pid);
+  for (const pid of pids) {
+    if (tracked.has(pid) || ownChildren.has(pid)) continue;
     const st = readProcStat(pid);
     if (st?.ppid === self && st.state === "Z") {
       reap(pid);

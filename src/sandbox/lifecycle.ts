@@ -15,7 +15,7 @@ import { loadBundle } from "../oci/config.ts";
 import type { OciState } from "../oci/state.ts";
 import { OCI_VERSION } from "../oci/default_spec.ts";
 import type { LinuxResources, Spec } from "../oci/spec.ts";
-import { runHooks } from "../linux/hooks.ts";
+import { runHook } from "../linux/hooks.ts";
 import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
 import { RpcClient } from "../rpc/client.ts";
 import * as M from "../rpc/methods.ts";
@@ -382,10 +382,13 @@ export async function poststop(
     bundle: c.bundle,
     annotations: spec.annotations ?? {},
   };
-  try {
-    await runHooks("poststop", spec.hooks, state);
-  } catch (e) {
-    console.error(`runts: warning: ${(e as Error).message}`);
+  // A failing poststop hook is a warning, and the remaining hooks still run (runtime-spec).
+  for (const hook of spec.hooks.poststop) {
+    try {
+      await runHook("poststop", hook, state);
+    } catch (e) {
+      console.error(`runts: warning: ${(e as Error).message}`);
+    }
   }
 }
 

@@ -82,11 +82,7 @@ async function script(dir: string, name: string, body: string): Promise<string> 
 
 Deno.test({
   name: "each hook runs at its point of create, start and delete with the state on stdin",
-  // BUG: the sandbox process's SIGCHLD orphan reaper (7085f54) reaps the hook processes before
-  // runHook waits for them: create/start fail with "runts: waitid: ECHILD (No child
-  // processes)" most of the time (passes at 7085f54~1).
   ...opts,
-  ignore: true,
   async fn() {
     const h = await hostDir();
     const log = `${h.dir}/log`;
@@ -221,11 +217,7 @@ function pidsOf(cmd: string): number[] {
 
 Deno.test({
   name: "a hook that outlives its timeout is killed and create fails naming it",
-  // BUG: the sandbox process's SIGCHLD orphan reaper (7085f54) reaps the hook processes before
-  // runHook waits for them: create/start fail with "runts: waitid: ECHILD (No child
-  // processes)" most of the time (passes at 7085f54~1).
   ...opts,
-  ignore: true,
   async fn() {
     const b = await makeBundle({
       args: ["true"],
@@ -253,11 +245,7 @@ Deno.test({
 
 Deno.test({
   name: "a failing createRuntime hook fails create naming the hook and its status",
-  // BUG: the sandbox process's SIGCHLD orphan reaper (7085f54) reaps the hook processes before
-  // runHook waits for them: create/start fail with "runts: waitid: ECHILD (No child
-  // processes)" most of the time (passes at 7085f54~1).
   ...opts,
-  ignore: true,
   async fn() {
     const h = await hostDir();
     const path = await script(h.dir, "fail-hook.sh", "echo oops >&2\nexit 3");
@@ -284,11 +272,7 @@ Deno.test({
 
 Deno.test({
   name: "a failing poststart hook stops the container and fails start",
-  // BUG: the sandbox process's SIGCHLD orphan reaper (7085f54) reaps the hook processes before
-  // runHook waits for them: create/start fail with "runts: waitid: ECHILD (No child
-  // processes)" most of the time (passes at 7085f54~1).
   ...opts,
-  ignore: true,
   async fn() {
     const h = await hostDir();
     const path = await script(h.dir, "poststart-hook.sh", "exit 2");
@@ -367,11 +351,7 @@ Deno.test({
 
 Deno.test({
   name: "the poststop hooks after a failing one still run",
-  // BUG: runts stops at the first failing poststop hook, so the second one never runs (runc
-  // 1.1.5 does the same); runtime-spec (runtime.md, lifecycle): "If any poststop hook fails,
-  // the runtime MUST log a warning, but the remaining hooks and lifecycle continue".
   ...opts,
-  ignore: true,
   async fn() {
     const h = await hostDir();
     const { b } = await poststopBundle(h.dir);
