@@ -1,0 +1,78 @@
+/**
+ * `runts events [--interval 5s] [--stats] ID`: runc's events: with `--stats`, one
+ * `{"type":"stats","id":...,"data":{...}}` line and exit; otherwise a stats line every interval
+ * plus `oom` events. Only the argument parsing lives here so far.
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** Parsed arguments of events. */
+export interface EventsArgs {
+  /** The container id. */
+  id: string;
+  /** Time between stats lines, in milliseconds (default 5000). */
+  intervalMs: number;
+  /** Print the stats once and exit. */
+  stats: boolean;
+}
+
+const UNITS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  "µs": 1e-3, // U+00B5 micro sign
+  "μs": 1e-3, // U+03BC Greek mu
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/**
+ * Parses a Go duration (`5s`, `1m30s`, `1.5h`, `300ms`) into milliseconds.
+ *
+ * @throws {Error} `invalid duration "5"` (a unit is required except for "0")
+ */
+export function parseDuration(text: string): number {
+  const bad = () => new Error(`invalid duration ${JSON.stringify(text)}`);
+  let s = text;
+  let sign = 1;
+  if (s.startsWith("-") || s.startsWith("+")) {
+    if (s[0] === "-") sign = -1;
+    s = s.slice(1);
+  }
+  if (s === "0") return 0;
+  if (s === "") throw bad();
+  let total = 0;
+  const re = /^(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/;
+  while (s !== "") {
+    const m = re.exec(s);
+    if (!m) throw bad();
+    total += Number(m[1]) * UNITS[m[2]!]!;
+    s = s.slice(m[0].length);
+  }
+  return sign * total;
+}
+
+/** Parses events' arguments (`--interval` takes a Go duration, as runc's flag). */
+export function parseEventsArgs(argv: string[]): EventsArgs {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      interval: { type: "string", default: "5s" },
+      stats: { type: "boolean", default: false },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length !== 1) {
+    throw new Error(`events: expected one container id, got ${positionals.length}`);
+  }
+  let intervalMs: number;
+  try {
+    intervalMs = parseDuration(values.interval);
+  } catch (e) {
+    throw new Error(`events: --interval: ${(e as Error).message}`);
+  }
+  if (!(intervalMs > 0)) throw new Error("events: duration interval must be greater than 0");
+  return { id: positionals[0]!, intervalMs, stats: values.stats };
+}

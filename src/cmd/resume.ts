@@ -1,0 +1,20 @@
+/**
+ * `runts resume ID`: thaws a paused container. Only the argument parsing lives here so far.
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** Parsed arguments of resume. */
+export interface ResumeArgs {
+  /** The container id. */
+  id: string;
+}
+
+/** Parses resume's arguments: one container id. */
+export function parseResumeArgs(argv: string[]): ResumeArgs {
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true });
+  if (positionals.length !== 1) {
+    throw new Error(`resume: expected one container id, got ${positionals.length}`);
+  }
+  return { id: positionals[0]! };
+}
