@@ -8,6 +8,7 @@ import { createInit, type ExecOptions, execProcess, type Init } from "../linux/i
 import { procState, startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
 import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
+import { resourcesWithDevices } from "../linux/device_rules.ts";
 import { containerPlace, runHooks } from "../linux/hooks.ts";
 import { listenerPayload, sendListener } from "../linux/listener.ts";
 import { OCI_VERSION } from "../oci/default_spec.ts";
@@ -72,7 +73,7 @@ export class ContainerManager {
     let init: Init;
     try {
       cgroup.create();
-      cgroup.apply(spec.linux?.resources ?? {});
+      cgroup.apply(resourcesWithDevices(spec));
       init = await this.#createInit(o, spec, cgroup.procsFiles());
     } catch (e) {
       await cgroup.destroy().catch(() => {});
