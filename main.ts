@@ -18,14 +18,18 @@ const COMMANDS: Record<string, () => Promise<Runner>> = {
   debug: async () => (await import("./src/cmd/debug.ts")).main,
   delete: async () => (await import("./src/cmd/delete.ts")).main,
   exec: async () => (await import("./src/cmd/exec.ts")).main,
+  events: async () => (await import("./src/cmd/events.ts")).main,
   features: async () => (await import("./src/cmd/features.ts")).main,
   kill: async () => (await import("./src/cmd/kill.ts")).main,
   list: async () => (await import("./src/cmd/list.ts")).main,
+  pause: async () => (await import("./src/cmd/pause.ts")).main,
   ps: async () => (await import("./src/cmd/ps.ts")).main,
+  resume: async () => (await import("./src/cmd/resume.ts")).main,
   run: async () => (await import("./src/cmd/run.ts")).main,
   spec: async () => (await import("./src/cmd/spec.ts")).main,
   start: async () => (await import("./src/cmd/start.ts")).main,
   state: async () => (await import("./src/cmd/state.ts")).main,
+  update: async () => (await import("./src/cmd/update.ts")).main,
   wait: async () => (await import("./src/cmd/wait.ts")).main,
 };
 

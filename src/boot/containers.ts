@@ -293,6 +293,22 @@ export class ContainerManager {
     }));
   }
 
+  /** Freezes a container's cgroup. */
+  pause(id: string): void {
+    this.#get(id).cgroup.freeze();
+  }
+
+  /** Thaws a container's cgroup. */
+  resume(id: string): void {
+    this.#get(id).cgroup.thaw();
+  }
+
+  /** A container's cgroup statistics and OOM kills so far. */
+  event(id: string): { stats: ReturnType<CgroupManager["stats"]>; oomKills: number } {
+    const cg = this.#get(id).cgroup;
+    return { stats: cg.stats(), oomKills: cg.oomEvents() };
+  }
+
   /** Host pids this manager waits for itself (inits and exec'd processes). */
   trackedPids(): Set<number> {
     const out = new Set<number>();

@@ -74,6 +74,15 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
     if (s?.signal !== undefined) r.signal = s.signal;
     return { result: r };
   });
+  server.register(M.PAUSE, (arg) => {
+    mgr.pause((arg as M.IdArgs).id);
+    return { result: {} };
+  });
+  server.register(M.RESUME, (arg) => {
+    mgr.resume((arg as M.IdArgs).id);
+    return { result: {} };
+  });
+  server.register(M.EVENT, (arg) => ({ result: mgr.event((arg as M.IdArgs).id) }));
   server.register(M.DEBUG_STACKS, () => {
     const fds: string[] = [];
     for (const e of Deno.readDirSync("/proc/self/fd")) {

@@ -1,9 +1,11 @@
 /**
  * `runts events [--interval 5s] [--stats] ID`: runc's events: with `--stats`, one
  * `{"type":"stats","id":...,"data":{...}}` line and exit; otherwise a stats line every interval
- * plus `oom` events. Only the argument parsing lives here so far.
+ * plus `oom` events.
  * @module
  */
+import { containerStats } from "../sandbox/lifecycle.ts";
+import type { GlobalOptions } from "./context.ts";
 import { parseArgs } from "node:util";
 
 /** Parsed arguments of events. */
@@ -75,4 +77,29 @@ export function parseEventsArgs(argv: string[]): EventsArgs {
   }
   if (!(intervalMs > 0)) throw new Error("events: duration interval must be greater than 0");
   return { id: positionals[0]!, intervalMs, stats: values.stats };
+}
+
+/** Runs events: one stats line with --stats, else stats every interval and oom events. */
+export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
+  const a = parseEventsArgs(argv);
+  const line = (type: string, data: unknown) =>
+    console.log(JSON.stringify({ type, id: a.id, ...(data === undefined ? {} : { data }) }));
+  let { stats, oomKills, status } = containerStats(g, a.id);
+  if (a.stats) {
+    line("stats", stats);
+    return 0;
+  }
+  for (;;) {
+    if (status === "stopped") return 0;
+    line("stats", stats);
+    await new Promise((r) => setTimeout(r, a.intervalMs));
+    let now;
+    try {
+      now = containerStats(g, a.id);
+    } catch {
+      return 0; // deleted meanwhile
+    }
+    if (now.oomKills > oomKills) line("oom", undefined);
+    ({ stats, oomKills, status } = now);
+  }
 }

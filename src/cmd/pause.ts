@@ -1,8 +1,10 @@
 /**
  * `runts pause ID`: freezes every process of a running container (its cgroup's freezer).
- * Only the argument parsing lives here so far.
+ *
  * @module
  */
+import { pauseContainer } from "../sandbox/lifecycle.ts";
+import type { GlobalOptions } from "./context.ts";
 import { parseArgs } from "node:util";
 
 /** Parsed arguments of pause. */
@@ -18,4 +20,10 @@ export function parsePauseArgs(argv: string[]): PauseArgs {
     throw new Error(`pause: expected one container id, got ${positionals.length}`);
   }
   return { id: positionals[0]! };
+}
+
+/** Runs pause. */
+export function main(g: GlobalOptions, argv: string[]): Promise<number> {
+  pauseContainer(g, parsePauseArgs(argv).id);
+  return Promise.resolve(0);
 }

@@ -1,7 +1,9 @@
 /**
- * `runts resume ID`: thaws a paused container. Only the argument parsing lives here so far.
+ * `runts resume ID`: thaws a paused container.
  * @module
  */
+import { resumeContainer } from "../sandbox/lifecycle.ts";
+import type { GlobalOptions } from "./context.ts";
 import { parseArgs } from "node:util";
 
 /** Parsed arguments of resume. */
@@ -17,4 +19,10 @@ export function parseResumeArgs(argv: string[]): ResumeArgs {
     throw new Error(`resume: expected one container id, got ${positionals.length}`);
   }
   return { id: positionals[0]! };
+}
+
+/** Runs resume. */
+export function main(g: GlobalOptions, argv: string[]): Promise<number> {
+  resumeContainer(g, parseResumeArgs(argv).id);
+  return Promise.resolve(0);
 }

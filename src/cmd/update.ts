@@ -2,9 +2,11 @@
  * `runts update [flags] ID`: changes a running container's cgroup limits, with runc's flags,
  * or a LinuxResources JSON document with `-r FILE` / `-r -` (stdin; what Docker and podman
  * use). Values left out, and zero values, leave the limit as it is (runc's semantics).
- * Only the argument parsing lives here so far.
+ *
  * @module
  */
+import { updateContainer } from "../sandbox/lifecycle.ts";
+import type { GlobalOptions } from "./context.ts";
 import type { LinuxResources } from "../oci/spec.ts";
 import { parseSpec } from "../oci/config.ts";
 
@@ -268,4 +270,15 @@ export function readUpdateResources(a: UpdateArgs, input: UpdateInput = hostInpu
     );
   }
   return parseResourcesJSON(text, a.resourcesFile);
+}
+
+/** Runs update. */
+export function main(g: GlobalOptions, argv: string[]): Promise<number> {
+  const a = parseUpdateArgs(argv);
+  for (const w of a.warnings) console.error(`runts: warning: ${w}`);
+  if (a.l3CacheSchema !== undefined || a.memBwSchema !== undefined) {
+    throw new Error("update: Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported");
+  }
+  updateContainer(g, a.id, readUpdateResources(a));
+  return Promise.resolve(0);
 }

@@ -19,6 +19,12 @@ export const PROCESSES = "containerManager.Processes";
 export const EXECUTE_ASYNC = "containerManager.ExecuteAsync";
 /** Wait for a process started with EXECUTE_ASYNC. */
 export const WAIT_PID = "containerManager.WaitPID";
+/** Freeze a container's processes (its cgroup). */
+export const PAUSE = "containerManager.Pause";
+/** Thaw a paused container. */
+export const RESUME = "containerManager.Resume";
+/** A container's cgroup statistics (runc's `events --stats` data) and OOM kill count. */
+export const EVENT = "containerManager.Event";
 /** The sandbox process's view of itself: stack, open fds, processes. */
 export const DEBUG_STACKS = "debug.Stacks";
 /** Kill a container and forget it; the sandbox exits when it has no container left. */
