@@ -4,7 +4,7 @@
  * Commands are imported lazily so that `state` or `kill` load only what they use.
  * @module
  */
-import { mark } from "./src/trace.ts";
+import { debugLog, mark, setDebug } from "./src/trace.ts";
 import { type GlobalOptions, logError } from "./src/cmd/context.ts";
 
 /** The version line tools parse (first line of `runts --version`). */
@@ -110,7 +110,8 @@ async function main(argv: string[]): Promise<number> {
     }
     const load = COMMANDS[cmd];
     if (load === undefined) throw new Error(`unknown command ${JSON.stringify(cmd)}`);
-    if (g.debug && g.ignored.length) console.error(`runts: ignoring ${g.ignored.join(" ")}`);
+    setDebug(g.debug);
+    if (g.ignored.length) debugLog(`ignoring ${g.ignored.join(" ")}`);
     return (await (await load())(g, args)) ?? 0;
   } catch (e) {
     let msg = e instanceof Error ? e.message : String(e);

@@ -16,3 +16,15 @@ const on = (() => {
 export function mark(what: string): void {
   if (on) console.error(`runts: trace: ${performance.now().toFixed(1).padStart(7)} ms ${what}`);
 }
+
+let debugOn = false;
+
+/** Turns debug lines on (`--debug`). */
+export function setDebug(on: boolean): void {
+  debugOn = on;
+}
+
+/** Prints a debug line on stderr when --debug is on. */
+export function debugLog(msg: string): void {
+  if (debugOn) console.error(`runts: debug: ${msg}`);
+}

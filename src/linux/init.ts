@@ -3,7 +3,7 @@
  * wait until it reports "created", release it at `start`, and wait for its exit.
  * @module
  */
-import { mark } from "../trace.ts";
+import { debugLog, mark } from "../trace.ts";
 import { CLONE, HIGH_FD, readReport, spawnProgram } from "../../ffi/clone.ts";
 import { readFileInRoot, resolveInRoot } from "../../ffi/fs.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
@@ -227,6 +227,42 @@ function checkUnsupported(spec: Spec): void {
   }
 }
 
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The exec label of process.apparmorProfile or process.selinuxLabel where the host has that
+ * LSM; ignored (with a debug line) where it has not, as runc does. linux.mountLabel likewise.
+ */
+export function execLabelOption(spec: Spec): { execLabel?: { file: string; value: string } } {
+  const p = spec.process;
+  if (spec.linux?.mountLabel) {
+    debugLog("ignoring linux.mountLabel: SELinux mount labels are not applied");
+  }
+  if (p?.apparmorProfile) {
+    if (exists("/sys/kernel/security/apparmor")) {
+      const file = exists("/proc/self/attr/apparmor/exec")
+        ? "/proc/self/attr/apparmor/exec"
+        : "/proc/self/attr/exec";
+      return { execLabel: { file, value: `exec ${p.apparmorProfile}` } };
+    }
+    debugLog("ignoring process.apparmorProfile: AppArmor is not enabled on this host");
+  }
+  if (p?.selinuxLabel) {
+    if (exists("/sys/fs/selinux/enforce")) {
+      return { execLabel: { file: "/proc/self/attr/exec", value: p.selinuxLabel } };
+    }
+    debugLog("ignoring process.selinuxLabel: SELinux is not enabled on this host");
+  }
+  return {};
+}
+
 /** Creates a container init: clone, id maps, and the wait for its "created" report. */
 export async function createInit(o: CreateInitOptions): Promise<Init> {
   checkUnsupported(o.spec);
@@ -274,6 +310,7 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       ...seccompOption(o.spec),
       resolvePath: (path) => resolveInRoot(o.rootfs, path),
       waitAtStart: (o.cgroupProcs?.length ?? 0) > 0,
+      ...execLabelOption(o.spec),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
     if (pidNsJoin !== undefined) {
@@ -464,6 +501,7 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
       waitAtStart: true,
       exec: { pidfd: high(pidfd), nsFlags },
       ...seccompOption(o.spec),
+      ...execLabelOption(o.spec),
       ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd) } : {}),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.

@@ -109,6 +109,11 @@ export interface InitOptions {
    * writes the id maps of a new user namespace) before it goes on.
    */
   waitAtStart?: boolean;
+  /**
+   * The LSM label the process gets at execve, written to /proc/self/attr/exec (AppArmor:
+   * `exec <profile>`; SELinux: the label). Set only where the host has that LSM.
+   */
+  execLabel?: { file: string; value: string };
 }
 
 /** A free fd number in the child: every fd the child uses is at HIGH_FD (64) or above. */
@@ -846,6 +851,17 @@ class InitBuilder {
       0xffffffff,
       CLOSE_RANGE_CLOEXEC,
     ]);
+    if (this.o.execLabel !== undefined) {
+      const { file, value } = this.o.execLabel;
+      const fd = this.call("openat", SYS.openat, [AT_FDCWD, file, O.WRONLY | O.CLOEXEC, 0], {
+        subject: JSON.stringify(file),
+      });
+      const b = new TextEncoder().encode(value);
+      this.call("write", SYS.write, [fd, b, b.byteLength], {
+        subject: `LSM label ${JSON.stringify(value)}`,
+      });
+      this.call("close", SYS.close, [fd]);
+    }
     if (this.o.seccomp !== undefined) this.loadSeccomp(this.o.seccomp);
     this.phase = "exec";
     const argv = new StrV(proc.args ?? []);
