@@ -8,6 +8,7 @@ import { createInit, type ExecOptions, execProcess, type Init } from "../linux/i
 import { procState, startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
 import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
+import { mark } from "../trace.ts";
 import { resourcesWithDevices } from "../linux/device_rules.ts";
 import { containerPlace, runHooks } from "../linux/hooks.ts";
 import { listenerPayload, sendListener } from "../linux/listener.ts";
@@ -74,6 +75,7 @@ export class ContainerManager {
     try {
       cgroup.create();
       cgroup.apply(resourcesWithDevices(spec));
+      mark("boot: cgroup ready");
       init = await this.#createInit(o, spec, cgroup.procsFiles());
     } catch (e) {
       await cgroup.destroy().catch(() => {});

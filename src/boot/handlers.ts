@@ -3,6 +3,7 @@
  * @module
  */
 import { closeFd } from "../../ffi/process.ts";
+import { mark } from "../trace.ts";
 import type { RpcServer } from "../rpc/server.ts";
 import * as M from "../rpc/methods.ts";
 import type { ContainerManager } from "./containers.ts";
@@ -16,6 +17,7 @@ function need(fds: Record<string, number>, name: string): number {
 /** Registers every method on the server. */
 export function registerHandlers(server: RpcServer, mgr: ContainerManager): void {
   server.register(M.CREATE, async (arg, fds) => {
+    mark("boot: create request");
     const a = arg as M.CreateArgs;
     const preserve = Array.from({ length: a.preserveFds }, (_, i) => need(fds, `p${i}`));
     try {

@@ -4,6 +4,7 @@
  * @module
  */
 import { prctl, reapNoHang } from "../../ffi/process.ts";
+import { mark } from "../trace.ts";
 import { reapOrphans } from "../linux/procs.ts";
 import { ContainerManager } from "../boot/containers.ts";
 import { registerHandlers } from "../boot/handlers.ts";
@@ -29,6 +30,7 @@ export async function main(_g: GlobalOptions, argv: string[]): Promise<number> {
     reapOrphans(mgr.trackedPids(), (pid) => reapNoHang(pid));
   });
   mgr.onEmpty = () => setTimeout(() => Deno.exit(0), 0);
+  mark("boot: serving the control socket");
   await server.serve(CONTROL_FD);
   return 0;
 }
