@@ -225,6 +225,43 @@ function checkUnsupported(spec: Spec): void {
   if (spec.linux?.intelRdt !== undefined) {
     throw new Error("linux.intelRdt: Intel RDT is not supported by runts");
   }
+  checkSysctls(spec);
+}
+
+const IPC_SYSCTLS = new Set([
+  "kernel.msgmax",
+  "kernel.msgmnb",
+  "kernel.msgmni",
+  "kernel.sem",
+  "kernel.shmall",
+  "kernel.shmmax",
+  "kernel.shmmni",
+  "kernel.shm_rmid_forced",
+]);
+
+/**
+ * linux.sysctl may only set keys of namespaces the container has of its own (runc's rule):
+ * IPC keys and fs.mqueue.* need a new IPC namespace, net.* a new network namespace,
+ * kernel.hostname and kernel.domainname a new UTS namespace. Anything else would change the
+ * host.
+ */
+export function checkSysctls(spec: Spec): void {
+  const newNs = new Set(
+    (spec.linux?.namespaces ?? []).filter((n) => !n.path).map((n) => n.type as string),
+  );
+  for (const key of Object.keys(spec.linux?.sysctl ?? {})) {
+    const f = `linux.sysctl[${JSON.stringify(key)}]`;
+    let ns: string | undefined;
+    if (IPC_SYSCTLS.has(key) || key.startsWith("fs.mqueue.")) ns = "ipc";
+    else if (key.startsWith("net.")) ns = "network";
+    else if (key === "kernel.hostname" || key === "kernel.domainname") ns = "uts";
+    if (ns === undefined) {
+      throw new Error(`${f}: not a namespaced sysctl; it would change the host`);
+    }
+    if (!newNs.has(ns)) {
+      throw new Error(`${f}: needs a new ${ns} namespace, or it would change the host's`);
+    }
+  }
 }
 
 function exists(path: string): boolean {

@@ -225,11 +225,13 @@ class InitBuilder {
       this.cwd(root);
       if (this.o.hookSync) this.hookPoint();
       this.enterRoot(root);
+      this.sysctls();
       this.maskAndReadonly();
     } else {
       this.phase = "rootfs";
       if (this.o.hookSync) this.hookPoint();
       this.call("chroot", SYS.chroot, [this.o.rootfs], { subject: JSON.stringify(this.o.rootfs) });
+      this.sysctls();
     }
     if (this.o.consoleFd !== undefined) this.console(this.o.consoleFd, newNs.includes("mount"));
 
@@ -781,9 +783,8 @@ class InitBuilder {
     this.call("close", SYS.close, [fd]);
   }
 
-  processSetup(): void {
-    const proc = this.spec.process;
-    if (proc === undefined) throw new Error("process: required to create a container");
+  /** linux.sysctl, written in the container's /proc before /proc/sys is made read-only. */
+  sysctls(): void {
     const enc = new TextEncoder();
     for (const [key, value] of Object.entries(this.spec.linux?.sysctl ?? {})) {
       const path = "/proc/sys/" + key.replaceAll(".", "/");
@@ -796,6 +797,11 @@ class InitBuilder {
       });
       this.call("close", SYS.close, [fd]);
     }
+  }
+
+  processSetup(): void {
+    const proc = this.spec.process;
+    if (proc === undefined) throw new Error("process: required to create a container");
     for (const r of proc.rlimits ?? []) {
       const res = RLIMIT[r.type];
       if (res === undefined) throw new Error(`process.rlimits: unknown type "${r.type}"`);

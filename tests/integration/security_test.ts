@@ -291,10 +291,6 @@ Deno.test({
 Deno.test({
   name: "security: sysctl is applied before readonlyPaths make /proc/sys read-only (as runc)",
   ...opts,
-  // BUG: runts writes linux.sysctl after the readonlyPaths (default list has /proc/sys):
-  // `runts: setting up the process: openat sysctl "net.ipv4.ip_forward": EROFS (Read-only
-  // file system)`, exit 1; runc writes them first and runs the container.
-  ignore: true,
   async fn() {
     const before = await hostSysctls();
     const r = await sh("sec-sysctl-ro", SYSCTL_SCRIPT, (s) => (s.linux.sysctl = SYSCTLS));
@@ -307,13 +303,6 @@ Deno.test({
 Deno.test({
   name: "security: sysctl keys of the host's namespaces, or not namespaced, are refused",
   ...opts,
-  // BUG: runts validates no sysctl key: with /proc/sys writable it writes kernel.panic (not
-  // namespaced), net.* without a network namespace and kernel.shm* without an ipc namespace
-  // straight into the HOST's /proc/sys (exit 0). runc refuses each at create: `sysctl
-  // "kernel.panic" is not in a separate kernel namespace`, `sysctl "net.ipv4.ip_forward" not
-  // allowed in host network namespace`, `sysctl "kernel.shmmax" is not allowed in the hosts
-  // ipc namespace`. (Each value below is the host's current one, so nothing changes if written.)
-  ignore: true,
   async fn() {
     const cur = async (p: string) => (await Deno.readTextFile(`/proc/sys/${p}`)).trim();
     const cases: [string, string, string, string | undefined][] = [
