@@ -495,35 +495,35 @@ Deno.test({
         s.mounts.push({ destination: "/evil/sub", type: "tmpfs", source: "runts-race" });
       },
     });
-    // rootfs/evil flips between a directory (with sub/) and a symlink to the host directory.
-    await Deno.mkdir(`${b.dir}/rootfs/evil/sub`, { recursive: true });
-    await Deno.symlink(hostDir, `${b.dir}/rootfs/evil-swap`);
-    await Deno.mkdir(`${b.dir}/rootfs${hostDir}/sub`, { recursive: true });
-    const swapper = new Deno.Command(PYTHON!, {
-      args: ["-c", SWAPPER, `${b.dir}/rootfs/evil`, `${b.dir}/rootfs/evil-swap`],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const out = swapper.stdout.pipeThrough(new TextDecoderStream()).getReader();
     const landed = new Map<string, number>();
     try {
-      // the line may come in pieces: its start is enough to know the loop runs
-      assert((await out.read()).value?.startsWith("s"), "the swapper did not start");
-      for (let i = 0; i < 50; i++) {
-        const r = await runts(["run", "-b", b.dir, `esc-30465-race-${i}`], { root });
-        // Whatever happened, nothing was mounted on the host and its directory is untouched.
-        assertEquals(await hostMountsUnder(hostDir), [], `run ${i}`);
-        assertEquals(names(hostDir), ["keep"], `run ${i}`);
-        const where = r.code === 0 ? r.stdout.trim() : `failed: ${r.stderr.trim()}`;
-        landed.set(where, (landed.get(where) ?? 0) + 1);
+      // rootfs/evil flips between a directory (with sub/) and a symlink to the host directory.
+      await Deno.mkdir(`${b.dir}/rootfs/evil/sub`, { recursive: true });
+      await Deno.symlink(hostDir, `${b.dir}/rootfs/evil-swap`);
+      await Deno.mkdir(`${b.dir}/rootfs${hostDir}/sub`, { recursive: true });
+      const swapper = new Deno.Command(PYTHON!, {
+        args: ["-c", SWAPPER, `${b.dir}/rootfs/evil`, `${b.dir}/rootfs/evil-swap`],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const out = swapper.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      try {
+        // the line may come in pieces: its start is enough to know the loop runs
+        assert((await out.read()).value?.startsWith("s"), "the swapper did not start");
+        for (let i = 0; i < 50; i++) {
+          const r = await runts(["run", "-b", b.dir, `esc-30465-race-${i}`], { root });
+          // Whatever happened, nothing was mounted on the host and its directory is untouched.
+          assertEquals(await hostMountsUnder(hostDir), [], `run ${i}`);
+          assertEquals(names(hostDir), ["keep"], `run ${i}`);
+          const where = r.code === 0 ? r.stdout.trim() : `failed: ${r.stderr.trim()}`;
+          landed.set(where, (landed.get(where) ?? 0) + 1);
+        }
+      } finally {
+        swapper.kill("SIGKILL");
+        await swapper.status;
+        await out.cancel().catch(() => {});
       }
-    } finally {
-      swapper.kill("SIGKILL");
-      await swapper.status;
-      await out.cancel().catch(() => {});
-    }
-    try {
       // Every successful run mounted inside the rootfs: on /evil/sub, on <hostDir>/sub where the
       // symlink leads inside it, or on the directory the swapper renamed meanwhile.
       const inside = ["/evil/sub", "/evil-swap/sub", `${hostDir}/sub`];
