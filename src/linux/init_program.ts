@@ -559,6 +559,14 @@ class InitBuilder {
       if (seen.has(d.path)) continue;
       seen.add(d.path);
       const q = JSON.stringify(d.path);
+      // Whatever the image has at a device path (a planted file, a symlink elsewhere) is
+      // removed first, so the node or bind made here is what later steps (maskedPaths' use of
+      // /dev/null among them) find there.
+      const dir = this.target(root, posix.dirname(d.path), "dir");
+      this.call("unlinkat", SYS.unlinkat, [dir, posix.basename(d.path), 0], {
+        ok: [E.ENOENT],
+        subject: `image file at ${q}`,
+      });
       if (inUserNs) {
         const tgt = this.target(root, d.path, "file");
         const src = this.call("open_tree", SYS.open_tree, [
@@ -569,14 +577,14 @@ class InitBuilder {
         this.moveMount(src, tgt, q);
         continue;
       }
-      const parent = this.target(root, posix.dirname(d.path), "dir");
+      const parent = dir;
       const typeBits = d.type === "b" ? S.IFBLK : d.type === "p" ? S.IFIFO : S.IFCHR;
       this.call("mknodat", SYS.mknodat, [
         parent,
         posix.basename(d.path),
         typeBits | (d.fileMode & 0o7777),
         makedev(d.major, d.minor),
-      ], { ok: [E.EEXIST], subject: `device ${q}` });
+      ], { subject: `device ${q}` });
       if (d.uid !== 0 || d.gid !== 0) {
         this.call("fchownat", SYS.fchownat, [
           parent,

@@ -589,14 +589,6 @@ Deno.test({
 Deno.test({
   name: "CVE-2025-31133 class: a /dev/null that is not the null device never masks a path",
   ...opts,
-  // BUG: with the image's own /dev (no tmpfs), maskedPaths bind whatever /dev/null is: a
-  // regular file or a symlink to a file the image planted. With /dev/null a regular file
-  // holding "planted": stdout "/etc/masked.conf regular file 0:0", then "planted" for both
-  // /etc/masked.conf and /proc/timer_list, exit 0 (the symlink case alike). A symlink to a
-  // writable procfs file would put that file on every masked path. The fix of CVE-2025-31133
-  // (runc 1.2.8, 1.3.3) checks that /dev/null is the real 1:3 device before masking with it;
-  // the runc 1.1.5 installed here predates it.
-  ignore: true,
   async fn() {
     const cases: [string, (rootfs: string) => Promise<void>][] = [
       ["regular", async (rootfs) => {
