@@ -41,6 +41,7 @@ import {
   UNLIMITED,
   writeField,
 } from "./_common.ts";
+import { applyDeviceProgram, deviceFilterProgram } from "./devices_bpf.ts";
 
 const R = "linux.resources";
 
@@ -86,18 +87,17 @@ export function swapToV2(swap: number, limit: number): number {
 }
 
 /**
- * Device rules on cgroup v2 need an eBPF program attached to the cgroup, which runts does not
- * build yet. The default allow-all (no rules, or rules ending in an allow of every device with
- * rwm followed only by allows) is accepted and needs no program; anything else throws.
+ * Enforces device rules on the cgroup v2 directory `dir` with an eBPF program
+ * ({@linkcode applyDeviceProgram}). The default allow-all (no rules, or rules ending in an
+ * allow of every device with rwm followed only by allows) needs no program and loads none.
+ * Without `dir`, only checks that the rules can be compiled into a program.
  *
- * @throws {CgroupError} `linux.resources.devices: not supported on cgroup v2 yet`
+ * @throws {CgroupError} `linux.resources.devices...` for a bad rule or when the kernel refuses
  */
-export function applyDevicesV2(rules: LinuxDeviceCgroup[]): void {
+export function applyDevicesV2(rules: LinuxDeviceCgroup[], dir?: string): void {
   if (isAllowAll(rules)) return;
-  throw new CgroupError(
-    `${R}.devices`,
-    "not supported on cgroup v2 yet (device rules need an eBPF program; only allow-all is accepted)",
-  );
+  if (dir === undefined) deviceFilterProgram(rules);
+  else applyDeviceProgram(dir, rules);
 }
 
 function isAllowAll(rules: LinuxDeviceCgroup[]): boolean {
@@ -604,7 +604,7 @@ export class V2Manager implements CgroupManager {
 
   /** Writes every limit, device rules included. */
   apply(res: LinuxResources): void {
-    applyDevicesV2(res.devices ?? []);
+    applyDevicesV2(res.devices ?? [], this.#dir);
     this.#set(res);
   }
 
