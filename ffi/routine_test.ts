@@ -3,6 +3,7 @@ import { CLONE, readReport, spawnProgram } from "./clone.ts";
 import { closeFd, waitPidfd } from "./process.ts";
 import { Program, REPORT_FD } from "./program.ts";
 import { CODE_HEX } from "./routine_x86_64.ts";
+import { EXEC_STUB_HEX } from "./exec_stub_x86_64.ts";
 import { SYS } from "./sysno_x86_64.ts";
 import { u64s } from "./structs/kernel.ts";
 
@@ -98,5 +99,17 @@ Deno.test({
     assertEquals((await waitPidfd(s.pidfd)).code, 0);
     closeFd(s.reportFd);
     closeFd(s.pidfd);
+  },
+});
+
+Deno.test({
+  name: "exec_stub_x86_64.ts holds exactly what exec_stub_x86_64.S assembles and links to",
+  ignore: !haveAs,
+  fn() {
+    const script = new URL("./asm/assemble_stub.sh", import.meta.url).pathname;
+    const out = new Deno.Command("bash", { args: [script] }).outputSync();
+    assertEquals(out.success, true, new TextDecoder().decode(out.stderr));
+    const hex = /EXEC_STUB_HEX =\s*"([0-9a-f]+)"/.exec(new TextDecoder().decode(out.stdout))?.[1];
+    assertEquals(hex, EXEC_STUB_HEX);
   },
 });

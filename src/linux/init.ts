@@ -6,6 +6,7 @@
 import { debugLog, mark } from "../trace.ts";
 import { CLONE, HIGH_FD, readReport, spawnProgram } from "../../ffi/clone.ts";
 import { readFileInRoot, resolveInRoot } from "../../ffi/fs.ts";
+import { execStubFd } from "../../ffi/memory.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
 import { sys } from "../../ffi/syscall.ts";
 import { errnoMessage, errnoName } from "../../ffi/errno.ts";
@@ -348,6 +349,7 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       resolvePath: (path) => resolveInRoot(o.rootfs, path),
       waitAtStart: (o.cgroupProcs?.length ?? 0) > 0,
       ...execLabelOption(o.spec),
+      execStubFd: high(execStubFd(), false),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
     if (pidNsJoin !== undefined) {
@@ -539,6 +541,7 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
       exec: { pidfd: high(pidfd), nsFlags },
       ...seccompOption(o.spec),
       ...execLabelOption(o.spec),
+      execStubFd: high(execStubFd()),
       ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd) } : {}),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.

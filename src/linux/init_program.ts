@@ -114,6 +114,11 @@ export interface InitOptions {
    * `exec <profile>`; SELinux: the label). Set only where the host has that LSM.
    */
   execLabel?: { file: string; value: string };
+  /**
+   * A sealed memfd with the exec stub (ffi/memory.ts execStubFd): the program is executed
+   * through it, never straight from this (the runtime's) image.
+   */
+  execStubFd?: number;
 }
 
 /** A free fd number in the child: every fd the child uses is at HIGH_FD (64) or above. */
@@ -876,17 +881,44 @@ class InitBuilder {
       });
       this.call("close", SYS.close, [fd]);
     }
-    if (this.o.seccomp !== undefined) this.loadSeccomp(this.o.seccomp);
-    this.phase = "exec";
-    const argv = new StrV(proc.args ?? []);
     const envp = new StrV(env);
+    const args = proc.args ?? [];
+    const messages = execMessages(args[0] ?? "");
+    if (this.o.execStubFd === undefined) {
+      if (this.o.seccomp !== undefined) this.loadSeccomp(this.o.seccomp);
+      this.phase = "exec";
+      candidates.forEach((c, i) => {
+        const last = i === candidates.length - 1;
+        this.call("execve", SYS.execve, [c, new StrV(args), envp], {
+          ...(last ? {} : { ok: [E.ENOENT, E.EACCES] }),
+          subject: JSON.stringify(c),
+          messages,
+        });
+      });
+      return;
+    }
+    // Through the exec stub: the candidate is chosen first (seccomp may deny faccessat), then
+    // the filter is loaded and the stub runs it, so the runtime's binary is never this
+    // process's executable when the container's program starts.
     candidates.forEach((c, i) => {
       const last = i === candidates.length - 1;
-      this.call("execve", SYS.execve, [c, argv, envp], {
-        ...(last ? {} : { ok: [E.ENOENT, E.EACCES] }),
+      const next = `exec-candidate-${i + 1}`;
+      this.phase = "exec";
+      this.call("faccessat", SYS.faccessat, [AT_FDCWD, c, 1 /* X_OK */], {
+        ...(last ? {} : { ok: [E.ENOENT, E.EACCES], onErrGoto: next }),
         subject: JSON.stringify(c),
-        messages: execMessages(proc.args?.[0] ?? ""),
+        messages,
       });
+      if (this.o.seccomp !== undefined) this.loadSeccomp(this.o.seccomp);
+      this.phase = "exec";
+      this.call("execveat", SYS.execveat, [
+        this.o.execStubFd!,
+        "",
+        new StrV([c, ...args]),
+        envp,
+        AT.EMPTY_PATH,
+      ], { subject: `${JSON.stringify(c)} through the exec stub`, messages });
+      if (!last) this.p.label(next);
     });
   }
 
