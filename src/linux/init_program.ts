@@ -897,6 +897,9 @@ class InitBuilder {
       });
       return;
     }
+    const hasProc = (this.spec.mounts ?? []).some((m) =>
+      m.type === "proc" && posix.normalize(m.destination) === "/proc"
+    );
     // Through the exec stub: the candidate is chosen first (seccomp may deny faccessat), then
     // the filter is loaded and the stub runs it, so the runtime's binary is never this
     // process's executable when the container's program starts.
@@ -911,13 +914,24 @@ class InitBuilder {
       });
       if (this.o.seccomp !== undefined) this.loadSeccomp(this.o.seccomp);
       this.phase = "exec";
-      this.call("execveat", SYS.execveat, [
-        this.o.execStubFd!,
-        "",
-        new StrV([c, ...args]),
-        envp,
-        AT.EMPTY_PATH,
-      ], { subject: `${JSON.stringify(c)} through the exec stub`, messages });
+      // execve of /proc/self/fd/N where the container has a /proc (seccomp profiles allow
+      // execve; not all allow execveat), else execveat of the fd.
+      const stub = this.o.execStubFd!;
+      const subject = `${JSON.stringify(c)} through the exec stub`;
+      if (hasProc) {
+        this.call("execve", SYS.execve, [`/proc/self/fd/${stub}`, new StrV([c, ...args]), envp], {
+          subject,
+          messages,
+        });
+      } else {
+        this.call("execveat", SYS.execveat, [
+          stub,
+          "",
+          new StrV([c, ...args]),
+          envp,
+          AT.EMPTY_PATH,
+        ], { subject, messages });
+      }
       if (!last) this.p.label(next);
     });
   }
