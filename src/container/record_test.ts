@@ -272,9 +272,10 @@ Deno.test("isAlive() checks the pid, its start time and that it is not a zombie"
     assertEquals(isAlive({ pid: Deno.pid, initStartTime: "" }), false);
   });
   await t.step("a zombie", async () => {
-    // `true` becomes a child of `sleep` (sh execs it), which never reaps it.
+    // The background `sleep 0.2` ends after sh has exec'd `sleep 30`, which never reaps it (a
+    // background `true` could be reaped by sh itself before the exec).
     const sh = new Deno.Command("/bin/sh", {
-      args: ["-c", "true & echo $!; exec sleep 30"],
+      args: ["-c", "sleep 0.2 & echo $!; exec sleep 30"],
       stdout: "piped",
     }).spawn();
     try {
