@@ -24,6 +24,28 @@ const POD_NAMESPACES: [string, string][] = [
   ["uts", "uts"],
 ];
 
+/** Sends a seccomp listener fd to linux.seccomp.listenerPath with the process state. */
+function listenerSender(
+  o: ManagerCreateOptions,
+  spec: Spec,
+): ((fd: number, pid: number) => void) | undefined {
+  const listenerPath = spec.linux?.seccomp?.listenerPath;
+  if (!listenerPath) return undefined;
+  return (fd, pid) =>
+    sendListener(
+      listenerPath,
+      fd,
+      listenerPayload(pid, {
+        ociVersion: OCI_VERSION,
+        id: o.id,
+        status: "creating",
+        pid,
+        bundle: o.bundle,
+        annotations: spec.annotations ?? {},
+      }, spec.linux?.seccomp?.listenerMetadata ?? ""),
+    );
+}
+
 /** What the manager keeps per container. */
 interface Entry {
   init: Init;
@@ -76,7 +98,7 @@ export class ContainerManager {
       cgroup.create();
       cgroup.apply(resourcesWithDevices(spec));
       mark("boot: cgroup ready");
-      init = await this.#createInit(o, spec, cgroup.procsFiles());
+      init = await this.#createInit(o, spec, cgroup.procsFiles(), listenerSender(o, spec));
     } catch (e) {
       await cgroup.destroy().catch(() => {});
       throw e;
@@ -84,8 +106,14 @@ export class ContainerManager {
     return this.#finishCreate(o, spec, init, cgroup);
   }
 
-  #createInit(o: ManagerCreateOptions, spec: Spec, cgroupProcs: string[]): Promise<Init> {
+  #createInit(
+    o: ManagerCreateOptions,
+    spec: Spec,
+    cgroupProcs: string[],
+    onListener: ((fd: number, pid: number) => void) | undefined,
+  ): Promise<Init> {
     return createInit({
+      ...(onListener ? { onListener } : {}),
       spec,
       rootfs: o.rootfs,
       stdio: o.stdio,
@@ -100,22 +128,7 @@ export class ContainerManager {
   }
 
   #finishCreate(o: ManagerCreateOptions, spec: Spec, init: Init, cgroup: CgroupManager): Init {
-    const listenerPath = spec.linux?.seccomp?.listenerPath;
-    if (listenerPath) {
-      init.onListener = (fd) =>
-        sendListener(
-          listenerPath,
-          fd,
-          listenerPayload(init.pid, {
-            ociVersion: OCI_VERSION,
-            id: o.id,
-            status: "creating",
-            pid: init.pid,
-            bundle: o.bundle,
-            annotations: spec.annotations ?? {},
-          }, spec.linux?.seccomp?.listenerMetadata ?? ""),
-        );
-    }
+    init.onListener = listenerSender(o, spec);
     const entry: Entry = {
       init,
       cgroup,

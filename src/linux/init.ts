@@ -17,6 +17,7 @@ import {
   killPid,
   openPath,
   pidfdOpen,
+  pidfdSignal,
   pipe,
   pollPidfd,
   reapBlocking,
@@ -65,6 +66,8 @@ export interface CreateInitOptions {
   hookState?: { id: string; bundle: string; annotations?: Record<string, string> };
   /** cgroup.procs files the init is put into before it does anything. */
   cgroupProcs?: string[];
+  /** Receives the seccomp listener fd (SCMP_ACT_NOTIFY) when the process reports it. */
+  onListener?: (fd: number, pid: number) => void;
 }
 
 /** A container init that has been created. */
@@ -92,7 +95,7 @@ export class Init {
   }
 
   /** Called with the seccomp listener fd (SCMP_ACT_NOTIFY) before the process execs. */
-  onListener: ((fd: number) => void) | undefined;
+  onListener: ((fd: number, pid: number) => void) | undefined;
   #started = false;
 
   /** Releases the init into execve; resolves when execve succeeded, throws when it failed. */
@@ -109,7 +112,7 @@ export class Init {
       for (;;) {
         const r = await readReport(this.#report);
         if (r.kind === "notify") {
-          this.#takeListener();
+          this.takeListener();
           continue;
         }
         if (r.kind === "failed") {
@@ -125,10 +128,11 @@ export class Init {
     }
   }
 
-  #takeListener(): void {
+  /** Takes the seccomp listener fd the process reported, hands it on, and releases it. */
+  takeListener(): void {
     const fd = sys("pidfd_getfd", "seccomp listener", SYS.pidfd_getfd, this.pidfd, SCRATCH_FD, 0);
     try {
-      this.onListener?.(fd);
+      this.onListener?.(fd, this.pid);
     } finally {
       closeFd(fd);
       writeAll(this.#ctl, new Uint8Array([1]), "seccomp listener taken");
@@ -326,11 +330,11 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
     }
     const [ctlRd0, ctlWr] = pipe();
     const ctlRd = high(ctlRd0, true);
-    const stdio = o.stdio.map((fd, i) => (fd === i ? fd : high(fd, false))) as [
-      number,
-      number,
-      number,
-    ];
+    // With a terminal the pty is the process's stdio: the caller's fds must not reach the child
+    // at all (a created init holding them would keep the caller's pipes open).
+    const stdio = o.consoleFd !== undefined
+      ? [0, 1, 2] as [number, number, number]
+      : o.stdio.map((fd, i) => (fd === i ? fd : high(fd, false))) as [number, number, number];
     const plan = buildInitProgram({
       spec: o.spec,
       rootfs: o.rootfs,
@@ -401,6 +405,12 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
         writeAll(ctlWr, new Uint8Array([1]), "hooks done");
         r = await readReport(spawned.reportFd);
       }
+      // A filter loaded before the capabilities are dropped reports its listener now.
+      if (r.kind === "notify") {
+        init.onListener = o.onListener;
+        init.takeListener();
+        r = await readReport(spawned.reportFd);
+      }
       if (r.kind === "ready") {
         mark("init: ready");
         return init;
@@ -409,7 +419,7 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       throw new Error("container init exited before it was ready");
     } catch (e) {
       // The child exits by itself after a failure report; kill it anyway, and reap it.
-      Deno.kill(spawned.pid, "SIGKILL");
+      pidfdSignal(spawned.pidfd, 9);
       if (!o.cloneParent) reapBlocking(spawned.pid);
       else await pollPidfd(spawned.pidfd, 5000);
       init.close();
@@ -573,7 +583,11 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
       proc.close();
       throw e;
     }
-    const r = await readReport(spawned.reportFd);
+    let r = await readReport(spawned.reportFd);
+    if (r.kind === "notify") {
+      proc.takeListener();
+      r = await readReport(spawned.reportFd);
+    }
     if (r.kind !== "ready") {
       if (!o.cloneParent) reapBlocking(spawned.pid);
       else await pollPidfd(spawned.pidfd, 5000);

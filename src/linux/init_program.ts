@@ -835,6 +835,10 @@ class InitBuilder {
     }
     const cwd = proc.cwd ?? "/";
     this.call("chdir", SYS.chdir, [cwd], { subject: `process.cwd ${JSON.stringify(cwd)}` });
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
+    // capabilities are dropped (runc's order); with it, as the very last step.
+    const earlySeccomp = this.o.seccomp !== undefined && !proc.noNewPrivileges;
+    if (earlySeccomp) this.loadSeccomp(this.o.seccomp!);
     this.credentials();
     if (proc.noNewPrivileges) {
       this.call("prctl", SYS.prctl, [PR.SET_NO_NEW_PRIVS, 1, 0, 0, 0], {
@@ -885,7 +889,7 @@ class InitBuilder {
     const args = proc.args ?? [];
     const messages = execMessages(args[0] ?? "");
     if (this.o.execStubFd === undefined) {
-      if (this.o.seccomp !== undefined) this.loadSeccomp(this.o.seccomp);
+      if (this.o.seccomp !== undefined && !earlySeccomp) this.loadSeccomp(this.o.seccomp);
       this.phase = "exec";
       candidates.forEach((c, i) => {
         const last = i === candidates.length - 1;
@@ -912,7 +916,7 @@ class InitBuilder {
         subject: JSON.stringify(c),
         messages,
       });
-      if (this.o.seccomp !== undefined) this.loadSeccomp(this.o.seccomp);
+      if (this.o.seccomp !== undefined && !earlySeccomp) this.loadSeccomp(this.o.seccomp);
       this.phase = "exec";
       // execve of /proc/self/fd/N where the container has a /proc (seccomp profiles allow
       // execve; not all allow execveat), else execveat of the fd.

@@ -5,7 +5,7 @@
  */
 import { readReport, spawnProgram } from "../../ffi/clone.ts";
 import { Program, StrV } from "../../ffi/program.ts";
-import { closeFd, pidfdOpen, pollPidfd } from "../../ffi/process.ts";
+import { closeFd, pidfdOpen, pidfdSignal, pollPidfd } from "../../ffi/process.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
 import { u64s } from "../../ffi/structs/kernel.ts";
 import { AT_FDCWD, CLOSE_RANGE_CLOEXEC, O } from "../linux/consts.ts";
@@ -100,7 +100,8 @@ export async function killSandbox(sb: SandboxProcess | undefined): Promise<void>
   if (fd === undefined) return;
   try {
     if (startTime(sb!.pid) !== sb!.startTime) return;
-    Deno.kill(sb!.pid, "SIGKILL");
+    // Through the pidfd: the process may be gone (and reaped) by now; that is fine.
+    pidfdSignal(fd, 9);
     await pollPidfd(fd, 5000);
   } finally {
     closeFd(fd);
