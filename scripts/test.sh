@@ -45,7 +45,7 @@ done
 [ ${#check_paths[@]} -gt 0 ] && run_check check "${check_paths[@]}"
 
 test_paths=()
-for p in tests/unit src ffi tests/integration; do
+for p in tests/unit src ffi tests/integration tests/e2e; do
   [ -d "$p" ] && test_paths+=("$p")
 done
 passed=0

@@ -239,7 +239,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt"
         assertEquals(cgroups, [], "container cgroups left");
       });
 
-      // BUG: `delete <id>`, which the shim runs for `ctr task delete` once the init has exited,
+      // Fixed, kept as a regression check: `delete <id>`, which the shim runs for `ctr task delete` once the init has exited,
       // fails now and then: `runts: ESRCH: No such process` (log.json {"level":"error","msg":
       // "ESRCH: No such process"}), Deno.kill's message: killSandbox (src/sandbox/sandbox.ts)
       // checks the sandbox process, then Deno.kill(pid, "SIGKILL") throws when that process has

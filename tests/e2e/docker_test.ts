@@ -54,14 +54,7 @@ const skip = await prepare("docker", ["docker.io"], [
  * "run with Docker's default security options" shows them failing. Docker's seccomp profile is
  * still loaded with it.
  */
-const WORKAROUND = [
-  // BUG: without noNewPrivileges, loading Docker's seccomp profile needs CAP_SYS_ADMIN, and runts
-  // loads it as the very last step, after the capabilities are dropped: `start` fails with
-  // `setting up the process: seccomp linux.seccomp (1214 instructions): EACCES (Permission
-  // denied)` (runc loads it before dropping capabilities when noNewPrivileges is false).
-  "--security-opt",
-  "no-new-privileges",
-];
+const WORKAROUND: string[] = [];
 
 interface DockerEnv {
   tmp: string;
@@ -167,7 +160,7 @@ Deno.test({
       const tar = await rootfsTarball(tmp);
       ok("docker import", await docker(["import", tar, IMAGE], { timeoutMs: 120_000 }));
 
-      // BUG: fails at `start` (seccomp loaded after the capability drop): see WORKAROUND.
+      // Fixed, kept as a regression check: fails at `start` (seccomp loaded after the capability drop): see WORKAROUND.
       await t.step({
         name: "run with Docker's default security options",
         ignore: KNOWN_BROKEN,
@@ -260,7 +253,7 @@ Deno.test({
         assertEquals(r.stdout, "lo\n", show("docker run --network none", r));
       });
 
-      // BUG: hangs after `create --console-socket`: the created container's init keeps an fd
+      // Fixed, kept as a regression check: hangs after `create --console-socket`: the created container's init keeps an fd
       // (fd 66) on the write end of the pipe that containerd-shim gives `create` as its stdout
       // and stderr, until it execs. go-runc reads create's output to EOF before it accepts the
       // pty master on the console socket, so the shim waits forever, `start` is never called,
@@ -511,7 +504,7 @@ Deno.test({
         assertEquals(cgroups, [], "container cgroups left");
       });
 
-      // BUG: `delete <id>` (no --force), which containerd-shim calls once the init has exited,
+      // Fixed, kept as a regression check: `delete <id>` (no --force), which containerd-shim calls once the init has exited,
       // fails about 1 time in 5 after a normal exit and nearly always after `kill <id> 9`:
       // `runts: ESRCH: No such process` (log.json: {"level":"error","msg":"ESRCH: No such
       // process"}). The message is Deno.kill's: killSandbox (src/sandbox/sandbox.ts) checks the

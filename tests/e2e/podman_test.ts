@@ -43,15 +43,7 @@ const skip = await prepare("podman", ["podman", "conmon"], [PODMAN, "/usr/bin/co
  * "run with podman's default security options" shows them failing); the seccomp profile is still
  * loaded with it.
  */
-const WORKAROUND = [
-  // BUG: without noNewPrivileges, loading podman's seccomp profile needs CAP_SYS_ADMIN, and
-  // runts loads it as the very last step, after the capabilities are dropped: `start` fails with
-  // `runts: starting the container process: seccomp linux.seccomp (1408 instructions): EACCES
-  // (Permission denied)` (runc loads it before dropping capabilities when noNewPrivileges is
-  // false).
-  "--security-opt",
-  "no-new-privileges",
-];
+const WORKAROUND: string[] = [];
 
 /**
  * How podman reports the `delete --force` failure of the BUG in the step "no runts state left"
@@ -115,7 +107,7 @@ events_logger = "file"
       const tar = await rootfsTarball(tmp);
       ok("podman import", await podman(["import", tar, IMAGE], { timeoutMs: 120_000 }));
 
-      // BUG: fails at `start` (seccomp loaded after the capability drop): see WORKAROUND.
+      // Fixed, kept as a regression check: fails at `start` (seccomp loaded after the capability drop): see WORKAROUND.
       await t.step({
         name: "run with podman's default security options",
         ignore: KNOWN_BROKEN,
@@ -233,7 +225,7 @@ events_logger = "file"
         assertEquals(cgroups, [], "container cgroups left");
       });
 
-      // BUG: conmon's `delete --force <id>` after the container's exit fails now and then
+      // Fixed, kept as a regression check: conmon's `delete --force <id>` after the container's exit fails now and then
       // (1 run in 5 here): `runts: ESRCH: No such process`, Deno.kill's message: killSandbox
       // (src/sandbox/sandbox.ts) checks the sandbox process, then Deno.kill(pid, "SIGKILL")
       // throws when that process has exited meanwhile and conmon, a subreaper, has reaped it.
