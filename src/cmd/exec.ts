@@ -165,7 +165,7 @@ export function execProcessSpec(base: Process | undefined, a: ExecArgs): Process
   }
   if (a.caps.length) {
     for (const c of a.caps) {
-      if (!(CAPS as readonly string[]).includes(c)) {
+      if (!CAPS.includes(c)) {
         throw new Error(`exec: --cap ${JSON.stringify(c)}: unknown capability`);
       }
     }

@@ -975,7 +975,7 @@ class InitBuilder {
     const caps = proc.capabilities;
     const mask = (names: string[] | undefined) =>
       (names ?? []).reduce((m, n) => {
-        const i = CAPS.indexOf(n as typeof CAPS[number]);
+        const i = CAPS.indexOf(n);
         return i < 0 ? m : m | (1n << BigInt(i));
       }, 0n);
     if (caps !== undefined) {
@@ -1007,7 +1007,7 @@ class InitBuilder {
       ], { subject: "process.capabilities" });
       const ambient = caps.ambient ?? [];
       for (const name of ambient) {
-        const i = CAPS.indexOf(name as typeof CAPS[number]);
+        const i = CAPS.indexOf(name);
         if (i < 0) continue;
         // Raising fails (EPERM) unless the capability is also inheritable: ignored, as runc.
         this.call("prctl", SYS.prctl, [PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, i, 0, 0], {
