@@ -36,10 +36,11 @@ Deno.test({
   name: "cgroups: limits are written, a pids limit stops a fork bomb, delete removes the cgroup",
   ...opts,
   async fn() {
+    const parent = `runts-test-${crypto.randomUUID().slice(0, 8)}`;
     const b = await makeBundle({
       args: ["sleep", "1000"],
       mutate(s) {
-        s.linux.cgroupsPath = `/runts-test-${crypto.randomUUID().slice(0, 8)}/limits`;
+        s.linux.cgroupsPath = `/${parent}/limits`;
         s.linux.resources = { memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 10 } };
       },
     });
@@ -78,6 +79,10 @@ Deno.test({
     } finally {
       await runts(["delete", "--force", id], { root });
       await b.cleanup();
+      // The parent cgroup this test named is its own to remove.
+      for (const h of Deno.readDirSync("/sys/fs/cgroup")) {
+        await Deno.remove(`/sys/fs/cgroup/${h.name}/${parent}`).catch(() => {});
+      }
     }
   },
 });
