@@ -11,7 +11,6 @@ const P_PID = 1;
 const P_PIDFD = 3;
 const WEXITED = 4;
 const WNOHANG = 1;
-const WNOWAIT = 0x01000000;
 const CLD_EXITED = 1;
 const SIGINFO_SIZE = 128;
 
@@ -53,14 +52,6 @@ export function reapNoHang(pid: number): ExitStatus | undefined {
 export function reapBlocking(pid: number): ExitStatus | undefined {
   const buf = new Uint8Array(SIGINFO_SIZE);
   const r = rawSyscall(SYS.waitid, P_PID, pid, buf, WEXITED, 0);
-  if (r < 0) return undefined;
-  return decodeSiginfo(buf);
-}
-
-/** Peeks whether a child has exited without reaping it. */
-export function peekExit(pid: number): ExitStatus | undefined {
-  const buf = new Uint8Array(SIGINFO_SIZE);
-  const r = rawSyscall(SYS.waitid, P_PID, pid, buf, WEXITED | WNOHANG | WNOWAIT, 0);
   if (r < 0) return undefined;
   return decodeSiginfo(buf);
 }

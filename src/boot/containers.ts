@@ -338,9 +338,4 @@ export class ContainerManager {
   ids(): string[] {
     return [...this.#entries.keys()];
   }
-
-  /** Closes fds handed over for a container (after the init has its copies). */
-  static closeAll(fds: number[]): void {
-    for (const fd of fds) closeFd(fd);
-  }
 }
