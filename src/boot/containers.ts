@@ -9,12 +9,12 @@ import { procState, startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
 import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
 import { mark } from "../trace.ts";
+import { SIGKILL } from "../linux/signals.ts";
 import { resourcesWithDevices } from "../linux/device_rules.ts";
 import { containerPlace, runHooks } from "../linux/hooks.ts";
 import { listenerPayload, sendListener } from "../linux/listener.ts";
-import { OCI_VERSION } from "../oci/default_spec.ts";
 import type { Spec } from "../oci/spec.ts";
-import type { OciState } from "../oci/state.ts";
+import { type OciState, ociStateOf } from "../oci/state.ts";
 
 /** Namespaces the containers of a pod share: OCI type and /proc/<pid>/ns file. */
 const POD_NAMESPACES: [string, string][] = [
@@ -35,14 +35,17 @@ function listenerSender(
     sendListener(
       listenerPath,
       fd,
-      listenerPayload(pid, {
-        ociVersion: OCI_VERSION,
-        id: o.id,
-        status: "creating",
+      listenerPayload(
         pid,
-        bundle: o.bundle,
-        annotations: spec.annotations ?? {},
-      }, spec.linux?.seccomp?.listenerMetadata ?? ""),
+        ociStateOf({
+          id: o.id,
+          status: "creating",
+          pid,
+          bundle: o.bundle,
+          annotations: spec.annotations,
+        }),
+        spec.linux?.seccomp?.listenerMetadata ?? "",
+      ),
     );
 }
 
@@ -184,14 +187,14 @@ export class ContainerManager {
    */
   async start(id: string): Promise<void> {
     const e = this.#get(id);
-    const state = (status: OciState["status"]): OciState => ({
-      ociVersion: OCI_VERSION,
-      id,
-      status,
-      pid: e.init.pid,
-      bundle: e.bundle,
-      annotations: e.spec.annotations ?? {},
-    });
+    const state = (status: OciState["status"]): OciState =>
+      ociStateOf({
+        id,
+        status,
+        pid: e.init.pid,
+        bundle: e.bundle,
+        annotations: e.spec.annotations,
+      });
     try {
       await runHooks(
         "startContainer",
@@ -200,14 +203,14 @@ export class ContainerManager {
         containerPlace(e.init.pid, e.init.pidfd),
       );
     } catch (err) {
-      pidfdSignal(e.init.pidfd, 9);
+      pidfdSignal(e.init.pidfd, SIGKILL);
       throw err;
     }
     await e.init.start();
     try {
       await runHooks("poststart", e.spec.hooks, state("running"));
     } catch (err) {
-      for (const pid of containerPids(e.init.pid).reverse()) killPid(pid, 9);
+      for (const pid of containerPids(e.init.pid).reverse()) killPid(pid, SIGKILL);
       throw err;
     }
   }
@@ -220,46 +223,17 @@ export class ContainerManager {
       initPid: e.init.pid,
       initStartTime: startTime(e.init.pid) ?? "",
     });
-    const exited = proc.wait().finally(() => proc.close());
+    const exited = proc.wait().finally(() => {
+      proc.close();
+      e.execs.delete(proc.pid);
+    });
     e.execs.set(proc.pid, { proc, exited });
     return proc.pid;
-  }
-
-  /** Waits for a process started with exec(). */
-  async waitPid(id: string, pid: number): Promise<ExitStatus | undefined> {
-    const x = this.#get(id).execs.get(pid);
-    if (x === undefined) throw new Error(`process ${pid} was not started in container "${id}"`);
-    const status = await x.exited;
-    this.#entries.get(id)?.execs.delete(pid);
-    return status;
   }
 
   /** Waits for the init's exit; undefined status when the init was handed to our parent. */
   wait(id: string): Promise<ExitStatus | undefined> {
     return this.#get(id).exited;
-  }
-
-  /** Signals the init, or every process of the container. */
-  signal(id: string, signal: number, all: boolean): void {
-    const e = this.#get(id);
-    if (e.exit !== undefined) throw new Error(`container "${id}" is not running`);
-    if (!all) {
-      pidfdSignal(e.init.pidfd, signal);
-      return;
-    }
-    for (const pid of containerPids(e.init.pid)) {
-      try {
-        killPid(pid, signal);
-      } catch {
-        // gone meanwhile
-      }
-    }
-  }
-
-  /** Host pids of the container's processes. */
-  processes(id: string): number[] {
-    const e = this.#get(id);
-    return containerPids(e.init.pid);
   }
 
   /**
@@ -281,12 +255,12 @@ export class ContainerManager {
     try {
       for (const pid of containerPids(e.init.pid).reverse()) {
         try {
-          killPid(pid, 9);
+          killPid(pid, SIGKILL);
         } catch {
           // gone meanwhile
         }
       }
-      pidfdSignal(e.init.pidfd, 9);
+      pidfdSignal(e.init.pidfd, SIGKILL);
     } catch {
       // already gone
     }
@@ -306,22 +280,6 @@ export class ContainerManager {
       state: e.exit !== undefined ? `exited ${e.exit.code}` : procState(e.init.pid) ?? "gone",
       execs: [...e.execs.keys()],
     }));
-  }
-
-  /** Freezes a container's cgroup. */
-  pause(id: string): void {
-    this.#get(id).cgroup.freeze();
-  }
-
-  /** Thaws a container's cgroup. */
-  resume(id: string): void {
-    this.#get(id).cgroup.thaw();
-  }
-
-  /** A container's cgroup statistics and OOM kills so far. */
-  event(id: string): { stats: ReturnType<CgroupManager["stats"]>; oomKills: number } {
-    const cg = this.#get(id).cgroup;
-    return { stats: cg.stats(), oomKills: cg.oomEvents() };
   }
 
   /** Host pids this manager waits for itself (inits and exec'd processes). */

@@ -2,7 +2,8 @@
  * The control-socket methods of a sandbox process, bound to its container manager.
  * @module
  */
-import { closeFd } from "../../ffi/process.ts";
+import { closeFd, prctl } from "../../ffi/process.ts";
+import { PR } from "../linux/consts.ts";
 import { mark } from "../trace.ts";
 import type { RpcServer } from "../rpc/server.ts";
 import * as M from "../rpc/methods.ts";
@@ -14,11 +15,23 @@ function need(fds: Record<string, number>, name: string): number {
   return fd;
 }
 
+/** A handler typed by the method's entry in {@linkcode M.Methods}. */
+type TypedHandler<K extends M.Method> = (
+  arg: M.Methods[K]["args"],
+  fds: Record<string, number>,
+) => Promise<{ result: M.Methods[K]["result"] }> | { result: M.Methods[K]["result"] };
+
+/** Registers one method with its typed handler. */
+function on<K extends M.Method>(server: RpcServer, method: K, fn: TypedHandler<K>): void {
+  server.register(method, (arg, fds) => fn(arg as M.Methods[K]["args"], fds));
+}
+
 /** Registers every method on the server. */
 export function registerHandlers(server: RpcServer, mgr: ContainerManager): void {
-  server.register(M.CREATE, async (arg, fds) => {
+  on(server, M.CREATE, async (a, fds) => {
     mark("boot: create request");
-    const a = arg as M.CreateArgs;
+    // The creator has recorded this process: it no longer dies with it.
+    prctl(PR.SET_PDEATHSIG, 0);
     const preserve = Array.from({ length: a.preserveFds }, (_, i) => need(fds, `p${i}`));
     try {
       const init = await mgr.create({
@@ -32,34 +45,24 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
         noPivot: a.noPivot,
         ...(fds.console !== undefined ? { consoleFd: fds.console } : {}),
       });
-      return { result: { pid: init.pid } satisfies M.CreateResult };
+      return { result: { pid: init.pid } };
     } finally {
       // The init has its own copies; ours must not keep the caller's pipes open.
       for (const fd of Object.values(fds)) closeFd(fd);
       for (const k of Object.keys(fds)) delete fds[k];
     }
   });
-  server.register(M.START, async (arg) => {
-    await mgr.start((arg as M.IdArgs).id);
+  on(server, M.START, async (a) => {
+    await mgr.start(a.id);
     return { result: {} };
   });
-  server.register(M.WAIT, async (arg) => {
-    const s = await mgr.wait((arg as M.IdArgs).id);
+  on(server, M.WAIT, async (a) => {
+    const s = await mgr.wait(a.id);
     const r: M.WaitResult = s === undefined ? { code: null } : { code: s.code };
     if (s?.signal !== undefined) r.signal = s.signal;
     return { result: r };
   });
-  server.register(M.SIGNAL, (arg) => {
-    const a = arg as M.SignalArgs;
-    mgr.signal(a.id, a.signal, a.mode === "all");
-    return Promise.resolve({ result: {} });
-  });
-  server.register(M.PROCESSES, (arg) => {
-    const r: M.ProcessesResult = { pids: mgr.processes((arg as M.IdArgs).id) };
-    return Promise.resolve({ result: r });
-  });
-  server.register(M.EXECUTE_ASYNC, async (arg, fds) => {
-    const a = arg as M.ExecuteAsyncArgs;
+  on(server, M.EXECUTE_ASYNC, async (a, fds) => {
     const preserve = Array.from({ length: a.preserveFds }, (_, i) => need(fds, `p${i}`));
     const pid = await mgr.exec(a.id, {
       spec: a.spec,
@@ -67,25 +70,9 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
       preserveFds: preserve,
       ...(fds.console !== undefined ? { consoleFd: fds.console } : {}),
     });
-    return { result: { pid } satisfies M.CreateResult };
+    return { result: { pid } };
   });
-  server.register(M.WAIT_PID, async (arg) => {
-    const a = arg as M.WaitPidArgs;
-    const s = await mgr.waitPid(a.id, a.pid);
-    const r: M.WaitResult = s === undefined ? { code: null } : { code: s.code };
-    if (s?.signal !== undefined) r.signal = s.signal;
-    return { result: r };
-  });
-  server.register(M.PAUSE, (arg) => {
-    mgr.pause((arg as M.IdArgs).id);
-    return { result: {} };
-  });
-  server.register(M.RESUME, (arg) => {
-    mgr.resume((arg as M.IdArgs).id);
-    return { result: {} };
-  });
-  server.register(M.EVENT, (arg) => ({ result: mgr.event((arg as M.IdArgs).id) }));
-  server.register(M.DEBUG_STACKS, () => {
+  on(server, M.DEBUG_STACKS, () => {
     const fds: string[] = [];
     for (const e of Deno.readDirSync("/proc/self/fd")) {
       try {
@@ -103,8 +90,8 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
     };
     return { result: r };
   });
-  server.register(M.DESTROY, async (arg) => {
-    await mgr.destroy((arg as M.IdArgs).id);
+  on(server, M.DESTROY, async (a) => {
+    await mgr.destroy(a.id);
     return { result: {} };
   });
 }

@@ -7,30 +7,45 @@ import { prctl, reapNoHang } from "../../ffi/process.ts";
 import { mark } from "../trace.ts";
 import { reapOrphans } from "../linux/procs.ts";
 import { ContainerManager } from "../boot/containers.ts";
-import { registerHandlers } from "../boot/handlers.ts";
+import { serveControl } from "../boot/serve.ts";
 import { PR } from "../linux/consts.ts";
-import { RpcServer } from "../rpc/server.ts";
 import type { GlobalOptions } from "./context.ts";
-import { oneId } from "./start.ts";
+import { parseArgs } from "node:util";
 
 /** fd of the listening control socket in the sandbox process. */
 export const CONTROL_FD = 3;
 
+/** Parses boot's arguments: `[--creator PID] ID`. */
+export function parseBootArgs(argv: string[]): { id: string; creator?: number } {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { creator: { type: "string" } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length !== 1) {
+    throw new Error(`boot: expected one container id, got ${positionals.length}`);
+  }
+  return {
+    id: positionals[0]!,
+    ...(values.creator !== undefined ? { creator: Number(values.creator) } : {}),
+  };
+}
+
 /** Runs the sandbox process. */
 export async function main(_g: GlobalOptions, argv: string[]): Promise<number> {
-  oneId(argv, "boot");
+  const a = parseBootArgs(argv);
+  // The creator died before the parent-death signal was armed: nobody will ask for a container.
+  if (a.creator !== undefined && Deno.ppid !== a.creator) return 1;
   // Orphans of the containers come to us, not to the host's init.
   prctl(PR.SET_CHILD_SUBREAPER, 1);
   const mgr = new ContainerManager();
-  const uid = Deno.uid() ?? 0;
-  const server = new RpcServer({ allowUid: (peer) => peer === 0 || peer === uid });
-  registerHandlers(server, mgr);
   // As a subreaper we inherit orphans of the containers: reap those nobody waits for.
   Deno.addSignalListener("SIGCHLD", () => {
     reapOrphans(mgr.trackedPids(), (pid) => reapNoHang(pid));
   });
   mgr.onEmpty = () => setTimeout(() => Deno.exit(0), 0);
   mark("boot: serving the control socket");
-  await server.serve(CONTROL_FD);
+  await serveControl(mgr, CONTROL_FD).served;
   return 0;
 }

@@ -4,18 +4,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { createContainer } from "../sandbox/lifecycle.ts";
+import { createContainer, type CreateOptions } from "../container/create.ts";
 import type { GlobalOptions } from "./context.ts";
 
-/** Arguments of create. */
-export interface CreateArgs {
-  id: string;
-  bundle: string;
-  pidFile?: string;
-  consoleSocket?: string;
-  noPivot: boolean;
-  preserveFds: number;
-}
+/** Arguments of create: the container layer's options. */
+export type CreateArgs = CreateOptions;
 
 /** Parses create's arguments (shared with run). */
 export function parseCreateArgs(
@@ -67,6 +60,6 @@ export function parseCreateArgs(
 /** Runs create. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   const { args } = parseCreateArgs(argv);
-  await createContainer(g, { ...args, detach: true });
+  await createContainer(g, args);
   return 0;
 }

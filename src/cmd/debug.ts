@@ -10,9 +10,8 @@ import { cgroupLayout } from "../linux/cgroup_mounts.ts";
 import { containerPids } from "../linux/procs.ts";
 import { describeStep } from "../../ffi/program.ts";
 import { loadBundle } from "../oci/config.ts";
-import { RpcClient } from "../rpc/client.ts";
-import * as M from "../rpc/methods.ts";
-import { loadContainer } from "../sandbox/lifecycle.ts";
+import { Container } from "../container/container.ts";
+import { SandboxClient } from "../sandbox/client.ts";
 import type { GlobalOptions } from "./context.ts";
 import { psRow, userNames } from "./ps.ts";
 
@@ -62,7 +61,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   if (id === undefined || (!values.ps && !values.stacks)) {
     throw new Error("debug: use `debug plan BUNDLE`, `debug --ps ID` or `debug --stacks ID`");
   }
-  const { rec } = loadContainer(g, id);
+  const { rec } = Container.load(g, id);
   if (values.ps) {
     const uptime = Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]);
     const names = userNames();
@@ -72,20 +71,15 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     }
   }
   if (values.stacks) {
-    const client = RpcClient.connect(rec.socketPath);
-    try {
-      const r = (await client.call(M.DEBUG_STACKS, {})).result as M.StacksResult;
-      console.log(`sandbox process ${r.pid}`);
-      console.log(r.stack);
-      console.log("open fds:");
-      for (const f of r.fds) console.log(`  ${f}`);
-      console.log("containers:");
-      for (const c of r.containers) {
-        const execs = c.execs.length ? ` exec'd: ${c.execs.join(" ")}` : "";
-        console.log(`  ${c.id}: init ${c.pid} (${c.state})${execs}`);
-      }
-    } finally {
-      client.close();
+    const r = await SandboxClient.with(rec.socketPath, (sb) => sb.stacks());
+    console.log(`sandbox process ${r.pid}`);
+    console.log(r.stack);
+    console.log("open fds:");
+    for (const f of r.fds) console.log(`  ${f}`);
+    console.log("containers:");
+    for (const c of r.containers) {
+      const execs = c.execs.length ? ` exec'd: ${c.execs.join(" ")}` : "";
+      console.log(`  ${c.id}: init ${c.pid} (${c.state})${execs}`);
     }
   }
   return 0;

@@ -1,6 +1,6 @@
 /** `runts delete [--force] ID`. @module */
 import { parseArgs } from "node:util";
-import { deleteContainer } from "../sandbox/lifecycle.ts";
+import { deleteContainer } from "../container/delete.ts";
 import type { GlobalOptions } from "./context.ts";
 
 /** Parses delete's arguments. */

@@ -4,7 +4,7 @@
  * plus `oom` events.
  * @module
  */
-import { containerStats } from "../sandbox/lifecycle.ts";
+import { containerStats } from "../container/update.ts";
 import type { GlobalOptions } from "./context.ts";
 import { parseArgs } from "node:util";
 

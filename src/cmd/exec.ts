@@ -6,15 +6,11 @@
  */
 import { closeFd, pidfdSignal } from "../../ffi/process.ts";
 import { connectConsoleSocket, consolePair, receiveMaster, relay } from "../linux/console.ts";
-import { execProcess } from "../linux/init.ts";
 import { CAPS } from "../linux/consts.ts";
+import { FORWARDED_SIGNALS } from "../linux/signals.ts";
 import { parseProcess } from "../oci/config.ts";
-import type { Process, Spec } from "../oci/spec.ts";
-import { canExec } from "../container/status.ts";
-import { currentStatus, loadContainer, sandboxOf, writePidFile } from "../sandbox/lifecycle.ts";
-import { sandboxAlive } from "../sandbox/sandbox.ts";
-import { RpcClient } from "../rpc/client.ts";
-import * as M from "../rpc/methods.ts";
+import type { Process } from "../oci/spec.ts";
+import { execInContainer, execSpec } from "../container/exec.ts";
 import type { GlobalOptions } from "./context.ts";
 
 /** Parsed arguments of exec. */
@@ -35,6 +31,7 @@ export interface ExecArgs {
   preserveFds: number;
   apparmor?: string;
   processLabel?: string;
+  ignorePaused?: boolean;
 }
 
 const VALUE = new Map<string, string>([
@@ -181,24 +178,11 @@ export function execProcessSpec(base: Process | undefined, a: ExecArgs): Process
   return p;
 }
 
-const FORWARDED: [Deno.Signal, number][] = [
-  ["SIGINT", 2],
-  ["SIGTERM", 15],
-  ["SIGHUP", 1],
-  ["SIGQUIT", 3],
-  ["SIGUSR1", 10],
-  ["SIGUSR2", 12],
-];
-
 /** Runs exec. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   const a = parseExecArgs(argv);
-  const { rec, store } = loadContainer(g, a.id);
-  const status = currentStatus(rec);
-  if (!canExec(status)) throw new Error(`cannot exec in a container that is ${status}: "${a.id}"`);
-  const spec = JSON.parse(Deno.readTextFileSync(`${store.dir(a.id)}/config.json`)) as Spec;
-  spec.process = execProcessSpec(spec.process, a);
-  const terminal = spec.process.terminal === true;
+  const make = (base: Process | undefined) => execProcessSpec(base, a);
+  const terminal = execSpec(g, a.id, make).terminal === true;
   if (terminal && a.detach && a.consoleSocket === undefined) {
     throw new Error("exec: --detach with a terminal needs --console-socket");
   }
@@ -211,34 +195,21 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   try {
     if (terminal && a.consoleSocket !== undefined) theirs = connectConsoleSocket(a.consoleSocket);
     else if (terminal) [ours, theirs] = consolePair();
-    // Detached without a pid file (no subreaper waits for it): the sandbox process becomes its
-    // parent, reaps it and can report its exit (WaitPID).
-    if (a.detach && a.pidFile === undefined && sandboxAlive(sandboxOf(rec))) {
-      const client = RpcClient.connect(rec.socketPath);
-      try {
-        const fds: Record<string, number> = { stdin: 0, stdout: 1, stderr: 2 };
-        for (let i = 0; i < a.preserveFds; i++) fds[`p${i}`] = 3 + i;
-        if (theirs >= 0) fds.console = theirs;
-        const args: M.ExecuteAsyncArgs = { id: a.id, spec, preserveFds: a.preserveFds };
-        client.callSync(M.EXECUTE_ASYNC, args, fds);
-        return 0;
-      } finally {
-        client.close();
-      }
-    }
-    const proc = await execProcess({
-      initPid: rec.pid,
-      initStartTime: rec.initStartTime,
-      spec,
+    const started = await execInContainer(g, a.id, {
+      process: make,
+      detach: a.detach,
+      ...(a.pidFile !== undefined ? { pidFile: a.pidFile } : {}),
+      ...(a.ignorePaused ? { ignorePaused: true } : {}),
       stdio: [0, 1, 2],
-      preserveFds: Array.from({ length: a.preserveFds }, (_, i) => 3 + i),
+      preserve: Array.from({ length: a.preserveFds }, (_, i) => 3 + i),
       ...(theirs >= 0 ? { consoleFd: theirs } : {}),
     });
     closeFd(theirs);
     theirs = -1;
-    if (a.pidFile !== undefined) writePidFile(a.pidFile, proc.pid);
+    if (!("proc" in started)) return 0;
+    const proc = started.proc;
     if (a.detach) return 0;
-    for (const [sig, num] of FORWARDED) {
+    for (const [sig, num] of FORWARDED_SIGNALS) {
       const fn = () => {
         try {
           pidfdSignal(proc.pidfd, num);

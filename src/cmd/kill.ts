@@ -1,7 +1,7 @@
 /** `runts kill [--all] ID [SIGNAL]` (default SIGTERM). @module */
 import { parseArgs } from "node:util";
 import { parseSignal } from "../linux/signals.ts";
-import { killContainer } from "../sandbox/lifecycle.ts";
+import { killContainer } from "../container/kill.ts";
 import type { GlobalOptions } from "./context.ts";
 
 /** Parsed arguments of kill. */
@@ -30,8 +30,8 @@ export function parseKillArgs(argv: string[]): KillArgs {
 }
 
 /** Runs kill. */
-export function main(g: GlobalOptions, argv: string[]): Promise<number> {
+export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   const a = parseKillArgs(argv);
-  killContainer(g, a.id, a.signal, a.all);
-  return Promise.resolve(0);
+  await killContainer(g, a.id, a);
+  return 0;
 }

@@ -1,7 +1,7 @@
 /** `runts list [--format table|json] [-q]`. @module */
 import { parseArgs } from "node:util";
 import { ContainerStore } from "../container/record.ts";
-import { ociState } from "../sandbox/lifecycle.ts";
+import { Container } from "../container/container.ts";
 import { userNames } from "./ps.ts";
 import type { GlobalOptions } from "./context.ts";
 
@@ -27,7 +27,7 @@ export function main(g: GlobalOptions, argv: string[]): Promise<number> {
     } catch {
       // gone meanwhile
     }
-    return { ...ociState(rec), owner } as ReturnType<typeof ociState>;
+    return { ...Container.of(store, rec).ociState(), owner };
   });
   if (values.quiet) {
     for (const s of states) console.log(s.id);
@@ -36,7 +36,7 @@ export function main(g: GlobalOptions, argv: string[]): Promise<number> {
   } else {
     const rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]];
     for (const s of states) {
-      rows.push([s.id, String(s.pid ?? 0), s.status, s.bundle, String(s.created), String(s.owner)]);
+      rows.push([s.id, String(s.pid ?? 0), s.status, s.bundle, String(s.created), s.owner]);
     }
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]! + 2)).join("").trimEnd());

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { pauseContainer } from "../sandbox/lifecycle.ts";
+import { pauseContainer } from "../container/pause.ts";
 import type { GlobalOptions } from "./context.ts";
 import { parseArgs } from "node:util";
 
@@ -23,7 +23,7 @@ export function parsePauseArgs(argv: string[]): PauseArgs {
 }
 
 /** Runs pause. */
-export function main(g: GlobalOptions, argv: string[]): Promise<number> {
-  pauseContainer(g, parsePauseArgs(argv).id);
-  return Promise.resolve(0);
+export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
+  await pauseContainer(g, parsePauseArgs(argv).id);
+  return 0;
 }

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { containerPids, readProcStat } from "../linux/procs.ts";
-import { currentStatus, loadContainer } from "../sandbox/lifecycle.ts";
+import { Container } from "../container/container.ts";
 import type { GlobalOptions } from "./context.ts";
 
 const TICKS = 100;
@@ -81,9 +81,8 @@ export function main(g: GlobalOptions, argv: string[]): Promise<number> {
   }
   const id = positionals[0];
   if (id === undefined) throw new Error("ps: container id is required");
-  const { rec } = loadContainer(g, id);
-  const status = currentStatus(rec);
-  const pids = status === "stopped" ? [] : containerPids(rec.pid);
+  const c = Container.load(g, id);
+  const pids = c.status() === "stopped" ? [] : containerPids(c.rec.pid);
   if (format === "json") {
     console.log(JSON.stringify(pids));
     return Promise.resolve(0);

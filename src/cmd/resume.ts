@@ -2,7 +2,7 @@
  * `runts resume ID`: thaws a paused container.
  * @module
  */
-import { resumeContainer } from "../sandbox/lifecycle.ts";
+import { resumeContainer } from "../container/pause.ts";
 import type { GlobalOptions } from "./context.ts";
 import { parseArgs } from "node:util";
 
@@ -22,7 +22,7 @@ export function parseResumeArgs(argv: string[]): ResumeArgs {
 }
 
 /** Runs resume. */
-export function main(g: GlobalOptions, argv: string[]): Promise<number> {
-  resumeContainer(g, parseResumeArgs(argv).id);
-  return Promise.resolve(0);
+export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
+  await resumeContainer(g, parseResumeArgs(argv).id);
+  return 0;
 }

@@ -6,38 +6,22 @@
  */
 import { mark } from "../trace.ts";
 import { closeFd, pidfdSignal } from "../../ffi/process.ts";
-import { connectConsoleSocket, consolePair, receiveMaster, relay } from "../linux/console.ts";
-import { ContainerManager } from "../boot/containers.ts";
-import { registerHandlers } from "../boot/handlers.ts";
-import { ContainerStore } from "../container/record.ts";
 import { listenUnix } from "../../ffi/socket.ts";
+import { connectConsoleSocket, consolePair, receiveMaster, relay } from "../linux/console.ts";
 import { startTime } from "../linux/procs.ts";
+import { FORWARDED_SIGNALS } from "../linux/signals.ts";
 import { loadBundle } from "../oci/config.ts";
-import { RpcServer } from "../rpc/server.ts";
-import {
-  createContainer,
-  deleteContainer,
-  loadContainer,
-  paths,
-  poststop,
-  sandboxIdOf,
-  startContainer,
-  writePidFile,
-} from "../sandbox/lifecycle.ts";
+import { ContainerManager } from "../boot/containers.ts";
+import { serveControl } from "../boot/serve.ts";
+import type { RpcServer } from "../rpc/server.ts";
+import { Container } from "../container/container.ts";
+import { validateId } from "../container/record.ts";
+import { claim, createContainer, sandboxIdOf, writePidFile } from "../container/create.ts";
+import { deleteContainer, poststop } from "../container/delete.ts";
+import { startContainer } from "../container/start.ts";
+import { waitContainer } from "../container/wait.ts";
 import type { GlobalOptions } from "./context.ts";
 import { type CreateArgs, parseCreateArgs } from "./create.ts";
-import { RpcClient } from "../rpc/client.ts";
-import * as M from "../rpc/methods.ts";
-
-const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
-const SIGNUM: Record<string, number> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGUSR1: 10,
-  SIGUSR2: 12,
-  SIGTERM: 15,
-};
 
 /** Runs run. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
@@ -46,40 +30,19 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     keep: { type: "boolean" },
   });
   if (flags.detach === true) {
-    await createContainer(g, { ...args, detach: true });
+    await createContainer(g, args);
     await startContainer(g, args.id);
     return 0;
   }
   mark("run: modules loaded");
-  const store = new ContainerStore(g.root);
-  store.validateId(args.id);
-  const { spec, rootfs, bundle } = loadBundle(args.bundle);
-  if (sandboxIdOf(spec.annotations) !== undefined) return await runInSandbox(g, args);
+  validateId(args.id);
+  const loaded = loadBundle(args.bundle);
+  if (sandboxIdOf(loaded.spec.annotations) !== undefined) return await runInSandbox(g, args);
+  // This process is the sandbox process: the record names it from the start.
+  const self = { sandboxPid: Deno.pid, sandboxStartTime: startTime(Deno.pid) ?? "" };
+  const { store, rec, spec } = claim(g, args, self, loaded);
+  const { bundle, rootfs } = rec;
   const terminal = spec.process?.terminal === true;
-  if (!terminal && args.consoleSocket !== undefined) {
-    throw new Error("--console-socket given but process.terminal is false");
-  }
-  const p = paths(g.root, args.id);
-  const rec = store.create(args.id, {
-    id: args.id,
-    bundle,
-    rootfs,
-    status: "creating",
-    pid: 0,
-    initStartTime: "",
-    created: new Date().toISOString(),
-    annotations: spec.annotations ?? {},
-    sandboxId: args.id,
-    socketPath: p.sock,
-    pidFileUsed: args.pidFile !== undefined,
-    owner: "",
-  });
-  // exec starts from the container's spec as it was created (runc keeps it in its state too).
-  Deno.writeTextFileSync(`${store.dir(args.id)}/config.json`, JSON.stringify(spec), {
-    mode: 0o600,
-  });
-  rec.sandboxPid = Deno.pid;
-  rec.sandboxStartTime = startTime(Deno.pid) ?? "";
   const mgr = new ContainerManager();
   let server: RpcServer | undefined;
   const listeners: [Deno.Signal, () => void][] = [];
@@ -91,10 +54,10 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     if (terminal && args.consoleSocket !== undefined) {
       theirs = connectConsoleSocket(args.consoleSocket);
     } else if (terminal) [ours, theirs] = consolePair();
-    server = new RpcServer({ allowUid: (uid) => uid === 0 || uid === Deno.uid() });
-    registerHandlers(server, mgr);
-    const listenFd = listenUnix(p.sock, { mode: 0o600, backlog: 16 });
-    server.serve(listenFd).catch(() => {});
+    const listenFd = listenUnix(rec.socketPath, { mode: 0o600, backlog: 16 });
+    const control = serveControl(mgr, listenFd);
+    server = control.server;
+    control.served.catch(() => {});
     const preserve = Array.from({ length: args.preserveFds }, (_, i) => 3 + i);
     // Without start hooks the init goes straight on to execve: no start round trip.
     const startHooks = (spec.hooks?.startContainer?.length ?? 0) +
@@ -114,10 +77,10 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     closeFd(theirs);
     theirs = -1;
     const relaying = ours >= 0 ? relay(receiveMaster(ours)) : Promise.resolve();
-    for (const sig of FORWARDED) {
+    for (const [sig, num] of FORWARDED_SIGNALS) {
       const fn = () => {
         try {
-          pidfdSignal(init.pidfd, SIGNUM[sig]!);
+          pidfdSignal(init.pidfd, num);
         } catch {
           // gone
         }
@@ -128,7 +91,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     rec.pid = init.pid;
     rec.initStartTime = startTime(init.pid) ?? "";
     rec.status = "running";
-    store.save(rec);
+    store.withLock(rec.id, () => store.saveLocked(rec));
     if (args.pidFile !== undefined) writePidFile(args.pidFile, init.pid);
     if (startHooks === 0) await init.started();
     else await mgr.start(args.id);
@@ -144,7 +107,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     mgr.onEmpty = () => {};
     for (const id of mgr.ids()) await mgr.destroy(id);
     server?.close();
-    await poststop(spec, { id: args.id, bundle, pid: rec.pid });
+    await poststop(Container.of(store, rec));
     if (flags.keep !== true) store.remove(args.id);
     mark("run: cleaned up");
   }
@@ -155,17 +118,10 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
  * (create, start), this process waits for its exit over the control socket, then deletes it.
  */
 async function runInSandbox(g: GlobalOptions, args: CreateArgs): Promise<number> {
-  await createContainer(g, { ...args, detach: true });
+  await createContainer(g, args);
   try {
     await startContainer(g, args.id);
-    const { rec } = loadContainer(g, args.id);
-    const client = RpcClient.connect(rec.socketPath);
-    try {
-      const r = (await client.call(M.WAIT, { id: args.id } satisfies M.IdArgs)).result;
-      return (r as M.WaitResult).code ?? 0;
-    } finally {
-      client.close();
-    }
+    return (await waitContainer(g, args.id)).result.code ?? 0;
   } finally {
     await deleteContainer(g, args.id, true);
   }

@@ -1,6 +1,6 @@
 /** `runts start ID`: releases a created container's process. @module */
 import { parseArgs } from "node:util";
-import { startContainer } from "../sandbox/lifecycle.ts";
+import { startContainer } from "../container/start.ts";
 import type { GlobalOptions } from "./context.ts";
 
 /** Parses start's arguments: one container id. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { updateContainer } from "../sandbox/lifecycle.ts";
+import { updateContainer } from "../container/update.ts";
 import type { GlobalOptions } from "./context.ts";
 import type { LinuxResources } from "../oci/spec.ts";
 import { parseSpec } from "../oci/config.ts";

@@ -5,8 +5,14 @@
  * <root>/            0700
  *   <id>/            0700
  *     state.json     0600  the ContainerRecord, replaced atomically (write .tmp, rename)
- *     lock                 flock(2) taken by every writer (withLock)
+ *     lock                 flock(2) held by every read-check-act-save (withLock)
+ *     config.json    0600  the spec the container was created with (exec, update, delete)
+ *     sock                 the sandbox process's control socket (a root container's)
+ *     sandbox.log          the sandbox process's stderr
+ *   ~<id>.<pid>/           a directory being created (made whole, then renamed to <id>)
  * ```
+ *
+ * Every path under `<root>/<id>` is built here and nowhere else.
  *
  * Readers need no lock: a rename is atomic, so they see the old or the new record, never half
  * of one. The record keeps the init's start time from /proc/<pid>/stat, so a pid reused by an
@@ -15,7 +21,8 @@
  */
 import { join, resolve } from "node:path";
 import type { ContainerStatus } from "../oci/state.ts";
-import { readProcStat } from "../linux/procs.ts";
+import { procAlive, readProcStat } from "../linux/procs.ts";
+import type { Spec } from "../oci/spec.ts";
 export { parseProcStat, type ProcStat, readProcStat } from "../linux/procs.ts";
 
 /** The default state root. */
@@ -50,8 +57,6 @@ export interface ContainerRecord {
   socketPath: string;
   /** `create` was given `--pid-file` (the init's parent is the caller, not the sandbox). */
   pidFileUsed: boolean;
-  /** Exit status of the init once known. */
-  exitStatus?: number;
   /** User that owns the container (runc's `owner` in `state`), "" for root. */
   owner: string;
   /** Host pid of the sandbox process. */
@@ -111,10 +116,35 @@ export function procStartTime(pid: number): string | undefined {
  * (the pid was not reused) and it is not a zombie (or dead, `X`).
  */
 export function isAlive(record: Pick<ContainerRecord, "pid" | "initStartTime">): boolean {
-  if (record.pid <= 0 || record.initStartTime === "") return false;
-  const st = readProcStat(record.pid);
-  return st !== undefined && st.startTime === record.initStartTime && st.state !== "Z" &&
-    st.state !== "X";
+  return procAlive(record.pid, record.initStartTime);
+}
+
+/** Prefix of a directory being created (not a valid id, so never listed). */
+const PARTIAL = "~";
+
+function existsPath(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes a 0600 file atomically: `<path>.tmp`, then rename. */
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp`;
+  try {
+    Deno.writeTextFileSync(tmp, text, { mode: 0o600 });
+    Deno.renameSync(tmp, path);
+  } catch (e) {
+    try {
+      Deno.removeSync(tmp);
+    } catch {
+      // nothing was written
+    }
+    throw e;
+  }
 }
 
 /** Lock files this process holds, with their nesting depth (withLock re-enters). */
@@ -168,6 +198,35 @@ export class ContainerStore {
     return join(this.dir(id), "state.json");
   }
 
+  /** Path of the spec the container was created with. */
+  specPath(id: string): string {
+    return join(this.dir(id), "config.json");
+  }
+
+  /** Path of the control socket of the sandbox process a root container starts. */
+  socketPath(id: string): string {
+    return join(this.dir(id), "sock");
+  }
+
+  /** Path of the log that receives the sandbox process's stderr. */
+  logPath(id: string): string {
+    return join(this.dir(id), "sandbox.log");
+  }
+
+  /** The spec the container was created with, undefined when it is not (or no longer) there. */
+  readSpec(id: string): Spec | undefined {
+    try {
+      return JSON.parse(Deno.readTextFileSync(this.specPath(id))) as Spec;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Replaces the stored spec atomically. The caller holds the lock. */
+  writeSpecLocked(id: string, spec: Spec): void {
+    writeAtomic(this.specPath(id), JSON.stringify(spec));
+  }
+
   /** True when a state directory exists for the id. */
   exists(id: string): boolean {
     try {
@@ -179,31 +238,65 @@ export class ContainerStore {
   }
 
   /**
-   * Creates the container's directory (0700) and writes its first record.
+   * Creates the container's directory (0700) with its first record and spec, all at once: they
+   * are written in `<root>/~<id>.<pid>` which is then renamed to `<root>/<id>`, so a directory
+   * named after an id always holds a record, whatever moment the caller is killed at. Of two
+   * processes creating one id, exactly one wins; the other leaves nothing.
    * @throws {ContainerExistsError} when the id is taken.
    * @returns the record given.
    */
-  create(id: string, record: ContainerRecord): ContainerRecord {
+  create(id: string, record: ContainerRecord, spec?: Spec): ContainerRecord {
     validateId(id);
     if (record.id !== id) {
       throw new Error(`record id ${JSON.stringify(record.id)} differs from ${JSON.stringify(id)}`);
     }
     Deno.mkdirSync(this.#root, { recursive: true, mode: 0o700 });
     const dir = join(this.#root, id);
+    if (this.exists(id)) throw new ContainerExistsError(id);
+    this.#sweepPartial(id);
+    const tmp = join(this.#root, `${PARTIAL}${id}.${Deno.pid}`);
     try {
-      Deno.mkdirSync(dir, { mode: 0o700 });
+      Deno.mkdirSync(tmp, { mode: 0o700 });
+      Deno.chmodSync(tmp, 0o700);
+      writeAtomic(join(tmp, "state.json"), JSON.stringify(record) + "\n");
+      if (spec !== undefined) writeAtomic(join(tmp, "config.json"), JSON.stringify(spec));
+      Deno.writeFileSync(join(tmp, "lock"), new Uint8Array(), { mode: 0o600 });
+      try {
+        Deno.renameSync(tmp, dir);
+      } catch (e) {
+        // rename(2) of a directory onto a non-empty one fails: the id was taken meanwhile.
+        const code = (e as { code?: string }).code;
+        if (e instanceof Deno.errors.AlreadyExists || code === "ENOTEMPTY" || code === "EEXIST") {
+          throw new ContainerExistsError(id);
+        }
+        throw e;
+      }
     } catch (e) {
-      if (e instanceof Deno.errors.AlreadyExists) throw new ContainerExistsError(id);
-      throw e;
-    }
-    try {
-      Deno.chmodSync(dir, 0o700);
-      this.withLock(id, () => this.saveLocked(record));
-    } catch (e) {
-      Deno.removeSync(dir, { recursive: true });
+      Deno.removeSync(tmp, { recursive: true });
       throw e;
     }
     return record;
+  }
+
+  /** Removes directories of creates of `id` whose process is gone (killed half-way). */
+  #sweepPartial(id: string): void {
+    const prefix = `${PARTIAL}${id}.`;
+    try {
+      for (const e of Deno.readDirSync(this.#root)) {
+        if (!e.name.startsWith(prefix)) continue;
+        const pid = Number(e.name.slice(prefix.length));
+        if (Number.isInteger(pid) && pid !== Deno.pid && existsPath(`/proc/${pid}`)) continue;
+        Deno.removeSync(join(this.#root, e.name), { recursive: true });
+      }
+    } catch {
+      // best effort: another sweeper got there first
+    }
+  }
+
+  /** Forgets leftovers of creates of `id` killed before they finished (delete --force). */
+  removePartial(id: string): void {
+    validateId(id);
+    this.#sweepPartial(id);
   }
 
   /**
@@ -260,17 +353,9 @@ export class ContainerStore {
    * holds the lock ({@linkcode withLock}).
    */
   saveLocked(record: ContainerRecord): void {
-    const path = this.statePath(record.id);
-    const tmp = `${path}.tmp`;
     try {
-      Deno.writeTextFileSync(tmp, JSON.stringify(record) + "\n", { mode: 0o600 });
-      Deno.renameSync(tmp, path);
+      writeAtomic(this.statePath(record.id), JSON.stringify(record) + "\n");
     } catch (e) {
-      try {
-        Deno.removeSync(tmp);
-      } catch {
-        // nothing was written
-      }
       if (e instanceof Deno.errors.NotFound) throw new ContainerNotFoundError(record.id);
       throw e;
     }
@@ -317,6 +402,35 @@ export class ContainerStore {
         );
       }
       return result;
+    } finally {
+      file.close();
+    }
+  }
+
+  /**
+   * Runs the asynchronous `fn` holding the container's exclusive lock from start to end: the
+   * lock of a verb that waits for the sandbox process (create, start, delete, exec). Not
+   * re-entrant: `fn` must not take the same container's lock again.
+   * @throws {ContainerNotFoundError} when the container's directory does not exist.
+   */
+  async withLockAsync<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const path = join(this.dir(id), "lock");
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o600 });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) throw new ContainerNotFoundError(id);
+      throw e;
+    }
+    try {
+      await file.lock(true);
+      held.set(path, 1);
+      try {
+        return await fn();
+      } finally {
+        held.delete(path);
+        await file.unlock();
+      }
     } finally {
       file.close();
     }

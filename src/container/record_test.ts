@@ -122,7 +122,6 @@ Deno.test("ContainerStore.save() replaces state.json by rename and leaves no .tm
     Deno.writeTextFileSync(`${root}/web/state.json.tmp`, "garbage");
     rec.status = "running";
     rec.pid = 1234;
-    rec.exitStatus = 3;
     store.save(rec);
     const after = Deno.statSync(`${root}/web/state.json`).ino;
     assert(before !== after, "state.json was rewritten in place, not renamed over");
@@ -132,7 +131,6 @@ Deno.test("ContainerStore.save() replaces state.json by rename and leaves no .tm
       ...record("web"),
       status: "running",
       pid: 1234,
-      exitStatus: 3,
     });
   }));
 

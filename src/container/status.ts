@@ -2,13 +2,13 @@
  * The one table of which operation is allowed in which container status, with runc's
  * semantics. Every command asks here; nothing else decides.
  *
- * | status   | start | kill | delete | delete -f | pause | resume | exec |
- * |----------|-------|------|--------|-----------|-------|--------|------|
- * | creating |       |      |        | yes       |       |        |      |
- * | created  | yes   | yes  | yes*   | yes       | yes   |        | yes  |
- * | running  |       | yes  |        | yes       | yes   |        | yes  |
- * | paused   |       | yes  |        | yes       |       | yes    | (†)  |
- * | stopped  |       |      | yes    | yes       |       |        |      |
+ * | status   | start | kill | delete | delete -f | pause | resume | exec | update |
+ * |----------|-------|------|--------|-----------|-------|--------|------|--------|
+ * | creating |       |      |        | yes       |       |        |      |        |
+ * | created  | yes   | yes  | yes*   | yes       | yes   |        | yes  | yes    |
+ * | running  |       | yes  |        | yes       | yes   |        | yes  | yes    |
+ * | paused   |       | yes  |        | yes       |       | yes    | (†)  | yes    |
+ * | stopped  |       |      | yes    | yes       |       |        |      |        |
  *
  * \* `runc delete` of a created container kills its init (blocked before execve) and deletes it
  * without `--force`; see {@linkcode deleteKills}.
@@ -24,7 +24,15 @@ import type { ContainerStatus } from "../oci/state.ts";
 export type { ContainerStatus } from "../oci/state.ts";
 
 /** The operations whose permission depends on the status. */
-export type Operation = "start" | "kill" | "delete" | "forceDelete" | "pause" | "resume" | "exec";
+export type Operation =
+  | "start"
+  | "kill"
+  | "delete"
+  | "forceDelete"
+  | "pause"
+  | "resume"
+  | "exec"
+  | "update";
 
 /** For each operation, the statuses it is allowed in. */
 export const ALLOWED: Readonly<Record<Operation, readonly ContainerStatus[]>> = {
@@ -35,6 +43,7 @@ export const ALLOWED: Readonly<Record<Operation, readonly ContainerStatus[]>> = 
   pause: ["created", "running"],
   resume: ["paused"],
   exec: ["created", "running"],
+  update: ["created", "running", "paused"],
 };
 
 /** True when `op` is allowed in `status`. */
@@ -88,6 +97,7 @@ const VERB: Record<Operation, string> = {
   pause: "pause",
   resume: "resume",
   exec: "exec in",
+  update: "update",
 };
 
 /**

@@ -22,6 +22,7 @@ import { rawSyscallAsync } from "../../ffi/syscall.ts";
 import type { Hook, Hooks } from "../oci/spec.ts";
 import type { OciState } from "../oci/state.ts";
 import { CLOSE_RANGE_CLOEXEC, NS_FLAG } from "./consts.ts";
+import { SIGKILL } from "./signals.ts";
 import { ignoredSignals, nsJoinFlags, reportError } from "./init.ts";
 
 /** A hook point of the runtime-spec. */
@@ -130,7 +131,7 @@ export async function runHook(
     }
     const timeout = hook.timeout !== undefined && hook.timeout > 0 ? hook.timeout * 1000 : -1;
     if (!(await pollPidfd(spawned.pidfd, timeout))) {
-      pidfdSignal(spawned.pidfd, 9);
+      pidfdSignal(spawned.pidfd, SIGKILL);
       await waitPidfd(spawned.pidfd);
       throw new Error(`${what}: timed out after ${hook.timeout}s`);
     }

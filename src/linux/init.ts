@@ -27,8 +27,8 @@ import {
 } from "../../ffi/process.ts";
 import type { Program } from "../../ffi/program.ts";
 import type { Spec } from "../oci/spec.ts";
-import { OCI_VERSION } from "../oci/default_spec.ts";
-import type { OciState } from "../oci/state.ts";
+import { SIGKILL } from "./signals.ts";
+import { ociStateOf } from "../oci/state.ts";
 import { cgroupLayout, cgroupProcsOf } from "./cgroup_mounts.ts";
 import { containerPlace, runHooks } from "./hooks.ts";
 import { compileSeccomp } from "./seccomp.ts";
@@ -386,14 +386,13 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       }
       let r = await readReport(spawned.reportFd);
       if (r.kind === "hooks") {
-        const state: OciState = {
-          ociVersion: OCI_VERSION,
+        const state = ociStateOf({
           id: o.hookState?.id ?? "",
           status: "creating",
           pid: spawned.pid,
           bundle: o.hookState?.bundle ?? "",
-          annotations: o.hookState?.annotations ?? {},
-        };
+          annotations: o.hookState?.annotations,
+        });
         await runHooks("prestart", o.spec.hooks, state);
         await runHooks("createRuntime", o.spec.hooks, state);
         await runHooks(
@@ -419,7 +418,7 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       throw new Error("container init exited before it was ready");
     } catch (e) {
       // The child exits by itself after a failure report; kill it anyway, and reap it.
-      pidfdSignal(spawned.pidfd, 9);
+      pidfdSignal(spawned.pidfd, SIGKILL);
       if (!o.cloneParent) reapBlocking(spawned.pid);
       else await pollPidfd(spawned.pidfd, 5000);
       init.close();
@@ -578,7 +577,7 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
       joinCgroup(spawned.pid, cgroupProcsOf(o.initPid));
       writeAll(ctlWr, new Uint8Array([1]), "cgroup sync");
     } catch (e) {
-      killPid(spawned.pid, 9);
+      killPid(spawned.pid, SIGKILL);
       if (!o.cloneParent) reapBlocking(spawned.pid);
       proc.close();
       throw e;

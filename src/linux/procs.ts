@@ -50,6 +50,17 @@ export function readProcStat(pid: number): ProcStat | undefined {
   }
 }
 
+/**
+ * True when `pid` still runs as the process whose start time was recorded (the pid was not
+ * reused) and it is not a zombie (or dead, `X`). The one liveness check of inits and sandbox
+ * processes.
+ */
+export function procAlive(pid: number, start: string | undefined): boolean {
+  if (pid <= 0 || start === undefined || start === "") return false;
+  const st = readProcStat(pid);
+  return st !== undefined && st.startTime === start && st.state !== "Z" && st.state !== "X";
+}
+
 /** Field 22 (starttime) of /proc/<pid>/stat, or undefined when the pid does not exist. */
 export function startTime(pid: number): string | undefined {
   return readProcStat(pid)?.startTime;

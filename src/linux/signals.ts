@@ -62,3 +62,14 @@ export function parseSignal(s: string): number {
   }
   throw new Error(`invalid signal ${JSON.stringify(s)}`);
 }
+
+/** SIGKILL, the one signal a process cannot catch. */
+export const SIGKILL = 9;
+
+/**
+ * Signals a foreground `run` or `exec` passes on to the process it waits for, with their
+ * numbers.
+ */
+export const FORWARDED_SIGNALS: readonly (readonly [Deno.Signal, number])[] = (
+  ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const
+).map((s) => [s, SIGNALS[s.slice(3)]!] as const);

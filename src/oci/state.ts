@@ -2,6 +2,7 @@
  * The runtime-spec state of a container (runtime.md "State"), what `runts state` prints.
  * @module
  */
+import { OCI_VERSION } from "./default_spec.ts";
 
 /** The lifecycle status of a container, as the runtime-spec names it. */
 export type ContainerStatus = "creating" | "created" | "running" | "stopped" | "paused";
@@ -29,4 +30,28 @@ export interface OciState {
   bundle: string;
   /** The annotations of config.json. */
   annotations?: Record<string, string>;
+}
+
+/** What a state is built from. */
+export interface StateFields {
+  id: string;
+  status: ContainerStatus;
+  pid: number;
+  bundle: string;
+  annotations?: Record<string, string> | undefined;
+}
+
+/**
+ * The state of a container, as hooks receive it on stdin and `runts state` prints it (the one
+ * place the literal is built).
+ */
+export function ociStateOf(f: StateFields): OciState {
+  return {
+    ociVersion: OCI_VERSION,
+    id: f.id,
+    status: f.status,
+    pid: f.pid,
+    bundle: f.bundle,
+    annotations: f.annotations ?? {},
+  };
 }

@@ -1,6 +1,12 @@
 /**
  * The control-socket methods of a sandbox process, one constant and one argument type each
- * (runsc's `containerManager.*`).
+ * (runsc's `containerManager.*`), and the {@linkcode Methods} map that types both ends: the
+ * server's handlers (src/boot/handlers.ts) and the host's SandboxClient (src/sandbox/client.ts).
+ *
+ * Only methods a command calls exist. Signals, pause/resume and stats are not methods: the CLI
+ * acts on the kernel objects itself (a start-time-checked pidfd, the container's cgroup), which
+ * works the same whether or not the sandbox process is still alive (kill and delete after it was
+ * killed), and costs no round trip.
  * @module
  */
 import type { Spec } from "../oci/spec.ts";
@@ -11,20 +17,8 @@ export const CREATE = "containerManager.Create";
 export const START = "containerManager.Start";
 /** Wait for a container's init to exit. */
 export const WAIT = "containerManager.Wait";
-/** Signal a container's processes. */
-export const SIGNAL = "containerManager.Signal";
-/** List the host pids of a container's processes. */
-export const PROCESSES = "containerManager.Processes";
 /** Start a process in a running container; the sandbox process is its parent. fds as CREATE. */
 export const EXECUTE_ASYNC = "containerManager.ExecuteAsync";
-/** Wait for a process started with EXECUTE_ASYNC. */
-export const WAIT_PID = "containerManager.WaitPID";
-/** Freeze a container's processes (its cgroup). */
-export const PAUSE = "containerManager.Pause";
-/** Thaw a paused container. */
-export const RESUME = "containerManager.Resume";
-/** A container's cgroup statistics (runc's `events --stats` data) and OOM kill count. */
-export const EVENT = "containerManager.Event";
 /** The sandbox process's view of itself: stack, open fds, processes. */
 export const DEBUG_STACKS = "debug.Stacks";
 /** Kill a container and forget it; the sandbox exits when it has no container left. */
@@ -46,7 +40,7 @@ export interface CreateArgs {
 export interface CreateResult {
   pid: number;
 }
-/** Arguments of START, WAIT, PROCESSES, DESTROY. */
+/** Arguments of START, WAIT, DESTROY. */
 export interface IdArgs {
   id: string;
 }
@@ -56,28 +50,12 @@ export interface WaitResult {
   code: number | null;
   signal?: number;
 }
-/** Arguments of SIGNAL. */
-export interface SignalArgs {
-  id: string;
-  signal: number;
-  /** "process": the init; "all": every process of the container. */
-  mode: "process" | "all";
-}
-/** Result of PROCESSES. */
-export interface ProcessesResult {
-  pids: number[];
-}
 
 /** Arguments of EXECUTE_ASYNC: the container's spec with `process` set to the new process. */
 export interface ExecuteAsyncArgs {
   id: string;
   spec: Spec;
   preserveFds: number;
-}
-/** Arguments of WAIT_PID. */
-export interface WaitPidArgs {
-  id: string;
-  pid: number;
 }
 
 /** Result of DEBUG_STACKS. */
@@ -87,3 +65,19 @@ export interface StacksResult {
   fds: string[];
   containers: { id: string; pid: number; state: string; execs: number[] }[];
 }
+
+/** Result of a method that answers nothing. */
+export type Empty = Record<string, never>;
+
+/** Every method: its argument and result types. Both ends are typed from here. */
+export interface Methods {
+  [CREATE]: { args: CreateArgs; result: CreateResult };
+  [START]: { args: IdArgs; result: Empty };
+  [WAIT]: { args: IdArgs; result: WaitResult };
+  [EXECUTE_ASYNC]: { args: ExecuteAsyncArgs; result: CreateResult };
+  [DEBUG_STACKS]: { args: Empty; result: StacksResult };
+  [DESTROY]: { args: IdArgs; result: Empty };
+}
+
+/** A method name. */
+export type Method = keyof Methods;

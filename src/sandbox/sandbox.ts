@@ -8,9 +8,10 @@ import { Program, StrV } from "../../ffi/program.ts";
 import { closeFd, pidfdOpen, pidfdSignal, pollPidfd } from "../../ffi/process.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
 import { u64s } from "../../ffi/structs/kernel.ts";
-import { AT_FDCWD, CLOSE_RANGE_CLOEXEC, O } from "../linux/consts.ts";
+import { AT_FDCWD, CLOSE_RANGE_CLOEXEC, O, PR } from "../linux/consts.ts";
 import { ignoredSignals, reportError } from "../linux/init.ts";
-import { readProcStat, startTime } from "../linux/procs.ts";
+import { procAlive, startTime } from "../linux/procs.ts";
+import { SIGKILL } from "../linux/signals.ts";
 import { selfArgv } from "./self.ts";
 
 /** The sandbox process as recorded in a container's state. */
@@ -31,6 +32,11 @@ export interface StartSandboxOptions {
   logPath: string;
   /** Pass --debug. */
   debug?: boolean;
+  /**
+   * Called as soon as the process exists, before it has exec'd runts: the caller records it
+   * there and then, so that no moment leaves a sandbox process nobody knows of.
+   */
+  onSpawned?: (sb: SandboxProcess) => void;
 }
 
 /** V8 flags for the long-lived sandbox process: a small heap. */
@@ -57,6 +63,9 @@ export function sandboxProgram(o: StartSandboxOptions, argv: string[], env: stri
   p.call("dup2", SYS.dup2, [log, 2]);
   p.call("dup2", SYS.dup2, [o.listenFd, 3], { subject: "control socket" });
   p.call("setsid", SYS.setsid, []);
+  // Until the creator has recorded it (its first Create request), the sandbox process dies
+  // with the creator: a create killed at any moment leaves no sandbox process nobody knows of.
+  p.call("prctl", SYS.prctl, [PR.SET_PDEATHSIG, SIGKILL]);
   for (const sig of ignoredSignals()) {
     p.call("rt_sigaction", SYS.rt_sigaction, [sig, new Uint8Array(32), null, 8]);
   }
@@ -70,12 +79,21 @@ export function sandboxProgram(o: StartSandboxOptions, argv: string[], env: stri
 
 /** Starts the sandbox process; returns once it has exec'd runts. */
 export async function startSandbox(o: StartSandboxOptions): Promise<SandboxProcess> {
-  const args = ["--root", o.root, ...(o.debug ? ["--debug"] : []), "boot", o.id];
+  const args = [
+    "--root",
+    o.root,
+    ...(o.debug ? ["--debug"] : []),
+    "boot",
+    "--creator",
+    String(Deno.pid),
+    o.id,
+  ];
   const argv = selfArgv(args, SANDBOX_V8_FLAGS);
   const env = Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`);
   const program = sandboxProgram(o, argv, env);
   const s = spawnProgram(program, { flags: 0 });
   try {
+    o.onSpawned?.({ pid: s.pid, startTime: startTime(s.pid) ?? "" });
     const r = await readReport(s.reportFd);
     if (r.kind === "failed") throw reportError(program, r.index, r.errno);
     return { pid: s.pid, startTime: startTime(s.pid) ?? "" };
@@ -87,10 +105,7 @@ export async function startSandbox(o: StartSandboxOptions): Promise<SandboxProce
 
 /** True when the recorded sandbox process still runs (same pid and start time). */
 export function sandboxAlive(sb: SandboxProcess | undefined): boolean {
-  if (sb === undefined || sb.pid <= 0) return false;
-  const st = readProcStat(sb.pid);
-  return st !== undefined && st.startTime === sb.startTime && st.state !== "Z" &&
-    st.state !== "X";
+  return sb !== undefined && procAlive(sb.pid, sb.startTime);
 }
 
 /** Kills a recorded sandbox process (if it is still the same process) and waits for it. */
@@ -101,7 +116,7 @@ export async function killSandbox(sb: SandboxProcess | undefined): Promise<void>
   try {
     if (startTime(sb!.pid) !== sb!.startTime) return;
     // Through the pidfd: the process may be gone (and reaped) by now; that is fine.
-    pidfdSignal(fd, 9);
+    pidfdSignal(fd, SIGKILL);
     await pollPidfd(fd, 5000);
   } finally {
     closeFd(fd);

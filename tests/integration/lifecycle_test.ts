@@ -129,7 +129,7 @@ Deno.test({
       assertEquals(del.code, 1);
       assertStringIncludes(
         del.stderr,
-        `cannot delete container "${id}" that is not stopped: running`,
+        `cannot delete container "${id}": it is running (use --force)`,
       );
 
       const k = await runts(["kill", id, "TERM"], { root });
@@ -142,7 +142,7 @@ Deno.test({
       assertEquals(s.status, "stopped");
       const k2 = await runts(["kill", id, "KILL"], { root });
       assertEquals(k2.code, 1);
-      assertStringIncludes(k2.stderr, "not running");
+      assertStringIncludes(k2.stderr, `cannot kill container "${id}": it is stopped`);
 
       const d = await runts(["delete", id], { root });
       assertEquals([d.code, d.stderr], [0, ""]);

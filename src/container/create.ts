@@ -1,0 +1,187 @@
+/**
+ * `create`: claims the id (the whole state directory appears at once), starts the sandbox
+ * process (or joins the pod's), asks it for the container and records the init, all under the
+ * container's lock. A create killed at any moment leaves what `delete --force` removes.
+ * @module
+ */
+import { resolve } from "node:path";
+import { closeFd } from "../../ffi/process.ts";
+import { listenUnix } from "../../ffi/socket.ts";
+import { connectConsoleSocket } from "../linux/console.ts";
+import { startTime } from "../linux/procs.ts";
+import { loadBundle } from "../oci/config.ts";
+import type { Spec } from "../oci/spec.ts";
+import { SandboxClient } from "../sandbox/client.ts";
+import { startSandbox } from "../sandbox/sandbox.ts";
+import { Container, type Runtime } from "./container.ts";
+import { destroyLocked } from "./delete.ts";
+import { type ContainerRecord, ContainerStore } from "./record.ts";
+
+/** Options of {@linkcode createContainer} (what `runts create` takes). */
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  /** Set up the root with chroot instead of pivot_root. */
+  noPivot: boolean;
+  /** Number of fds from 3 up that the container keeps. */
+  preserveFds: number;
+}
+
+/** Writes a pid file atomically, as runc does. */
+export function writePidFile(path: string, pid: number): void {
+  const abs = resolve(path);
+  const tmp = `${abs}.${Deno.pid}.tmp`;
+  Deno.writeTextFileSync(tmp, String(pid));
+  Deno.renameSync(tmp, abs);
+}
+
+/** The sandbox a container's annotations name (containerd's CRI, CRI-O), if it is not a sandbox. */
+export function sandboxIdOf(a: Record<string, string> | undefined): string | undefined {
+  if (a === undefined) return undefined;
+  if (a["io.kubernetes.cri.container-type"] === "container") {
+    return a["io.kubernetes.cri.sandbox-id"];
+  }
+  if (a["io.kubernetes.cri-o.ContainerType"] === "container") {
+    return a["io.kubernetes.cri-o.SandboxID"];
+  }
+  return undefined;
+}
+
+/** What a bundle gives a new container. */
+export interface Claimed {
+  store: ContainerStore;
+  rec: ContainerRecord;
+  spec: Spec;
+  /** The pod's root container when this one joins an existing sandbox. */
+  root: ContainerRecord | undefined;
+}
+
+/**
+ * Loads and checks the bundle and claims the id: the state directory appears with the record
+ * (status `creating`) and the spec, or not at all.
+ * @throws {ContainerExistsError} when the id is taken.
+ */
+export function claim(
+  rt: Pick<Runtime, "root">,
+  o: Pick<CreateOptions, "id" | "bundle" | "consoleSocket" | "pidFile">,
+  self?: { sandboxPid: number; sandboxStartTime: string },
+  loaded?: ReturnType<typeof loadBundle>,
+): Claimed {
+  const store = new ContainerStore(rt.root);
+  store.validateId(o.id);
+  const { spec, rootfs, bundle } = loaded ?? loadBundle(o.bundle);
+  const terminal = spec.process?.terminal === true;
+  if (terminal && o.consoleSocket === undefined && self === undefined) {
+    throw new Error("process.terminal is true: --console-socket is required");
+  }
+  if (!terminal && o.consoleSocket !== undefined) {
+    throw new Error("--console-socket given but process.terminal is false");
+  }
+  // A container whose annotations name a sandbox joins that sandbox's process (a pod).
+  const sandboxId = sandboxIdOf(spec.annotations) ?? o.id;
+  let root: ContainerRecord | undefined;
+  if (sandboxId !== o.id) {
+    root = store.tryLoad(sandboxId);
+    if (root === undefined) throw new Error(`sandbox "${sandboxId}" does not exist`);
+    if (!Container.of(store, root).sandboxAlive()) {
+      throw new Error(`sandbox "${sandboxId}" is not running`);
+    }
+  }
+  const sandbox = self ??
+    (root?.sandboxPid !== undefined
+      ? { sandboxPid: root.sandboxPid, sandboxStartTime: root.sandboxStartTime ?? "" }
+      : {});
+  const rec = store.create(o.id, {
+    id: o.id,
+    bundle,
+    rootfs,
+    status: "creating",
+    pid: 0,
+    initStartTime: "",
+    created: new Date().toISOString(),
+    annotations: spec.annotations ?? {},
+    sandboxId,
+    socketPath: root?.socketPath ?? store.socketPath(o.id),
+    pidFileUsed: o.pidFile !== undefined,
+    owner: "",
+    ...sandbox,
+    // exec starts from the container's spec as it was created (runc keeps it in its state too).
+  }, spec);
+  return { store, rec, spec, root };
+}
+
+/** Creates a container (in a new sandbox process, or in its pod's) and returns it. */
+export async function createContainer(rt: Runtime, o: CreateOptions): Promise<Container> {
+  const { store, spec, root } = claim(rt, o);
+  return await store.withLockAsync(o.id, async () => {
+    // Loaded again under the lock: a delete --force may have been quicker.
+    const c = Container.of(store, store.load(o.id));
+    const rec = c.rec;
+    let listenFd = -1;
+    let consoleFd = -1;
+    try {
+      if (o.consoleSocket !== undefined) consoleFd = connectConsoleSocket(o.consoleSocket);
+      if (root === undefined) {
+        listenFd = listenUnix(rec.socketPath, { mode: 0o600, backlog: 16 });
+        await startSandbox({
+          root: store.root,
+          id: o.id,
+          listenFd,
+          logPath: store.logPath(o.id),
+          debug: rt.debug,
+          onSpawned: (sb) => {
+            rec.sandboxPid = sb.pid;
+            rec.sandboxStartTime = sb.startTime;
+            c.saveLocked();
+          },
+        });
+        closeFd(listenFd);
+        listenFd = -1;
+      }
+      const sb = SandboxClient.connect(rec.socketPath);
+      try {
+        const { pid } = sb.create({
+          id: o.id,
+          spec,
+          rootfs: rec.rootfs,
+          bundle: rec.bundle,
+          cloneParent: o.pidFile !== undefined,
+          noPivot: o.noPivot,
+          preserveFds: o.preserveFds,
+        }, {
+          stdio: [0, 1, 2],
+          preserve: Array.from({ length: o.preserveFds }, (_, i) => 3 + i),
+          ...(consoleFd >= 0 ? { console: consoleFd } : {}),
+        });
+        rec.pid = pid;
+        rec.initStartTime = startTime(pid) ?? "";
+        rec.status = "created";
+        if (o.pidFile !== undefined) writePidFile(o.pidFile, pid);
+        c.saveLocked();
+      } finally {
+        sb.close();
+      }
+      return c;
+    } catch (e) {
+      closeFd(listenFd);
+      const why = lastLogLine(store.logPath(o.id));
+      if (why !== "" && e instanceof Error) e.message += ` (sandbox process: ${why})`;
+      await destroyLocked(c);
+      throw e;
+    } finally {
+      closeFd(consoleFd);
+    }
+  });
+}
+
+/** The last line the sandbox process wrote to its log, "" if none. */
+function lastLogLine(path: string): string {
+  try {
+    const lines = Deno.readTextFileSync(path).trim().split("\n");
+    return lines.at(-1) ?? "";
+  } catch {
+    return "";
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * `delete`: kills what is left of a container (init, its processes, its place in the sandbox
+ * process, the sandbox process of a root container), removes its cgroup, runs the poststop
+ * hooks and removes its state directory, in one step under its lock.
+ * @module
+ */
+import { closeFd, pidfdOpen, pidfdSignal, pollPidfd } from "../../ffi/process.ts";
+import { runHook } from "../linux/hooks.ts";
+import { containerPids, startTime } from "../linux/procs.ts";
+import { SIGKILL } from "../linux/signals.ts";
+import { ociStateOf } from "../oci/state.ts";
+import { SandboxClient } from "../sandbox/client.ts";
+import { killSandbox } from "../sandbox/sandbox.ts";
+import { Container, type Runtime } from "./container.ts";
+import { ContainerNotFoundError, ContainerStore, isAlive } from "./record.ts";
+
+/** Deletes a container: refused unless stopped (or created), unless forced. */
+export async function deleteContainer(
+  rt: Pick<Runtime, "root">,
+  id: string,
+  force: boolean,
+): Promise<void> {
+  try {
+    await Container.locked(rt, id, async (c) => {
+      if (!force) c.check("delete");
+      await destroyLocked(c, { poststop: true });
+    });
+  } catch (e) {
+    if (!(force && e instanceof ContainerNotFoundError)) throw e;
+    // Forced: a create killed before its directory was whole leaves only a partial one.
+    new ContainerStore(rt.root).removePartial(id);
+  }
+}
+
+/**
+ * Kills everything of a container and removes its state directory. The caller holds the lock.
+ * With `poststop`, the poststop hooks run (delete; not a create that failed).
+ */
+export async function destroyLocked(c: Container, o: { poststop?: boolean } = {}): Promise<void> {
+  const rec = c.rec;
+  const cg = c.cgroup();
+  // Frozen processes cannot die: thaw a paused container before killing it.
+  try {
+    if (cg?.frozen()) cg.thaw();
+  } catch {
+    // no freezer state to read: nothing is frozen
+  }
+  await killInit(rec);
+  await destroyInSandbox(c);
+  // The root container's sandbox process ends with it (and every container in it).
+  if (rec.sandboxId === rec.id) await killSandbox(c.sandbox);
+  // The sandbox removes the cgroup; when it was gone, nobody did.
+  await cg?.destroy().catch(() => {});
+  if (o.poststop) await poststop(c.spec === undefined ? undefined : c);
+  c.store.remove(rec.id);
+}
+
+/** Runs the poststop hooks (runtime namespace); a failure is a warning, as the spec says. */
+export async function poststop(c: Container | undefined): Promise<void> {
+  const hooks = c?.spec?.hooks?.poststop ?? [];
+  if (c === undefined || hooks.length === 0) return;
+  const state = ociStateOf({
+    id: c.id,
+    status: "stopped",
+    pid: c.rec.pid,
+    bundle: c.rec.bundle,
+    annotations: c.spec?.annotations,
+  });
+  // A failing poststop hook is a warning, and the remaining hooks still run (runtime-spec).
+  for (const hook of hooks) {
+    try {
+      await runHook("poststop", hook, state);
+    } catch (e) {
+      console.error(`runts: warning: ${(e as Error).message}`);
+    }
+  }
+}
+
+/**
+ * Asks the sandbox process to forget a container (best effort: it may be gone or stuck, so the
+ * answer is awaited for a few seconds at most).
+ */
+async function destroyInSandbox(c: Container): Promise<void> {
+  if (!c.sandboxAlive()) return;
+  let sb: SandboxClient | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    sb = SandboxClient.connect(c.rec.socketPath);
+    await Promise.race([
+      sb.destroy(c.id),
+      new Promise((resolve) => (timer = setTimeout(resolve, DESTROY_TIMEOUT_MS))),
+    ]);
+  } catch {
+    // an unresponsive sandbox is killed by the caller when it is the container's own
+  } finally {
+    clearTimeout(timer);
+    sb?.close();
+  }
+}
+
+const DESTROY_TIMEOUT_MS = 3000;
+
+/** Signals a pid through a pidfd, after checking it is still the same process. */
+export function signalChecked(pid: number, start: string | undefined, signal: number): boolean {
+  const fd = pidfdOpen(pid);
+  if (fd === undefined) return false;
+  try {
+    if (start !== undefined && startTime(pid) !== start) return false;
+    return pidfdSignal(fd, signal);
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/** Kills the init (all its container's processes) and waits until it is gone. */
+async function killInit(rec: Container["rec"]): Promise<void> {
+  if (!isAlive(rec)) return;
+  const fd = pidfdOpen(rec.pid);
+  if (fd === undefined) return;
+  try {
+    if (startTime(rec.pid) !== rec.initStartTime) return;
+    for (const pid of containerPids(rec.pid).reverse()) signalChecked(pid, undefined, SIGKILL);
+    pidfdSignal(fd, SIGKILL);
+    await pollPidfd(fd, 10_000);
+  } finally {
+    closeFd(fd);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * `exec`: starts a process in a container. The status check and the start are one step under
+ * the container's lock (a delete cannot come in between); waiting for the process is not.
+ * @module
+ */
+import { execProcess, type Init } from "../linux/init.ts";
+import type { Process } from "../oci/spec.ts";
+import { SandboxClient } from "../sandbox/client.ts";
+import { Container, type Runtime } from "./container.ts";
+import { writePidFile } from "./create.ts";
+import { canExec, refusal } from "./status.ts";
+
+/** Options of {@linkcode execInContainer}. */
+export interface ExecInOptions {
+  /** The process to run, made from the container's own process (its stored spec). */
+  process: (base: Process | undefined) => Process;
+  /** Return once started; nobody here waits for it. */
+  detach: boolean;
+  pidFile?: string;
+  /** Exec in a paused container too (`--ignore-paused`). */
+  ignorePaused?: boolean;
+  stdio: [number, number, number];
+  /** Preserved fds (3, 4, ... in the process). */
+  preserve: number[];
+  /** The pty's end for the console socket, when the process has a terminal. */
+  consoleFd?: number;
+}
+
+/**
+ * What was started: a process this one is the parent of (foreground, or with a pid file, as
+ * with runc), or only a pid when the sandbox process is its parent (detached without a pid
+ * file: nobody else would reap it).
+ */
+export type Started = { proc: Init } | { pid: number };
+
+/** The process spec exec would run in `id` (checks the status; for the console checks). */
+export function execSpec(
+  rt: Pick<Runtime, "root">,
+  id: string,
+  make: (base: Process | undefined) => Process,
+): Process {
+  return make(Container.load(rt, id).spec?.process);
+}
+
+/** Starts a process in a created or running container. */
+export async function execInContainer(
+  rt: Pick<Runtime, "root">,
+  id: string,
+  o: ExecInOptions,
+): Promise<Started> {
+  return await Container.locked(rt, id, async (c) => {
+    const status = c.status();
+    if (!canExec(status, o.ignorePaused)) throw new Error(refusal("exec", id, status));
+    const base = c.spec;
+    if (base === undefined) throw new Error(`container ${JSON.stringify(id)} has no stored spec`);
+    const spec = { ...base, process: o.process(base.process) };
+    if (o.detach && o.pidFile === undefined && c.sandboxAlive()) {
+      const { pid } = await SandboxClient.with(
+        c.rec.socketPath,
+        (sb) =>
+          Promise.resolve(sb.executeAsync({ id, spec, preserveFds: o.preserve.length }, {
+            stdio: o.stdio,
+            preserve: o.preserve,
+            ...(o.consoleFd !== undefined ? { console: o.consoleFd } : {}),
+          })),
+      );
+      return { pid };
+    }
+    const proc = await execProcess({
+      initPid: c.rec.pid,
+      initStartTime: c.rec.initStartTime,
+      spec,
+      stdio: o.stdio,
+      preserveFds: o.preserve,
+      ...(o.consoleFd !== undefined ? { consoleFd: o.consoleFd } : {}),
+    });
+    if (o.pidFile !== undefined) writePidFile(o.pidFile, proc.pid);
+    return { proc };
+  });
+}

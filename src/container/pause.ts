@@ -1,0 +1,24 @@
+/** `pause` and `resume`: the container's cgroup freezer, under its lock. @module */
+import { Container, type Runtime } from "./container.ts";
+
+/** Freezes every process of a running (or created) container: status paused. */
+export async function pauseContainer(rt: Pick<Runtime, "root">, id: string): Promise<void> {
+  await Container.locked(rt, id, (c) => {
+    c.check("pause");
+    c.requireCgroup().freeze();
+    c.rec.status = "paused";
+    c.saveLocked();
+    return Promise.resolve();
+  });
+}
+
+/** Thaws a paused container. */
+export async function resumeContainer(rt: Pick<Runtime, "root">, id: string): Promise<void> {
+  await Container.locked(rt, id, (c) => {
+    c.check("resume");
+    c.requireCgroup().thaw();
+    c.rec.status = "running";
+    c.saveLocked();
+    return Promise.resolve();
+  });
+}

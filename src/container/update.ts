@@ -1,0 +1,45 @@
+/** `update` and the statistics of `events`: a container's cgroup. @module */
+import type { CgroupManager } from "../cgroup/manager.ts";
+import type { LinuxResources } from "../oci/spec.ts";
+import { Container, type Runtime } from "./container.ts";
+import type { ContainerStatus } from "./status.ts";
+
+/** Changes a live container's limits and remembers them in its stored spec, under its lock. */
+export async function updateContainer(
+  rt: Pick<Runtime, "root">,
+  id: string,
+  res: LinuxResources,
+): Promise<void> {
+  await Container.locked(rt, id, (c) => {
+    c.check("update");
+    c.requireCgroup().update(res);
+    const spec = c.spec;
+    if (spec !== undefined) {
+      spec.linux = { ...spec.linux, resources: mergeResources(spec.linux?.resources ?? {}, res) };
+      c.writeSpecLocked(spec);
+    }
+    return Promise.resolve();
+  });
+}
+
+function mergeResources(a: LinuxResources, b: LinuxResources): LinuxResources {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const old = out[k];
+    out[k] = v !== null && typeof v === "object" && !Array.isArray(v) && old !== undefined
+      ? { ...(old as object), ...v }
+      : v;
+  }
+  return out as LinuxResources;
+}
+
+/** A container's cgroup statistics, the OOM kills counted so far, and its status (no lock). */
+export function containerStats(rt: Pick<Runtime, "root">, id: string): {
+  stats: ReturnType<CgroupManager["stats"]>;
+  oomKills: number;
+  status: ContainerStatus;
+} {
+  const c = Container.load(rt, id);
+  const cg = c.requireCgroup();
+  return { stats: cg.stats(), oomKills: cg.oomEvents(), status: c.status() };
+}

@@ -1,0 +1,105 @@
+/**
+ * The typed client of a sandbox process's control socket (runsc's `sandbox.Sandbox` methods):
+ * one method per RPC, arguments and results typed by the {@linkcode M.Methods} map the server
+ * shares. Every command that talks to a running sandbox goes through it.
+ * @module
+ */
+import { type CallResult, RpcClient } from "../rpc/client.ts";
+import * as M from "../rpc/methods.ts";
+
+/** Host fds handed to a new process: stdio, then the preserved ones, then the console. */
+export interface ProcessFds {
+  stdio: [number, number, number];
+  /** Preserved fds, sent as p0, p1, ... */
+  preserve: number[];
+  /** The pty's end that goes to the console socket, when there is one. */
+  console?: number;
+}
+
+/** The fds of a process as the server names them. */
+function namedFds(f: ProcessFds): Record<string, number> {
+  const fds: Record<string, number> = { stdin: f.stdio[0], stdout: f.stdio[1], stderr: f.stdio[2] };
+  f.preserve.forEach((fd, i) => (fds[`p${i}`] = fd));
+  if (f.console !== undefined) fds.console = f.console;
+  return fds;
+}
+
+/**
+ * A connection to one sandbox process (connected once, closed with {@linkcode close}).
+ *
+ * @example
+ * ```ts
+ * const sb = SandboxClient.connect(rec.socketPath);
+ * try {
+ *   await sb.start(rec.id);
+ * } finally {
+ *   sb.close();
+ * }
+ * ```
+ */
+export class SandboxClient {
+  readonly #rpc: RpcClient;
+
+  private constructor(rpc: RpcClient) {
+    this.#rpc = rpc;
+  }
+
+  /** Connects to the control socket at `path`. */
+  static connect(path: string): SandboxClient {
+    return new SandboxClient(RpcClient.connect(path));
+  }
+
+  /** Runs `fn` with a client connected to `path`, closing it afterwards. */
+  static async with<T>(path: string, fn: (c: SandboxClient) => Promise<T>): Promise<T> {
+    const c = SandboxClient.connect(path);
+    try {
+      return await fn(c);
+    } finally {
+      c.close();
+    }
+  }
+
+  async #call<K extends M.Method>(
+    method: K,
+    arg: M.Methods[K]["args"],
+    fds?: Record<string, number>,
+  ): Promise<M.Methods[K]["result"]> {
+    const r: CallResult = await this.#rpc.call(method, arg, fds);
+    return r.result as M.Methods[K]["result"];
+  }
+
+  /** Creates a container; its init waits for {@linkcode start}. Blocks in one round trip. */
+  create(arg: M.CreateArgs, fds: ProcessFds): M.CreateResult {
+    return this.#rpc.callSync(M.CREATE, arg, namedFds(fds)).result as M.CreateResult;
+  }
+
+  /** Releases a created container's init into execve (startContainer/poststart hooks around). */
+  async start(id: string): Promise<void> {
+    await this.#call(M.START, { id });
+  }
+
+  /** Waits for a container's init to exit. */
+  wait(id: string): Promise<M.WaitResult> {
+    return this.#call(M.WAIT, { id });
+  }
+
+  /** Starts a process in a container; the sandbox process is its parent. */
+  executeAsync(arg: M.ExecuteAsyncArgs, fds: ProcessFds): M.CreateResult {
+    return this.#rpc.callSync(M.EXECUTE_ASYNC, arg, namedFds(fds)).result as M.CreateResult;
+  }
+
+  /** The sandbox process's stack, fds and containers. */
+  stacks(): Promise<M.StacksResult> {
+    return this.#call(M.DEBUG_STACKS, {});
+  }
+
+  /** Kills a container and forgets it; the sandbox exits when none is left. */
+  async destroy(id: string): Promise<void> {
+    await this.#call(M.DESTROY, { id });
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.#rpc.close();
+  }
+}
