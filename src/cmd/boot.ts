@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 /** fd of the listening control socket in the sandbox process. */
 export const CONTROL_FD = 3;
 
-/** Parses boot's arguments: `[--creator PID] ID`. */
+/** Parses boot's arguments: `ID [--creator PID]`. */
 export function parseBootArgs(argv: string[]): { id: string; creator?: number } {
   const { values, positionals } = parseArgs({
     args: argv,

@@ -273,12 +273,12 @@ export function readUpdateResources(a: UpdateArgs, input: UpdateInput = hostInpu
 }
 
 /** Runs update. */
-export function main(g: GlobalOptions, argv: string[]): Promise<number> {
+export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   const a = parseUpdateArgs(argv);
   for (const w of a.warnings) console.error(`runts: warning: ${w}`);
   if (a.l3CacheSchema !== undefined || a.memBwSchema !== undefined) {
     throw new Error("update: Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported");
   }
-  updateContainer(g, a.id, readUpdateResources(a));
-  return Promise.resolve(0);
+  await updateContainer(g, a.id, readUpdateResources(a));
+  return 0;
 }

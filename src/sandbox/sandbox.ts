@@ -84,9 +84,9 @@ export async function startSandbox(o: StartSandboxOptions): Promise<SandboxProce
     o.root,
     ...(o.debug ? ["--debug"] : []),
     "boot",
+    o.id,
     "--creator",
     String(Deno.pid),
-    o.id,
   ];
   const argv = selfArgv(args, SANDBOX_V8_FLAGS);
   const env = Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`);
