@@ -7,7 +7,7 @@
 import { SyscallError } from "./error.ts";
 import { lastErrno, libc } from "./libc.ts";
 import { Region, runProgramPointer } from "./memory.ts";
-import { HOOKS_INDEX, NOTIFY_INDEX, type Program, READY_INDEX } from "./program.ts";
+import type { Program } from "./program.ts";
 import { SYS } from "./sysno_x86_64.ts";
 import { rawSyscall, sys } from "./syscall.ts";
 import { readable } from "./watcher.ts";
@@ -100,13 +100,18 @@ export function spawnProgram(program: Program, opts: SpawnOptions): Spawned {
   }
 }
 
-/** What the child reported. */
+/**
+ * What the child wrote on its report pipe: nothing (it exec'd or exited: `eof`), the index and
+ * errno of the step that failed, or a `mark` — a 64-bit value above any step index that the
+ * program writes on purpose (what a mark means is the caller's protocol, not this module's).
+ */
 export type Report =
-  | { kind: "ready" }
-  | { kind: "hooks" }
-  | { kind: "notify" }
   | { kind: "eof" }
-  | { kind: "failed"; index: number; errno: number };
+  | { kind: "failed"; index: number; errno: number }
+  | { kind: "mark"; mark: bigint };
+
+/** Report indices from here up are marks, not steps. */
+export const FIRST_MARK = 0xffff_ffff_0000_0000n;
 
 /** Waits for the next report from a child (blocking read on the FFI thread). */
 export async function readReport(fd: number): Promise<Report> {
@@ -122,9 +127,7 @@ export async function readReport(fd: number): Promise<Report> {
   if (got < 16) return { kind: "failed", index: -1, errno: 5 };
   const dv = new DataView(buf.buffer);
   const index = dv.getBigUint64(0, true);
-  if (index === READY_INDEX) return { kind: "ready" };
-  if (index === HOOKS_INDEX) return { kind: "hooks" };
-  if (index === NOTIFY_INDEX) return { kind: "notify" };
+  if (index >= FIRST_MARK) return { kind: "mark", mark: index };
   return { kind: "failed", index: Number(index), errno: Number(dv.getBigUint64(8, true)) };
 }
 

@@ -20,12 +20,6 @@ export const F_ZERO_FAILS = 8;
 export const RECORD_SIZE = 72;
 /** Size of the program header in bytes. */
 export const HEADER_SIZE = 16;
-/** The index that marks a "ready" report instead of an error. */
-export const READY_INDEX = 0xffff_ffff_ffff_ffffn;
-/** The index that marks "namespaces and mounts are ready: run the create hooks now". */
-export const HOOKS_INDEX = 0xffff_ffff_ffff_fffen;
-/** The index that marks "the seccomp listener fd is at SCRATCH_FD: take it" (SCMP_ACT_NOTIFY). */
-export const NOTIFY_INDEX = 0xffff_ffff_ffff_fffdn;
 
 /** One argument of a step. */
 export type StepArg =

@@ -37,8 +37,6 @@ import {
 import { SYS } from "./sysno_x86_64.ts";
 import { cstr, rawSyscall, rawSyscallAsync, sys, sysAsync } from "./syscall.ts";
 
-export { closeFd } from "./process.ts";
-
 const SOCK_SEQPACKET = 5;
 const SOCK_CLOEXEC = 0o2000000;
 const SO_PEERCRED = 17;

@@ -3,7 +3,6 @@ import { SyscallError } from "./error.ts";
 import {
   accept,
   acceptAsync,
-  closeFd,
   connectUnix,
   EPOLLHUP,
   EPOLLIN,
@@ -21,6 +20,7 @@ import {
   shutdownFd,
   socketpairSeqpacket,
 } from "./socket.ts";
+import { closeFd } from "./process.ts";
 import { SYS } from "./sysno_x86_64.ts";
 import { rawSyscall, sys } from "./syscall.ts";
 

@@ -4,7 +4,13 @@
  * @module
  */
 import { closeFd, type ExitStatus, killPid, openPath, pidfdSignal } from "../../ffi/process.ts";
-import { createInit, type ExecOptions, execProcess, type Init } from "../linux/init.ts";
+import {
+  type ContainerProcess,
+  createInit,
+  type ExecOptions,
+  execProcess,
+  type Init,
+} from "../linux/init.ts";
 import { procState, startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
 import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
@@ -58,7 +64,7 @@ interface Entry {
   cgroup: CgroupManager;
   bundle: string;
   /** Processes started in the container with exec, by host pid. */
-  execs: Map<number, { proc: Init; exited: Promise<ExitStatus | undefined> }>;
+  execs: Map<number, { proc: ContainerProcess; exited: Promise<ExitStatus | undefined> }>;
   exit?: ExitStatus | undefined;
   exited: Promise<ExitStatus | undefined>;
 }

@@ -3,7 +3,7 @@
  * the container's lock (a delete cannot come in between); waiting for the process is not.
  * @module
  */
-import { execProcess, type Init } from "../linux/init.ts";
+import { type ContainerProcess, execProcess } from "../linux/init.ts";
 import type { Process } from "../oci/spec.ts";
 import { SandboxClient } from "../sandbox/client.ts";
 import { Container, type Runtime } from "./container.ts";
@@ -31,7 +31,7 @@ export interface ExecInOptions {
  * with runc), or only a pid when the sandbox process is its parent (detached without a pid
  * file: nobody else would reap it).
  */
-export type Started = { proc: Init } | { pid: number };
+export type Started = { proc: ContainerProcess; pid?: never } | { pid: number; proc?: never };
 
 /** The process spec exec would run in `id` (checks the status; for the console checks). */
 export function execSpec(

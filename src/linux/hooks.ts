@@ -5,7 +5,7 @@
  * the container's init through its pidfd.
  * @module
  */
-import { readReport, spawnProgram } from "../../ffi/clone.ts";
+import { spawnProgram } from "../../ffi/clone.ts";
 import {
   closeFd,
   openPath,
@@ -22,8 +22,9 @@ import { rawSyscallAsync } from "../../ffi/syscall.ts";
 import type { Hook, Hooks } from "../oci/spec.ts";
 import type { OciState } from "../oci/state.ts";
 import { CLOSE_RANGE_CLOEXEC, NS_FLAG } from "./consts.ts";
-import { SIGKILL } from "./signals.ts";
-import { ignoredSignals, nsJoinFlags, reportError } from "./init.ts";
+import { ignoredSignals, SIGKILL } from "./signals.ts";
+import { readReport, reportError } from "./channel.ts";
+import { nsJoinFlags } from "./procs.ts";
 
 /** A hook point of the runtime-spec. */
 export type HookName = keyof Hooks;

@@ -4,12 +4,11 @@
  * @module
  */
 import { debugLog, mark } from "../trace.ts";
-import { CLONE, HIGH_FD, readReport, spawnProgram } from "../../ffi/clone.ts";
+import { CLONE, HIGH_FD, spawnProgram } from "../../ffi/clone.ts";
 import { readFileInRoot, resolveInRoot } from "../../ffi/fs.ts";
-import { execStubFd } from "../../ffi/memory.ts";
+import { execStubFd } from "../../ffi/exec_stub.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
 import { sys } from "../../ffi/syscall.ts";
-import { errnoMessage, errnoName } from "../../ffi/errno.ts";
 import {
   closeFd,
   dupAbove,
@@ -25,24 +24,16 @@ import {
   waitPidfd,
   writeAll,
 } from "../../ffi/process.ts";
-import type { Program } from "../../ffi/program.ts";
 import type { Spec } from "../oci/spec.ts";
-import { SIGKILL } from "./signals.ts";
+import { ignoredSignals, SIGKILL } from "./signals.ts";
+import { InitChannel } from "./channel.ts";
 import { ociStateOf } from "../oci/state.ts";
 import { cgroupLayout, cgroupProcsOf } from "./cgroup_mounts.ts";
 import { containerPlace, runHooks } from "./hooks.ts";
 import { compileSeccomp } from "./seccomp.ts";
-import { startTime } from "./procs.ts";
+import { nsJoinFlags, startTime } from "./procs.ts";
 import { NS_FLAG } from "./consts.ts";
 import { buildInitProgram, type NsType, SCRATCH_FD } from "./init_program.ts";
-
-const PHASES: Record<string, string> = {
-  namespaces: "setting up namespaces",
-  rootfs: "preparing the rootfs",
-  process: "setting up the process",
-  console: "setting up the console",
-  exec: "starting the container process",
-};
 
 /** Options for creating an init. */
 export interface CreateInitOptions {
@@ -70,61 +61,48 @@ export interface CreateInitOptions {
   onListener?: (fd: number, pid: number) => void;
 }
 
-/** A container init that has been created. */
-export class Init {
+/**
+ * A process runts cloned into a container (an init, or a process started with exec), once it
+ * has reported "ready": its pid, its pidfd, and the parent's end of its handshake.
+ */
+export class ContainerProcess {
   /** Host pid. */
   readonly pid: number;
-  /** pidfd of the init. */
+  /** pidfd of the process. */
   readonly pidfd: number;
-  /** The init is a child of this process (not handed to our parent). */
+  /** The process is a child of this process (not handed to our parent). */
   readonly ownChild: boolean;
-  #ctl: number;
-  #report: number;
-  #program: Program;
+  /** The parent's end of the handshake. */
+  protected readonly channel: InitChannel;
   #exit: Promise<ExitStatus | undefined> | undefined;
 
-  constructor(
-    o: { pid: number; pidfd: number; ctl: number; report: number; program: Program; own: boolean },
-  ) {
+  constructor(o: { pid: number; pidfd: number; channel: InitChannel; own: boolean }) {
     this.pid = o.pid;
     this.pidfd = o.pidfd;
-    this.#ctl = o.ctl;
-    this.#report = o.report;
-    this.#program = o.program;
+    this.channel = o.channel;
     this.ownChild = o.own;
   }
 
   /** Called with the seccomp listener fd (SCMP_ACT_NOTIFY) before the process execs. */
   onListener: ((fd: number, pid: number) => void) | undefined;
-  #started = false;
 
-  /** Releases the init into execve; resolves when execve succeeded, throws when it failed. */
-  async start(): Promise<void> {
-    if (this.#ctl < 0 || this.#started) throw new Error("container already started");
-    this.#started = true;
-    writeAll(this.#ctl, new Uint8Array([1]), "start pipe");
-    await this.#afterExec();
-  }
-
-  /** The reports after start: the seccomp listener (if any), then execve's outcome. */
-  async #afterExec(): Promise<void> {
+  /** The reports after ready: the seccomp listener (if any), then execve's outcome. */
+  protected async afterExec(): Promise<void> {
     try {
       for (;;) {
-        const r = await readReport(this.#report);
+        const r = await this.channel.next();
         if (r.kind === "notify") {
           this.takeListener();
           continue;
         }
         if (r.kind === "failed") {
           if (this.ownChild) await this.wait();
-          throw reportError(this.#program, r.index, r.errno);
+          throw this.channel.error(r);
         }
         return;
       }
     } finally {
-      closeFd(this.#report);
-      closeFd(this.#ctl);
-      this.#report = this.#ctl = -1;
+      this.channel.close();
     }
   }
 
@@ -135,18 +113,18 @@ export class Init {
       this.onListener?.(fd, this.pid);
     } finally {
       closeFd(fd);
-      writeAll(this.#ctl, new Uint8Array([1]), "seccomp listener taken");
+      this.channel.send("listenerTaken");
     }
   }
 
-  /** Waits for execve of an init created with startImmediately. */
+  /** Waits for execve of a process whose program goes straight on (run, exec). */
   started(): Promise<void> {
-    return this.#afterExec();
+    return this.afterExec();
   }
 
   /**
-   * Waits for the init to exit. Returns its status when it is our child, undefined when it was
-   * handed to our parent (we only see that it is gone).
+   * Waits for the process to exit. Returns its status when it is our child, undefined when it
+   * was handed to our parent (we only see that it is gone).
    */
   wait(): Promise<ExitStatus | undefined> {
     this.#exit ??= this.ownChild
@@ -155,21 +133,23 @@ export class Init {
     return this.#exit;
   }
 
-  /** Closes the fds kept for the init. */
+  /** Closes the fds kept for the process. */
   close(): void {
-    for (const fd of [this.#ctl, this.#report, this.pidfd]) closeFd(fd);
-    this.#ctl = this.#report = -1;
+    this.channel.close();
+    closeFd(this.pidfd);
   }
 }
 
-/** Reads the SigIgn mask of this process: those signals would stay ignored after execve. */
-export function ignoredSignals(): number[] {
-  const status = Deno.readTextFileSync("/proc/self/status");
-  const hex = /^SigIgn:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? "0";
-  const mask = BigInt("0x" + hex);
-  const out: number[] = [];
-  for (let i = 1; i <= 64; i++) if (mask & (1n << BigInt(i - 1))) out.push(i);
-  return out;
+/** A container's init: created, blocked before execve until {@linkcode start}. */
+export class Init extends ContainerProcess {
+  /** Releases the init into execve; resolves when execve succeeded, throws when it failed. */
+  async start(): Promise<void> {
+    if (!this.channel.open || this.channel.phase !== "ready") {
+      throw new Error("container already started");
+    }
+    this.channel.send("start");
+    await this.afterExec();
+  }
 }
 
 function bindSourceKinds(spec: Spec): Record<string, "file" | "dir"> {
@@ -370,21 +350,18 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
     } finally {
       if (ownPidNs !== undefined) setns(ownPidNs, NS_FLAG.pid, "own pid namespace");
     }
+    const channel = new InitChannel(ctlWr, spawned.reportFd, plan.program);
     const init = new Init({
       pid: spawned.pid,
       pidfd: spawned.pidfd,
-      ctl: ctlWr,
-      report: spawned.reportFd,
-      program: plan.program,
+      channel,
       own: !o.cloneParent,
     });
     try {
       joinCgroup(spawned.pid, o.cgroupProcs ?? []);
       if (plan.newUser) writeIdMaps(spawned.pid, o.spec);
-      if (plan.newUser || (o.cgroupProcs?.length ?? 0) > 0) {
-        writeAll(ctlWr, new Uint8Array([1]), "cgroup and id map sync");
-      }
-      let r = await readReport(spawned.reportFd);
+      if (plan.newUser || (o.cgroupProcs?.length ?? 0) > 0) channel.send("sync");
+      let r = await channel.next();
       if (r.kind === "hooks") {
         const state = ociStateOf({
           id: o.hookState?.id ?? "",
@@ -401,20 +378,20 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
           state,
           containerPlace(spawned.pid, spawned.pidfd),
         );
-        writeAll(ctlWr, new Uint8Array([1]), "hooks done");
-        r = await readReport(spawned.reportFd);
+        channel.send("hooksDone");
+        r = await channel.next();
       }
       // A filter loaded before the capabilities are dropped reports its listener now.
       if (r.kind === "notify") {
         init.onListener = o.onListener;
         init.takeListener();
-        r = await readReport(spawned.reportFd);
+        r = await channel.next();
       }
       if (r.kind === "ready") {
         mark("init: ready");
         return init;
       }
-      if (r.kind === "failed") throw reportError(plan.program, r.index, r.errno);
+      if (r.kind === "failed") throw channel.error(r);
       throw new Error("container init exited before it was ready");
     } catch (e) {
       // The child exits by itself after a failure report; kill it anyway, and reap it.
@@ -457,46 +434,6 @@ function writeIdMaps(pid: number, spec: Spec): void {
   }
 }
 
-/** Turns a failure report of the child into an error naming the step. */
-export function reportError(program: Program, index: number, errno: number): Error {
-  const step = program.steps[index];
-  if (step === undefined) return new Error(`container init failed: ${errnoName(errno)}`);
-  const special = step.opts.messages?.[errno];
-  if (special !== undefined) return new Error(special);
-  const phase = PHASES[step.opts.phase ?? ""] ?? "container init";
-  const what = step.opts.subject ? `${step.name} ${step.opts.subject}` : step.name;
-  return new Error(`${phase}: ${what}: ${errnoName(errno)} (${errnoMessage(errno)})`);
-}
-
-/** Namespace types whose files are under /proc/<pid>/ns, with their setns flags. */
-const NS_FILES: [string, number][] = [
-  ["user", NS_FLAG.user],
-  ["mnt", NS_FLAG.mount],
-  ["uts", NS_FLAG.uts],
-  ["ipc", NS_FLAG.ipc],
-  ["net", NS_FLAG.network],
-  ["cgroup", NS_FLAG.cgroup],
-  ["time", NS_FLAG.time],
-];
-
-function nsLink(pid: number | "self", name: string): string | undefined {
-  try {
-    return Deno.readLinkSync(`/proc/${pid}/ns/${name}`);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The setns flags that take a process into `pid`'s namespaces, and whether its pid ns differs. */
-export function nsJoinFlags(pid: number): { nsFlags: number; joinPid: boolean } {
-  let nsFlags = 0;
-  for (const [name, flag] of NS_FILES) {
-    const theirs = nsLink(pid, name);
-    if (theirs !== undefined && theirs !== nsLink("self", name)) nsFlags |= flag;
-  }
-  return { nsFlags, joinPid: nsLink(pid, "pid") !== nsLink("self", "pid") };
-}
-
 /** Options of execProcess(). */
 export interface ExecOptions {
   /** Host pid of the container's init and its recorded start time. */
@@ -519,7 +456,7 @@ export interface ExecOptions {
  * pidfd (no pid-reuse race), then gets the same process setup as an init. Resolves once it has
  * exec'd; throws with the failing step otherwise.
  */
-export async function execProcess(o: ExecOptions): Promise<Init> {
+export async function execProcess(o: ExecOptions): Promise<ContainerProcess> {
   o = { ...o, spec: withHome(o.spec, `/proc/${o.initPid}/root`) };
   const pidfd = pidfdOpen(o.initPid);
   if (pidfd === undefined || startTime(o.initPid) !== o.initStartTime) {
@@ -565,34 +502,33 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
     } finally {
       if (ownPidNs !== undefined) setns(ownPidNs, NS_FLAG.pid, "own pid namespace");
     }
-    const proc = new Init({
+    const channel = new InitChannel(ctlWr, spawned.reportFd, plan.program);
+    const proc = new ContainerProcess({
       pid: spawned.pid,
       pidfd: spawned.pidfd,
-      ctl: ctlWr,
-      report: spawned.reportFd,
-      program: plan.program,
+      channel,
       own: !o.cloneParent,
     });
     try {
       joinCgroup(spawned.pid, cgroupProcsOf(o.initPid));
-      writeAll(ctlWr, new Uint8Array([1]), "cgroup sync");
+      channel.send("sync");
     } catch (e) {
       killPid(spawned.pid, SIGKILL);
       if (!o.cloneParent) reapBlocking(spawned.pid);
       proc.close();
       throw e;
     }
-    let r = await readReport(spawned.reportFd);
+    let r = await channel.next();
     if (r.kind === "notify") {
       proc.takeListener();
-      r = await readReport(spawned.reportFd);
+      r = await channel.next();
     }
     if (r.kind !== "ready") {
       if (!o.cloneParent) reapBlocking(spawned.pid);
       else await pollPidfd(spawned.pidfd, 5000);
       proc.close();
       throw r.kind === "failed"
-        ? reportError(plan.program, r.index, r.errno)
+        ? channel.error(r)
         : new Error("the process exited before it was ready");
     }
     await proc.started();

@@ -4,6 +4,7 @@
  * @module
  */
 import { ownChildren } from "../../ffi/clone.ts";
+import { NS_FLAG } from "./consts.ts";
 
 /** The fields of /proc/<pid>/stat that runts uses. */
 export interface ProcStat {
@@ -149,4 +150,33 @@ export function reapOrphans(tracked: Set<number>, reap: (pid: number) => void): 
     }
   }
   return n;
+}
+
+/** Namespace types whose files are under /proc/<pid>/ns, with their setns flags. */
+const NS_FILES: [string, number][] = [
+  ["user", NS_FLAG.user],
+  ["mnt", NS_FLAG.mount],
+  ["uts", NS_FLAG.uts],
+  ["ipc", NS_FLAG.ipc],
+  ["net", NS_FLAG.network],
+  ["cgroup", NS_FLAG.cgroup],
+  ["time", NS_FLAG.time],
+];
+
+function nsLink(pid: number | "self", name: string): string | undefined {
+  try {
+    return Deno.readLinkSync(`/proc/${pid}/ns/${name}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The setns flags that take a process into `pid`'s namespaces, and whether its pid ns differs. */
+export function nsJoinFlags(pid: number): { nsFlags: number; joinPid: boolean } {
+  let nsFlags = 0;
+  for (const [name, flag] of NS_FILES) {
+    const theirs = nsLink(pid, name);
+    if (theirs !== undefined && theirs !== nsLink("self", name)) nsFlags |= flag;
+  }
+  return { nsFlags, joinPid: nsLink(pid, "pid") !== nsLink("self", "pid") };
 }

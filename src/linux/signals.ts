@@ -73,3 +73,13 @@ export const SIGKILL = 9;
 export const FORWARDED_SIGNALS: readonly (readonly [Deno.Signal, number])[] = (
   ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const
 ).map((s) => [s, SIGNALS[s.slice(3)]!] as const);
+
+/** Reads the SigIgn mask of this process: those signals would stay ignored after execve. */
+export function ignoredSignals(): number[] {
+  const status = Deno.readTextFileSync("/proc/self/status");
+  const hex = /^SigIgn:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? "0";
+  const mask = BigInt("0x" + hex);
+  const out: number[] = [];
+  for (let i = 1; i <= 64; i++) if (mask & (1n << BigInt(i - 1))) out.push(i);
+  return out;
+}

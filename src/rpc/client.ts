@@ -3,7 +3,8 @@
  * @module
  */
 import { errorFromJSON, SyscallError, wrapError } from "../../ffi/error.ts";
-import { closeFd, connectUnix, shutdownFd } from "../../ffi/socket.ts";
+import { closeFd } from "../../ffi/process.ts";
+import { connectUnix, shutdownFd } from "../../ffi/socket.ts";
 import {
   type Envelope,
   MessageReader,

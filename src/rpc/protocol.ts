@@ -14,7 +14,6 @@
  */
 import type { ErrorJSON } from "../../ffi/error.ts";
 import {
-  closeFd,
   memfdWith,
   MSG_NOSIGNAL,
   MsgReceiver,
@@ -23,6 +22,7 @@ import {
   SCM_MAX_FD,
   sendMsg,
 } from "../../ffi/socket.ts";
+import { closeFd } from "../../ffi/process.ts";
 
 /** Largest message, in bytes of JSON. */
 export const MAX_MESSAGE = 1 << 20;

@@ -6,13 +6,8 @@ import {
   assertThrows,
 } from "../../tests/assert.ts";
 import { SyscallError } from "../../ffi/error.ts";
-import {
-  closeFd,
-  listenUnix,
-  recvMsgAsync,
-  sendMsg,
-  socketpairSeqpacket,
-} from "../../ffi/socket.ts";
+import { listenUnix, recvMsgAsync, sendMsg, socketpairSeqpacket } from "../../ffi/socket.ts";
+import { closeFd } from "../../ffi/process.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
 import { rawSyscall, sys } from "../../ffi/syscall.ts";
 import { RpcClient } from "./client.ts";

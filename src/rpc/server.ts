@@ -19,7 +19,6 @@
 import { errorToJSON, SyscallError, wrapError } from "../../ffi/error.ts";
 import {
   accept,
-  closeFd,
   MSG_DONTWAIT,
   MSG_NOSIGNAL,
   type PeerCred,
@@ -28,6 +27,7 @@ import {
   setNonblocking,
   shutdownFd,
 } from "../../ffi/socket.ts";
+import { closeFd } from "../../ffi/process.ts";
 import { type Envelope, MessageReader, type Reply, type Request, sendMessage } from "./protocol.ts";
 
 export type { PeerCred } from "../../ffi/socket.ts";

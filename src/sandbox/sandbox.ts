@@ -3,15 +3,15 @@
  * talk to it.
  * @module
  */
-import { readReport, spawnProgram } from "../../ffi/clone.ts";
+import { spawnProgram } from "../../ffi/clone.ts";
 import { Program, StrV } from "../../ffi/program.ts";
 import { closeFd, pidfdOpen, pidfdSignal, pollPidfd } from "../../ffi/process.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
 import { u64s } from "../../ffi/structs/kernel.ts";
 import { AT_FDCWD, CLOSE_RANGE_CLOEXEC, O, PR } from "../linux/consts.ts";
-import { ignoredSignals, reportError } from "../linux/init.ts";
+import { readReport, reportError } from "../linux/channel.ts";
 import { procAlive, startTime } from "../linux/procs.ts";
-import { SIGKILL } from "../linux/signals.ts";
+import { ignoredSignals, SIGKILL } from "../linux/signals.ts";
 import { selfArgv } from "./self.ts";
 
 /** The sandbox process as recorded in a container's state. */

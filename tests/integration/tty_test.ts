@@ -4,7 +4,8 @@
  * of `runts run` when runts holds the master itself, and `runts exec -t`.
  */
 import { SyscallError } from "../../ffi/error.ts";
-import { accept, closeFd, recvMsg, setNonblocking } from "../../ffi/socket.ts";
+import { closeFd } from "../../ffi/process.ts";
+import { accept, recvMsg, setNonblocking } from "../../ffi/socket.ts";
 import { encodeSockaddrUn } from "../../ffi/structs/msghdr.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
 import { rawSyscall, sys } from "../../ffi/syscall.ts";

@@ -1,0 +1,121 @@
+/**
+ * The import graph of runts, read from `deno info --json main.ts`: no import circle, and no
+ * arrow up the layers `ffi ← oci ← linux, cgroup ← rpc ← sandbox, boot ← container ← cmd ←
+ * main.ts` (a module imports only from its own layer or the ones below).
+ */
+import { assertEquals } from "../assert.ts";
+
+const REPO = new URL("../../", import.meta.url).href;
+
+/** The layer of a module path (relative to the repository), higher imports lower. */
+export function layerOf(path: string): { rank: number; group: string } {
+  const rules: [RegExp, number, string][] = [
+    [/^ffi\//, 0, "ffi"],
+    [/^src\/oci\//, 1, "oci"],
+    [/^src\/trace\.ts$/, 1, "trace"],
+    [/^src\/(linux|cgroup)\//, 2, "linux/cgroup"],
+    [/^src\/rpc\//, 3, "rpc"],
+    [/^src\/sandbox\//, 4, "sandbox"],
+    [/^src\/boot\//, 4, "boot"],
+    [/^src\/container\//, 5, "container"],
+    [/^src\/cmd\//, 6, "cmd"],
+    [/^main\.ts$/, 7, "main"],
+  ];
+  for (const [re, rank, group] of rules) if (re.test(path)) return { rank, group };
+  throw new Error(`${path}: in no layer`);
+}
+
+/** Module path → the repository modules it imports. */
+async function graph(): Promise<Map<string, string[]>> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "--no-config", "main.ts"],
+    cwd: new URL(REPO).pathname,
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assertEquals(out.code, 0, "deno info failed");
+  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    modules: {
+      specifier: string;
+      dependencies?: { code?: { specifier: string }; type?: { specifier: string } }[];
+    }[];
+  };
+  const g = new Map<string, string[]>();
+  for (const m of info.modules) {
+    if (!m.specifier.startsWith(REPO)) continue;
+    const deps = new Set<string>();
+    for (const d of m.dependencies ?? []) {
+      for (const s of [d.code?.specifier, d.type?.specifier]) {
+        if (s?.startsWith(REPO)) deps.add(s.slice(REPO.length));
+      }
+    }
+    g.set(m.specifier.slice(REPO.length), [...deps].sort());
+  }
+  return g;
+}
+
+/** The strongly connected components with more than one module (Tarjan), i.e. the circles. */
+export function circles(g: Map<string, string[]>): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const on = new Set<string>();
+  const out: string[][] = [];
+  let n = 0;
+  const visit = (v: string) => {
+    index.set(v, n);
+    low.set(v, n++);
+    stack.push(v);
+    on.add(v);
+    for (const w of g.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (on.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const comp: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        on.delete(w);
+        comp.push(w);
+      } while (w !== v);
+      if (comp.length > 1 || (g.get(v) ?? []).includes(v)) out.push(comp.sort());
+    }
+  };
+  for (const v of g.keys()) if (!index.has(v)) visit(v);
+  return out;
+}
+
+Deno.test("circles() finds a circle and nothing else", () => {
+  const g = new Map([["a", ["b"]], ["b", ["c"]], ["c", ["a"]], ["d", ["a"]]]);
+  assertEquals(circles(g), [["a", "b", "c"]]);
+  assertEquals(circles(new Map([["a", ["b"]], ["b", []]])), []);
+});
+
+const g = await graph();
+
+Deno.test("the import graph of main.ts has no circle", () => {
+  assertEquals(circles(g), []);
+});
+
+Deno.test("no module imports from a layer above its own, nor sandbox and boot each other", () => {
+  const bad: string[] = [];
+  for (const [from, deps] of g) {
+    const a = layerOf(from);
+    for (const to of deps) {
+      const b = layerOf(to);
+      if (b.rank > a.rank || (b.rank === a.rank && a.rank === 4 && a.group !== b.group)) {
+        bad.push(`${from} (${a.group}) -> ${to} (${b.group})`);
+      }
+    }
+  }
+  assertEquals(bad, []);
+});
+
+Deno.test("the whole program is in the graph", () => {
+  for (const m of ["src/container/container.ts", "src/sandbox/client.ts", "src/boot/serve.ts"]) {
+    assertEquals(g.has(m), true, m);
+  }
+});
