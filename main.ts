@@ -112,7 +112,11 @@ async function main(argv: string[]): Promise<number> {
     if (load === undefined) throw new Error(`unknown command ${JSON.stringify(cmd)}`);
     setDebug(g.debug);
     if (g.ignored.length) debugLog(`ignoring ${g.ignored.join(" ")}`);
-    return (await (await load())(g, args)) ?? 0;
+    const runner = await load();
+    mark(`${cmd}: loaded`);
+    const code = (await runner(g, args)) ?? 0;
+    mark(`${cmd}: done`);
+    return code;
   } catch (e) {
     let msg = e instanceof Error ? e.message : String(e);
     // node:util parseArgs: keep its first sentence ("Unknown option '-x'").

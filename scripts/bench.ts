@@ -201,31 +201,31 @@ async function ensureTools(): Promise<void> {
   if (o.code !== 0) throw new Error("scripts/setup.sh bench failed");
 }
 
-/** What bin/runts decides: the bundle is used while no .ts under main.ts, src, ffi is newer. */
+/**
+ * What bin/runts decides: the bundle (build/runts/main.js) is used while nothing it tests is newer:
+ * main.ts, src and ffi, and what lies under them (src three levels deep, ffi two).
+ */
 function bundleFresh(): boolean {
   let t: number;
   try {
-    t = Deno.statSync(`${REPO}/build/runts.js`).mtime?.getTime() ?? 0;
+    t = Deno.statSync(`${REPO}/build/runts/main.js`).mtime?.getTime() ?? 0;
   } catch {
     return false;
   }
-  const newer = (p: string): boolean => {
+  const newer = (p: string, depth: number): boolean => {
     const st = Deno.statSync(p);
-    if (st.isFile) return p.endsWith(".ts") && (st.mtime?.getTime() ?? 0) > t;
-    if (!st.isDirectory) return false;
-    for (const e of Deno.readDirSync(p)) if (newer(`${p}/${e.name}`)) return true;
+    if ((st.mtime?.getTime() ?? 0) > t) return true;
+    if (!st.isDirectory || depth === 0) return false;
+    for (const e of Deno.readDirSync(p)) if (newer(`${p}/${e.name}`, depth - 1)) return true;
     return false;
   };
-  return !newer(`${REPO}/main.ts`) && !newer(`${REPO}/src`) && !newer(`${REPO}/ffi`);
+  return !newer(`${REPO}/main.ts`, 0) && !newer(`${REPO}/src`, 3) && !newer(`${REPO}/ffi`, 2);
 }
 
-/** Bundles main.ts into build/runts.js (as scripts/setup.sh does) when it is stale. */
+/** Bundles main.ts into build/runts/ (scripts/bundle.sh, as scripts/setup.sh does) when stale. */
 async function ensureBundle(): Promise<void> {
   if (bundleFresh()) return;
-  const o = await run(
-    [Deno.execPath(), "bundle", "--quiet", "-o", `${REPO}/build/runts.js`, `${REPO}/main.ts`],
-    { cwd: REPO },
-  );
+  const o = await run(["bash", `${REPO}/scripts/bundle.sh`], { cwd: REPO });
   if (o.code !== 0) console.error(`bench: deno bundle failed (${errText(o)}); runts runs main.ts`);
 }
 
@@ -1038,7 +1038,8 @@ ${
   }- runts in the foreground (\`run\`) is one Deno process; \`create\` starts a second one, the
   sandbox process (also Deno), which stays for the container's life; \`start\`, \`state\`,
   \`exec\`, \`kill\` and \`delete\` are one more Deno start each.
-  bin/runts loads the one-file bundle build/runts.js (the script makes it when sources are newer).
+  bin/runts loads the bundle build/runts/ (main.js and one file per command; the script makes it
+  when sources are newer).
 
 ## How to run it
 

@@ -84,11 +84,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# bin/runts loads this one-file bundle of the sources (about 20 ms faster than the module graph)
-# while no source is newer than it.
+# bin/runts loads this bundle of the sources (faster than the module graph) while no source is
+# newer than it: build/runts/main.js, with one file per command (scripts/bundle.sh).
 if [ -f "$repo/main.ts" ]; then
-  mkdir -p "$repo/build"
-  DENO_DIR=${DENO_DIR:-$repo/.deno/cache} "$repo/.deno/bin/deno" bundle --quiet \
-    -o "$repo/build/runts.js" "$repo/main.ts"
-  say "bundled main.ts into build/runts.js"
+  bash "$repo/scripts/bundle.sh"
+  say "bundled main.ts into build/runts/"
 fi

@@ -1,0 +1,29 @@
+#!/bin/bash
+# Bundles main.ts into build/runts/ (main.js plus one file per command and chunks shared between
+# commands: `deno bundle --code-splitting`), which bin/runts runs while no source is newer.
+# A command then loads only its own code; one file of everything took longer to load.
+#
+# Safe while runts commands run: the new files are written beside the old ones (chunk names
+# carry a hash of their content), main.js is replaced last with a rename, and a file the new
+# bundle no longer uses is removed only when older than two minutes.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+out=$repo/build/runts
+tmp=$repo/build/runts.tmp.$$
+trap 'rm -rf "$tmp"' EXIT
+deno=${DENO:-$repo/.deno/bin/deno}
+DENO_DIR=${DENO_DIR:-$repo/.deno/cache} "$deno" bundle --quiet --code-splitting \
+  --outdir "$tmp" "$repo/main.ts"
+mkdir -p "$out"
+declare -A new=()
+for f in "$tmp"/*; do
+  n=${f##*/}
+  new[$n]=1
+  [ "$n" = main.js ] || mv -f "$f" "$out/$n"
+done
+mv -f "$tmp/main.js" "$out/main.js"
+# Files of earlier bundles, once no command started before this one can still import them.
+for f in "$out"/*; do
+  n=${f##*/}
+  if [ -z "${new[$n]:-}" ] && [ -n "$(find "$f" -mmin +2)" ]; then rm -f "$f"; fi
+done
