@@ -29,6 +29,8 @@ const NS_ENV = "RUNTS_BENCH_IN_MOUNT_NS";
 type RtName = "runc" | "crun" | "runts";
 const RT_NAMES: readonly RtName[] = ["runc", "crun", "runts"];
 const ROW_KEYS = ["run", "lifecycle", "exec", "state", "memory", "throughput"] as const;
+/** The start row (always measured: every floor is computed from it). */
+type Key = RowKey | "start";
 type RowKey = typeof ROW_KEYS[number];
 
 interface Runtime {
@@ -50,13 +52,20 @@ interface Cell {
 }
 
 interface Row {
-  key: RowKey;
+  key: Key;
   label: string;
   unit: "ms" | "s" | "MiB";
   cells: Record<RtName, Cell>;
   samples: string;
   /** runts ran at least partly from main.ts instead of the bundle (sources changed mid-row). */
   unbundled?: boolean;
+  /**
+   * Time rows: how many runts commands the operation invokes, for its floor: (Deno start of an
+   * empty file − runc --version) × commands + runc's time for the same operation.
+   */
+  commands?: number;
+  /** Memory rows: the target runts is held to, in the floor column. */
+  target?: number;
 }
 
 interface Plan {
@@ -395,17 +404,49 @@ function cellText(c: Cell, unit: Row["unit"]): string {
   return `${fmt(m, unit)} ${unit} (${fmt(lo, unit)}–${fmt(hi, unit)})`;
 }
 
-function ratio(row: Row, other: RtName): string {
-  const a = mainValue(row.cells.runts), b = mainValue(row.cells[other]);
+function ratioText(a: number | undefined, b: number | undefined): string {
   if (a === undefined || b === undefined || b === 0) return "—";
   return `${(a / b).toFixed(a / b < 10 ? 2 : 1)}×`;
 }
 
-function table(rows: Row[]): string {
-  const head = ["Row", "runc", "crun", "runts", "runts/runc", "runts/crun"];
+function ratio(row: Row, other: RtName): string {
+  return ratioText(mainValue(row.cells.runts), mainValue(row.cells[other]));
+}
+
+/** The Deno start of an empty file and runc --version (ms), from the start row. */
+interface Start {
+  deno: number;
+  runc: number;
+}
+
+/** The floor of a time row (its unit), or a memory row's target. */
+function floorOf(row: Row, start: Start | undefined): number | undefined {
+  if (row.target !== undefined) return row.target;
+  const runc = mainValue(row.cells.runc);
+  if (row.commands === undefined || start === undefined || runc === undefined) return undefined;
+  const per = (start.deno - start.runc) * (row.unit === "s" ? 1 / 1000 : 1);
+  return per * row.commands + runc;
+}
+
+function floorText(row: Row, start: Start | undefined): string {
+  const f = floorOf(row, start);
+  if (f === undefined) return "—";
+  return row.target !== undefined
+    ? `≤ ${fmt(f, row.unit)} ${row.unit}`
+    : `${fmt(f, row.unit)} ${row.unit}`;
+}
+
+function floorRatio(row: Row, start: Start | undefined): string {
+  return ratioText(mainValue(row.cells.runts), floorOf(row, start));
+}
+
+function table(rows: Row[], start: Start | undefined): string {
+  const head = ["Row", "runc", "crun", "runts", "floor", "runts/floor", "runts/runc", "runts/crun"];
   const body = rows.map((r) => [
     r.label + (r.unbundled ? " †" : ""),
     ...RT_NAMES.map((n) => cellText(r.cells[n], r.unit)),
+    floorText(r, start),
+    floorRatio(r, start),
     ratio(r, "runc"),
     ratio(r, "crun"),
   ]);
@@ -421,17 +462,21 @@ function xml(s: string): string {
 }
 
 const COLORS: Record<RtName, string> = { runc: "#4e79a7", crun: "#59a14f", runts: "#e15759" };
+const FLOOR_COLOR = "#b0b0b0";
 
-/** Bar chart: one panel per row, its own scale; bars are medians, whiskers min–max. */
-function chart(rows: Row[], subtitle: string): string {
+/**
+ * Bar chart: one panel per row, its own scale; bars are medians, whiskers min–max; a grey bar
+ * is the row's floor (memory: the target).
+ */
+function chart(rows: Row[], subtitle: string, start: Start | undefined): string {
   const W = 980, x0 = 80, area = 600, barH = 16, gap = 4, titleH = 22, panelGap = 14;
   const top = 80;
-  const h = top + rows.length * (titleH + 3 * (barH + gap) + panelGap) + 10;
+  const h = top + rows.length * (titleH + 4 * (barH + gap) + panelGap) + 10;
   const o: string[] = [];
   o.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${h}" viewBox="0 0 ${W} ${h}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${h}" fill="#ffffff"/>`,
-    `<text x="20" y="24" font-size="16" font-weight="bold">runts vs runc vs crun: medians (bars), min–max (lines); shorter is better</text>`,
+    `<text x="20" y="24" font-size="16" font-weight="bold">runts vs runc vs crun and the floor: medians (bars), min–max (lines); shorter is better</text>`,
     `<text x="20" y="44" fill="#555">${xml(subtitle)}</text>`,
   );
   let lx = 20;
@@ -442,6 +487,12 @@ function chart(rows: Row[], subtitle: string): string {
     );
     lx += 70;
   }
+  o.push(
+    `<rect x="${lx}" y="54" width="12" height="12" fill="${FLOOR_COLOR}"/>`,
+    `<text x="${
+      lx + 16
+    }" y="64">floor: (Deno start − runc start) × runts commands + runc; memory: target</text>`,
+  );
   let y = top;
   for (const r of rows) {
     o.push(
@@ -450,7 +501,8 @@ function chart(rows: Row[], subtitle: string): string {
       }</text>`,
     );
     y += titleH;
-    const mains = RT_NAMES.map((n) => mainValue(r.cells[n]) ?? 0);
+    const floor = floorOf(r, start);
+    const mains = [...RT_NAMES.map((n) => mainValue(r.cells[n]) ?? 0), floor ?? 0];
     const scale = Math.max(...mains) > 0 ? (area * 0.8) / Math.max(...mains) : 0;
     for (const n of RT_NAMES) {
       const c = r.cells[n];
@@ -487,12 +539,27 @@ function chart(rows: Row[], subtitle: string): string {
         ? "failed"
         : c.text ?? (m === undefined ? "—" : `${fmt(m, r.unit)} ${r.unit}`);
       if (n === "runts" && c.error === undefined) {
-        const a = ratio(r, "runc"), b = ratio(r, "crun");
-        if (a !== "—" || b !== "—") label += `  (${a} runc, ${b} crun)`;
+        const a = ratio(r, "runc"), b = ratio(r, "crun"), f = floorRatio(r, start);
+        if (a !== "—" || b !== "—") label += `  (${f} floor, ${a} runc, ${b} crun)`;
       }
       o.push(`<text x="${(end + 6).toFixed(1)}" y="${y + barH - 4}">${xml(label)}</text>`);
       y += barH + gap;
     }
+    if (floor !== undefined) {
+      const bw = Math.max(1, floor * scale);
+      o.push(
+        `<text x="${x0 - 8}" y="${y + barH - 4}" text-anchor="end">${
+          r.target !== undefined ? "target" : "floor"
+        }</text>`,
+        `<rect x="${x0}" y="${y}" width="${
+          bw.toFixed(1)
+        }" height="${barH}" fill="${FLOOR_COLOR}"/>`,
+        `<text x="${(x0 + bw + 6).toFixed(1)}" y="${y + barH - 4}">${
+          xml(floorText(r, start))
+        }</text>`,
+      );
+    }
+    y += barH + gap;
     y += panelGap;
   }
   o.push("</svg>");
@@ -609,7 +676,7 @@ async function main(): Promise<number> {
    * reported. unit "ms" converts hyperfine's seconds.
    */
   const hyperRow = async (
-    key: RowKey,
+    key: Key,
     label: string,
     unit: Row["unit"],
     argvOf: (rt: Runtime) => string[],
@@ -683,6 +750,7 @@ async function main(): Promise<number> {
   };
 
   let code = 0;
+  let measureStartAgain: (() => Promise<void>) | undefined;
   try {
     await writeBundle(bTrue, ["/bin/true"]);
     await writeBundle(bSleep, ["sleep", "1000"]);
@@ -701,6 +769,40 @@ async function main(): Promise<number> {
       if (o.code !== 0) odd.push(plainNote);
     }
 
+    // The floor's parts: a Deno start of an empty file (as bin/runts starts Deno) and runc's
+    // start, measured before the rows and again after them, pooled.
+    const empty = `${tmp}/empty.js`;
+    Deno.writeTextFileSync(empty, "");
+    const denoBin = (() => {
+      try {
+        return Deno.statSync(`${REPO}/.deno/bin/deno`).isFile ? `${REPO}/.deno/bin/deno` : "";
+      } catch {
+        return "";
+      }
+    })() || Deno.execPath();
+    const startArgv = (rt: Runtime) =>
+      rt.name === "runts"
+        ? [denoBin, "run", "-A", "--no-config", "--quiet", "--no-prompt", "--no-lock", empty]
+        : [rt.argv[0]!, "--version"];
+    const startRow = await hyperRow(
+      "start",
+      "start: `--version` (runts column: `deno run` of an empty file)",
+      "ms",
+      startArgv,
+      plan,
+    );
+    rows.push(startRow);
+    measureStartAgain = async () => {
+      const again = await hyperRow("start", startRow.label, "ms", startArgv, plan);
+      for (const n of RT_NAMES) {
+        startRow.cells[n].values.push(...again.cells[n].values);
+        const e = again.cells[n].error;
+        if (e !== undefined) startRow.cells[n].error ??= e;
+      }
+      startRow.samples =
+        `${startRow.cells.runts.values.length} runs per runtime: before the other rows and after them (${plan.rounds} rounds × ${plan.runs} each time, warm-up ${plan.warmup} per round)`;
+    };
+
     if (want("run")) {
       rows.push(
         await hyperRow(
@@ -711,6 +813,7 @@ async function main(): Promise<number> {
           plan,
         ),
       );
+      rows[rows.length - 1]!.commands = 1;
     }
     if (want("lifecycle")) {
       rows.push(
@@ -722,6 +825,7 @@ async function main(): Promise<number> {
           plan,
         ),
       );
+      rows[rows.length - 1]!.commands = 4;
     }
     if (want("exec") || want("state")) {
       // One idle running container per runtime for both rows.
@@ -757,21 +861,23 @@ async function main(): Promise<number> {
       };
       if (want("exec")) {
         const argvOf = (rt: Runtime) => cmd(rt, "exec", idle(rt), "/bin/true");
-        rows.push(
-          await hyperRow("exec", "exec /bin/true into a running container", "ms", argvOf, {
+        rows.push({
+          ...await hyperRow("exec", "exec /bin/true into a running container", "ms", argvOf, {
             ...plan,
             probe: (rt) => probeOr(rt, argvOf(rt)),
           }),
-        );
+          commands: 1,
+        });
       }
       if (want("state")) {
         const argvOf = (rt: Runtime) => cmd(rt, "state", idle(rt));
-        rows.push(
-          await hyperRow("state", "state of a running container", "ms", argvOf, {
+        rows.push({
+          ...await hyperRow("state", "state of a running container", "ms", argvOf, {
             ...plan,
             probe: (rt) => probeOr(rt, argvOf(rt)),
           }),
-        );
+          commands: 1,
+        });
       }
       for (const rt of rts) await cleanRoot(rt);
     }
@@ -785,7 +891,17 @@ async function main(): Promise<number> {
         samples: `mean over ${n} container${
           n > 1 ? "s" : ""
         } (min–max: single sandbox processes), after 2 s idle`,
+        ...(n === 10 ? { target: 12 } : {}),
       }));
+      // The anonymous memory (Pss_Anon) of the sandbox process of a container alone.
+      const anonRow: Row = {
+        key: "memory",
+        label: "sandbox process's anonymous memory (Pss_Anon), 1 container",
+        unit: "MiB",
+        cells: emptyCells(),
+        samples: "the sandbox process of the first container, alone, after 2 s idle",
+        target: 10,
+      };
       for (const rt of rts) {
         let made = 0;
         for (const [k, n] of plan.memCounts.entries()) {
@@ -826,8 +942,22 @@ async function main(): Promise<number> {
               per.push(kb / 1024);
               total += kb / 1024;
             }
+            // Any other runts process of this --root (a spare sandbox process waiting for the
+            // next create) counts too, shared out over the containers.
+            for (const p of ppid.keys()) {
+              if (sandboxes.has(p)) continue;
+              try {
+                const cl = Deno.readTextFileSync(`/proc/${p}/cmdline`).split("\0");
+                const r = cl.indexOf("--root");
+                if (r >= 0 && cl[r + 1] === rt.root && cl.includes("boot")) total += pss(p) / 1024;
+              } catch { /* gone */ }
+            }
             cell.values = per;
             cell.main = total / made;
+            if (n === 1) {
+              const kb = [...sandboxes].map(pssAnon);
+              anonRow.cells.runts.values = kb.map((x) => x / 1024);
+            }
           } else {
             // A runtime process of ours: the runtime binary with our --root on its command line,
             // or the parent of one of our containers' inits (other work on this host may run
@@ -851,6 +981,9 @@ async function main(): Promise<number> {
               }
             });
             cell.main = 0;
+            if (n === 1) {
+              anonRow.cells[rt.name] = { values: [], main: 0, text: "0 (no process stays)" };
+            }
             cell.text = left.length === 0
               ? "0 (no process stays)"
               : `${left.length} ${rt.name} processes stay`;
@@ -863,13 +996,14 @@ async function main(): Promise<number> {
         }
         await cleanRoot(rt);
       }
-      rows.push(...memRows);
+      rows.push(...(plan.memCounts.includes(1) ? [anonRow] : []), ...memRows);
     }
     if (want("throughput")) {
       const n = plan.batchN;
       for (const par of [1, 2]) {
-        rows.push(
-          await hyperRow(
+        rows.push({
+          commands: 2 * n,
+          ...await hyperRow(
             "throughput",
             `${n} × create + start, ${par === 1 ? "one after another" : "2 in parallel"}`,
             "s",
@@ -891,10 +1025,11 @@ async function main(): Promise<number> {
               },
             },
           ),
-        );
+        });
         for (const rt of rts) await cleanRoot(rt);
       }
     }
+    await measureStartAgain?.();
   } catch (e) {
     if (e instanceof Interrupted) {
       code = 130;
@@ -932,7 +1067,10 @@ async function main(): Promise<number> {
     cpus: navigator.hardwareConcurrency,
     memGiB: (Deno.systemMemoryInfo().total / 2 ** 30).toFixed(1),
   };
-  const tbl = table(rows);
+  const sr = rows.find((r) => r.key === "start");
+  const sd = sr && mainValue(sr.cells.runts), sc = sr && mainValue(sr.cells.runc);
+  const start = sd !== undefined && sc !== undefined ? { deno: sd, runc: sc } : undefined;
+  const tbl = table(rows, start);
   const versions = [
     `runc: ${rts[0]!.version}`,
     `crun: ${rts[1]!.version} (run as \`crun --cgroup-manager=disabled\`)`,
@@ -955,7 +1093,7 @@ async function main(): Promise<number> {
     rts.map((r) => r.version).join(", ")
   }; crun with --cgroup-manager=disabled`;
   Deno.mkdirSync(`${REPO}/docs`, { recursive: true });
-  Deno.writeTextFileSync(SVG, chart(rows, subtitle));
+  Deno.writeTextFileSync(SVG, chart(rows, subtitle, start));
   const rowNotes = rows.map((r) => `- ${r.label}: ${r.samples}.`).join("\n");
   const md = `# Benchmarks: runts, runc and crun
 
@@ -977,6 +1115,15 @@ the same time. Read the medians; min and max show the noise, not the runtimes.
 Each cell: median (min–max) for time rows; for the memory rows, the mean per container (min–max
 over single sandbox processes). Ratios compare medians (memory: means).
 
+**floor** of a time row = (\`deno run\` of an empty file − \`runc --version\`, the medians of the
+start row) × the number of runts commands the operation invokes + runc's median for the same
+operation: what runts would take if it paid nothing beyond one Deno start per command (the
+sandbox process's own start is not counted). Commands per row: run 1, create + start + state +
+delete 4 (the state loop usually asks once), exec 1, state 1, N × create + start 2N (also for
+2 in parallel: every command counted, as defined). For the memory rows the floor column holds the
+target runts is held to (Pss_Anon ≤ 10 MiB for a sandbox process alone, PSS ≤ 12 MiB per container
+with 10 running).
+
 ${tbl}
 ${
     rows.some((r) => r.unbundled)
@@ -992,6 +1139,12 @@ ${
 
 ## What each row measures
 
+- **start**: \`runc --version\` and \`crun --version\`, and in the runts column \`deno run -A
+  --no-config --quiet --no-prompt --no-lock\` of an empty file, as bin/runts starts Deno: the
+  parts of every floor, measured before the other rows and again after them.
+- **sandbox process's anonymous memory**: \`Pss_Anon\` of \`/proc/PID/smaps_rollup\` of the
+  sandbox process of one idle container alone: the memory that is its own (the rest of its PSS is
+  the deno binary's file pages, shared with every other Deno process).
 - **run /bin/true**: \`run --bundle B ID\` of a busybox container whose process is /bin/true, in
   the foreground: create, start, wait, delete in one command.
 - **create + start + state until stopped + delete**: the split lifecycle a container engine
@@ -1072,6 +1225,16 @@ function parents(): Map<number, number> {
     } catch { /* gone */ }
   }
   return m;
+}
+
+/** Pss_Anon of a process in kB (smaps_rollup), 0 when it is gone. */
+function pssAnon(pid: number): number {
+  try {
+    const s = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
+    return Number(/^Pss_Anon:\s+(\d+) kB/m.exec(s)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 
 /** Pss of a process in kB (smaps_rollup), 0 when it is gone. */
