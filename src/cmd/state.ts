@@ -1,7 +1,7 @@
 /** `runts state ID`: the runtime-spec state as JSON. @module */
 import { Container } from "../container/container.ts";
 import type { GlobalOptions } from "./context.ts";
-import { oneId } from "./start.ts";
+import { oneId } from "./args.ts";
 
 /** Runs state. */
 export function main(g: GlobalOptions, argv: string[]): Promise<number> {

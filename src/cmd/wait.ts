@@ -6,7 +6,7 @@
  */
 import { waitContainer } from "../container/wait.ts";
 import type { GlobalOptions } from "./context.ts";
-import { oneId } from "./start.ts";
+import { oneId } from "./args.ts";
 
 /** Runs wait. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {

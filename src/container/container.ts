@@ -6,10 +6,9 @@
  * container's lock ({@linkcode Container.locked}).
  * @module
  */
-import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
 import type { Spec } from "../oci/spec.ts";
 import { type OciState, ociStateOf } from "../oci/state.ts";
-import { sandboxAlive, type SandboxProcess } from "../sandbox/sandbox.ts";
+import { sandboxAlive, type SandboxProcess } from "../sandbox/process.ts";
 import { type ContainerRecord, ContainerStore, isAlive } from "./record.ts";
 import { allowed, type ContainerStatus, type Operation, refusal } from "./status.ts";
 
@@ -142,25 +141,5 @@ export class Container {
     if (Object.keys(rec.annotations ?? {}).length) s.annotations = rec.annotations;
     else delete s.annotations;
     return s;
-  }
-
-  /** The container's cgroup manager, undefined when its spec is unknown or names none. */
-  cgroup(): CgroupManager | undefined {
-    const spec = this.spec;
-    if (spec === undefined) return undefined;
-    try {
-      return cgroupManagerFor({ cgroupsPath: spec.linux?.cgroupsPath, id: this.id });
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** The cgroup of a container that must have one (pause, resume, update, stats). */
-  requireCgroup(): CgroupManager {
-    const cg = this.cgroup();
-    if (cg === undefined || cg.kind === "disabled") {
-      throw new Error(`container ${JSON.stringify(this.id)} has no cgroup`);
-    }
-    return cg;
   }
 }

@@ -11,6 +11,7 @@ import { SIGKILL } from "../linux/signals.ts";
 import { ociStateOf } from "../oci/state.ts";
 import { SandboxClient } from "../sandbox/client.ts";
 import { killSandbox } from "../sandbox/sandbox.ts";
+import { cgroupOf } from "./cgroup.ts";
 import { Container, type Runtime } from "./container.ts";
 import { ContainerNotFoundError, ContainerStore, isAlive } from "./record.ts";
 
@@ -38,7 +39,7 @@ export async function deleteContainer(
  */
 export async function destroyLocked(c: Container, o: { poststop?: boolean } = {}): Promise<void> {
   const rec = c.rec;
-  const cg = c.cgroup();
+  const cg = cgroupOf(c);
   // Frozen processes cannot die: thaw a paused container before killing it.
   try {
     if (cg?.frozen()) cg.thaw();

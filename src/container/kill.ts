@@ -1,6 +1,7 @@
 /** `kill`: signals a container's init, or all its processes, under its lock. @module */
 import { containerPids } from "../linux/procs.ts";
 import { SIGKILL } from "../linux/signals.ts";
+import { cgroupOf } from "./cgroup.ts";
 import { Container, type Runtime } from "./container.ts";
 import { signalChecked } from "./delete.ts";
 
@@ -25,7 +26,7 @@ export async function killContainer(
       signalChecked(pid, pid === rec.pid ? rec.initStartTime : undefined, o.signal);
     }
     // A frozen process acts on SIGKILL only once thawed (runc does the same).
-    if (o.signal === SIGKILL && status === "paused") c.cgroup()?.thaw();
+    if (o.signal === SIGKILL && status === "paused") cgroupOf(c)?.thaw();
     return Promise.resolve();
   });
 }

@@ -1,11 +1,12 @@
 /** `pause` and `resume`: the container's cgroup freezer, under its lock. @module */
+import { requireCgroup } from "./cgroup.ts";
 import { Container, type Runtime } from "./container.ts";
 
 /** Freezes every process of a running (or created) container: status paused. */
 export async function pauseContainer(rt: Pick<Runtime, "root">, id: string): Promise<void> {
   await Container.locked(rt, id, (c) => {
     c.check("pause");
-    c.requireCgroup().freeze();
+    requireCgroup(c).freeze();
     c.rec.status = "paused";
     c.saveLocked();
     return Promise.resolve();
@@ -16,7 +17,7 @@ export async function pauseContainer(rt: Pick<Runtime, "root">, id: string): Pro
 export async function resumeContainer(rt: Pick<Runtime, "root">, id: string): Promise<void> {
   await Container.locked(rt, id, (c) => {
     c.check("resume");
-    c.requireCgroup().thaw();
+    requireCgroup(c).thaw();
     c.rec.status = "running";
     c.saveLocked();
     return Promise.resolve();

@@ -1,4 +1,5 @@
 /** `update` and the statistics of `events`: a container's cgroup. @module */
+import { requireCgroup } from "./cgroup.ts";
 import type { CgroupManager } from "../cgroup/manager.ts";
 import type { LinuxResources } from "../oci/spec.ts";
 import { Container, type Runtime } from "./container.ts";
@@ -12,7 +13,7 @@ export async function updateContainer(
 ): Promise<void> {
   await Container.locked(rt, id, (c) => {
     c.check("update");
-    c.requireCgroup().update(res);
+    requireCgroup(c).update(res);
     const spec = c.spec;
     if (spec !== undefined) {
       spec.linux = { ...spec.linux, resources: mergeResources(spec.linux?.resources ?? {}, res) };
@@ -40,6 +41,6 @@ export function containerStats(rt: Pick<Runtime, "root">, id: string): {
   status: ContainerStatus;
 } {
   const c = Container.load(rt, id);
-  const cg = c.requireCgroup();
+  const cg = requireCgroup(c);
   return { stats: cg.stats(), oomKills: cg.oomEvents(), status: c.status() };
 }

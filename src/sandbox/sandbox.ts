@@ -10,15 +10,12 @@ import { SYS } from "../../ffi/sysno_x86_64.ts";
 import { u64s } from "../../ffi/structs/kernel.ts";
 import { AT_FDCWD, CLOSE_RANGE_CLOEXEC, O, PR } from "../linux/consts.ts";
 import { readReport, reportError } from "../linux/channel.ts";
-import { procAlive, startTime } from "../linux/procs.ts";
+import { startTime } from "../linux/procs.ts";
 import { ignoredSignals, SIGKILL } from "../linux/signals.ts";
 import { selfArgv } from "./self.ts";
 
-/** The sandbox process as recorded in a container's state. */
-export interface SandboxProcess {
-  pid: number;
-  startTime: string;
-}
+import { sandboxAlive, type SandboxProcess } from "./process.ts";
+export { sandboxAlive, type SandboxProcess } from "./process.ts";
 
 /** Options of startSandbox(). */
 export interface StartSandboxOptions {
@@ -101,11 +98,6 @@ export async function startSandbox(o: StartSandboxOptions): Promise<SandboxProce
     closeFd(s.reportFd);
     closeFd(s.pidfd);
   }
-}
-
-/** True when the recorded sandbox process still runs (same pid and start time). */
-export function sandboxAlive(sb: SandboxProcess | undefined): boolean {
-  return sb !== undefined && procAlive(sb.pid, sb.startTime);
 }
 
 /** Kills a recorded sandbox process (if it is still the same process) and waits for it. */
