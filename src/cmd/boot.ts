@@ -1,6 +1,7 @@
 /**
  * `runts boot [--debug] ID`: the sandbox process (internal). Started by create with the
  * listening control socket as fd 3; serves it until its last container is destroyed.
+ * `runts boot --spare`: the same, started ahead of the next create (src/sandbox/spare.ts).
  * @module
  */
 import { prctl, reapNoHang } from "../../ffi/process.ts";
@@ -11,18 +12,27 @@ import { serveControl } from "../boot/serve.ts";
 import { PR } from "../linux/consts.ts";
 import type { GlobalOptions } from "./context.ts";
 import { parseArgs } from "node:util";
+import { spareIdleMs, watchSpare } from "../sandbox/spare.ts";
 
 /** fd of the listening control socket in the sandbox process. */
 export const CONTROL_FD = 3;
 
-/** Parses boot's arguments: `ID [--creator PID]`. */
-export function parseBootArgs(argv: string[]): { id: string; creator?: number } {
+/** Parses boot's arguments: `ID [--creator PID]` or `--spare`. */
+export function parseBootArgs(
+  argv: string[],
+): { id: string; creator?: number } | { spare: true } {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { creator: { type: "string" } },
+    options: { creator: { type: "string" }, spare: { type: "boolean" } },
     allowPositionals: true,
     strict: true,
   });
+  if (values.spare === true) {
+    if (positionals.length !== 0 || values.creator !== undefined) {
+      throw new Error("boot: --spare takes no container id and no --creator");
+    }
+    return { spare: true };
+  }
   if (positionals.length !== 1) {
     throw new Error(`boot: expected one container id, got ${positionals.length}`);
   }
@@ -33,10 +43,10 @@ export function parseBootArgs(argv: string[]): { id: string; creator?: number } 
 }
 
 /** Runs the sandbox process. */
-export async function main(_g: GlobalOptions, argv: string[]): Promise<number> {
+export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   const a = parseBootArgs(argv);
   // The creator died before the parent-death signal was armed: nobody will ask for a container.
-  if (a.creator !== undefined && Deno.ppid !== a.creator) return 1;
+  if ("creator" in a && a.creator !== undefined && Deno.ppid !== a.creator) return 1;
   // Orphans of the containers come to us, not to the host's init.
   prctl(PR.SET_CHILD_SUBREAPER, 1);
   const mgr = new ContainerManager();
@@ -45,6 +55,7 @@ export async function main(_g: GlobalOptions, argv: string[]): Promise<number> {
     reapOrphans(mgr.trackedPids(), (pid) => reapNoHang(pid));
   });
   mgr.onEmpty = () => setTimeout(() => Deno.exit(0), 0);
+  if ("spare" in a) watchSpare(g.root, () => mgr.ids().length, spareIdleMs());
   mark("boot: serving the control socket");
   await serveControl(mgr, CONTROL_FD).served;
   return 0;

@@ -13,6 +13,7 @@ import { loadBundle } from "../oci/config.ts";
 import type { Spec } from "../oci/spec.ts";
 import { SandboxClient } from "../sandbox/client.ts";
 import { startSandbox } from "../sandbox/sandbox.ts";
+import { adoptSpare, spareEnabled, spareKey, startSpare } from "../sandbox/spare.ts";
 import { Container, type Runtime } from "./container.ts";
 import { destroyLocked } from "./delete.ts";
 import { type ContainerRecord, ContainerStore } from "./record.ts";
@@ -115,7 +116,14 @@ export function claim(
 /** Creates a container (in a new sandbox process, or in its pod's) and returns it. */
 export async function createContainer(rt: Runtime, o: CreateOptions): Promise<Container> {
   const { store, spec, root } = claim(rt, o);
-  return await store.withLockAsync(o.id, async () => {
+  // A spare sandbox process of this --root (started by an earlier create) saves a Deno start.
+  // Not with a pid file: then the init must become the caller's child (CLONE_PARENT from the
+  // sandbox process, whose parent is the create that started it), and a spare's parent is an
+  // earlier create's caller (a containerd shim or conmon of another container).
+  const spareKeyed = root === undefined && o.pidFile === undefined && spareEnabled()
+    ? spareKey(rt.debug)
+    : undefined;
+  const made = await store.withLockAsync(o.id, async () => {
     // Loaded again under the lock: a delete --force may have been quicker.
     const c = Container.of(store, store.load(o.id));
     const rec = c.rec;
@@ -123,7 +131,14 @@ export async function createContainer(rt: Runtime, o: CreateOptions): Promise<Co
     let consoleFd = -1;
     try {
       if (o.consoleSocket !== undefined) consoleFd = connectConsoleSocket(o.consoleSocket);
-      if (root === undefined) {
+      const spare = spareKeyed === undefined
+        ? undefined
+        : adoptSpare(store.root, spareKeyed, rec.socketPath);
+      if (spare !== undefined) {
+        rec.sandboxPid = spare.pid;
+        rec.sandboxStartTime = spare.startTime;
+        c.saveLocked();
+      } else if (root === undefined) {
         listenFd = listenUnix(rec.socketPath, { mode: 0o600, backlog: 16 });
         await startSandbox({
           root: store.root,
@@ -174,6 +189,9 @@ export async function createContainer(rt: Runtime, o: CreateOptions): Promise<Co
       closeFd(consoleFd);
     }
   });
+  // The next create's: started once this one is done, so it costs this create only the clone.
+  if (spareKeyed !== undefined) await startSpare(store.root, spareKeyed, rt.debug);
+  return made;
 }
 
 /** The last line the sandbox process wrote to its log, "" if none. */

@@ -21,8 +21,12 @@ export { sandboxAlive, type SandboxProcess } from "./process.ts";
 export interface StartSandboxOptions {
   /** --root of the runts that starts it. */
   root: string;
-  /** Sandbox id (the root container's id). */
-  id: string;
+  /**
+   * Sandbox id (the root container's id); undefined for a spare sandbox process, which waits
+   * for a create to adopt it (src/sandbox/spare.ts) and does not die with the command that
+   * started it.
+   */
+  id: string | undefined;
   /** The listening control socket, handed over as fd 3. */
   listenFd: number;
   /** File that receives the sandbox process's stderr. */
@@ -62,7 +66,8 @@ export function sandboxProgram(o: StartSandboxOptions, argv: string[], env: stri
   p.call("setsid", SYS.setsid, []);
   // Until the creator has recorded it (its first Create request), the sandbox process dies
   // with the creator: a create killed at any moment leaves no sandbox process nobody knows of.
-  p.call("prctl", SYS.prctl, [PR.SET_PDEATHSIG, SIGKILL]);
+  // (A spare outlives the command that starts it; it exits by itself when nobody adopts it.)
+  if (o.id !== undefined) p.call("prctl", SYS.prctl, [PR.SET_PDEATHSIG, SIGKILL]);
   for (const sig of ignoredSignals()) {
     p.call("rt_sigaction", SYS.rt_sigaction, [sig, new Uint8Array(32), null, 8]);
   }
@@ -81,9 +86,7 @@ export async function startSandbox(o: StartSandboxOptions): Promise<SandboxProce
     o.root,
     ...(o.debug ? ["--debug"] : []),
     "boot",
-    o.id,
-    "--creator",
-    String(Deno.pid),
+    ...(o.id === undefined ? ["--spare"] : [o.id, "--creator", String(Deno.pid)]),
   ];
   const argv = selfArgv(args, SANDBOX_V8_FLAGS);
   const env = Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`);

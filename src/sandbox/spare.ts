@@ -1,0 +1,155 @@
+/**
+ * The spare sandbox process: after a `create` has started a sandbox process, it starts one more
+ * in the background (`runts boot --spare`), listening on `<root>/.spare-<pid>-<start>-<key>.sock`.
+ * The next `create` on that --root adopts it by renaming that socket to its container's socket
+ * path (one rename: two creates cannot both win) instead of waiting for a Deno start, and starts
+ * the next spare. `key` is a hash of what the sandbox process would inherit from its creator
+ * (runts' own command line, --debug, the environment), so only a create that would have started
+ * an identical process adopts it.
+ *
+ * Invisible otherwise: it is no container (`list` shows directories only) and it exits when no
+ * create adopted it for a while (RUNTS_SPARE_IDLE_MS, default 30 s).
+ *
+ * Off unless RUNTS_SPARE=1, for two known faults: an adopted spare's command line stays
+ * `boot --spare` instead of `boot <id>`, and a spare whose starting create was killed before it
+ * named the socket waits two idle periods before it exits. Creates given a pid file (containerd shims, conmon) neither adopt nor start one:
+ * their init must be the caller's child (CLONE_PARENT from the sandbox process), which only a
+ * sandbox process started by that create gives.
+ * @module
+ */
+import { join } from "node:path";
+import { closeFd } from "../../ffi/process.ts";
+import { listenUnix } from "../../ffi/socket.ts";
+import { sandboxAlive, type SandboxProcess } from "./process.ts";
+import { startSandbox } from "./sandbox.ts";
+import { selfArgv } from "./self.ts";
+
+const PREFIX = ".spare-";
+const NAME = /^\.spare-(\d+)-(\d+)-([0-9a-f]{8})\.sock$/;
+
+/** True when RUNTS_SPARE=1 turns spare sandbox processes on. */
+export function spareEnabled(): boolean {
+  return Deno.env.get("RUNTS_SPARE") === "1";
+}
+
+/** How long a spare waits for a create before it exits (RUNTS_SPARE_IDLE_MS, default 30 s). */
+export function spareIdleMs(): number {
+  const v = Number(Deno.env.get("RUNTS_SPARE_IDLE_MS"));
+  return Number.isInteger(v) && v > 0 ? v : 30_000;
+}
+
+/** FNV-1a of what a sandbox process started by this command would inherit. */
+export function spareKey(debug: boolean): string {
+  const env = Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`).sort();
+  const s = JSON.stringify([selfArgv([]), debug, env]);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, "0");
+}
+
+/** Socket names of the spares in `root` made for `key`. */
+function spares(root: string, key: string): string[] {
+  const out: string[] = [];
+  try {
+    for (const e of Deno.readDirSync(root)) {
+      if (e.name.startsWith(PREFIX) && NAME.exec(e.name)?.[3] === key) out.push(e.name);
+    }
+  } catch {
+    // no root yet
+  }
+  return out;
+}
+
+/**
+ * Takes a spare of `root` made for `key`: its listening socket becomes `socketPath`. Returns
+ * the process, undefined when there is none (or none alive).
+ */
+export function adoptSpare(
+  root: string,
+  key: string,
+  socketPath: string,
+): SandboxProcess | undefined {
+  for (const name of spares(root, key)) {
+    const m = NAME.exec(name)!;
+    try {
+      Deno.renameSync(join(root, name), socketPath);
+    } catch {
+      continue; // another create took it, or it exited
+    }
+    const sb = { pid: Number(m[1]), startTime: m[2]! };
+    if (sandboxAlive(sb)) return sb;
+    try {
+      Deno.removeSync(socketPath);
+    } catch {
+      // gone already
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Starts a spare for `root` unless one made for `key` already waits. Best effort: a spare that
+ * cannot start only means the next create starts its own sandbox process.
+ */
+export async function startSpare(root: string, key: string, debug: boolean): Promise<void> {
+  if (spares(root, key).length > 0) return;
+  const tmp = join(root, `${PREFIX}tmp-${Deno.pid}.sock`);
+  let fd = -1;
+  try {
+    fd = listenUnix(tmp, { mode: 0o600, backlog: 16 });
+    const sb = await startSandbox({
+      root,
+      id: undefined,
+      listenFd: fd,
+      logPath: "/dev/null",
+      debug,
+    });
+    Deno.renameSync(tmp, join(root, `${PREFIX}${sb.pid}-${sb.startTime}-${key}.sock`));
+  } catch {
+    try {
+      Deno.removeSync(tmp);
+    } catch {
+      // not made
+    }
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/**
+ * In the spare itself: every `idleMs`, gives up its socket and exits when no create has adopted
+ * it since the last look. Once adopted (its socket renamed away) it is an ordinary sandbox
+ * process, which exits with its last container; one that was adopted but never asked for a
+ * container (its creator died) exits at the second look that finds it empty.
+ */
+export function watchSpare(root: string, containers: () => number, idleMs: number): void {
+  let empty = 0;
+  const timer = setInterval(() => {
+    const mine = (() => {
+      try {
+        for (const e of Deno.readDirSync(root)) {
+          if (e.name.startsWith(`${PREFIX}${Deno.pid}-`)) return join(root, e.name);
+        }
+      } catch {
+        // root removed
+      }
+      return undefined;
+    })();
+    if (mine !== undefined) {
+      try {
+        Deno.removeSync(mine);
+        Deno.exit(0);
+      } catch {
+        return; // renamed meanwhile: adopted
+      }
+    }
+    if (containers() > 0) {
+      clearInterval(timer);
+      return;
+    }
+    if (++empty >= 2) Deno.exit(0);
+  }, idleMs);
+}
