@@ -95,9 +95,12 @@ export class ContainerManager {
   #podNs: Partial<Record<string, number>> = {};
   /** Called when a container is destroyed and none is left. */
   onEmpty: () => void = () => {};
+  /** Called when a create request arrives, before anything is made (a spare learns its id). */
+  onCreate: (id: string) => void = () => {};
 
   /** Creates a container's init and waits until it is ready (blocked before execve). */
   async create(o: ManagerCreateOptions): Promise<Init> {
+    this.onCreate(o.id);
     if (this.#entries.has(o.id)) throw new Error(`container "${o.id}" already exists`);
     const spec = this.#root === undefined ? o.spec : this.#joinPod(o.spec);
     // The cgroup exists, with its limits, before the init runs; the init is put in it first.

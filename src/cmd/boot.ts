@@ -17,21 +17,21 @@ import { spareIdleMs, watchSpare } from "../sandbox/spare.ts";
 /** fd of the listening control socket in the sandbox process. */
 export const CONTROL_FD = 3;
 
-/** Parses boot's arguments: `ID [--creator PID]` or `--spare`. */
+/** Parses boot's arguments: `ID [--creator PID]` or `--spare=SOCKET`. */
 export function parseBootArgs(
   argv: string[],
-): { id: string; creator?: number } | { spare: true } {
+): { id: string; creator?: number } | { spare: string } {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { creator: { type: "string" }, spare: { type: "boolean" } },
+    options: { creator: { type: "string" }, spare: { type: "string" } },
     allowPositionals: true,
     strict: true,
   });
-  if (values.spare === true) {
+  if (values.spare !== undefined) {
     if (positionals.length !== 0 || values.creator !== undefined) {
       throw new Error("boot: --spare takes no container id and no --creator");
     }
-    return { spare: true };
+    return { spare: values.spare };
   }
   if (positionals.length !== 1) {
     throw new Error(`boot: expected one container id, got ${positionals.length}`);
@@ -55,7 +55,13 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     reapOrphans(mgr.trackedPids(), (pid) => reapNoHang(pid));
   });
   mgr.onEmpty = () => setTimeout(() => Deno.exit(0), 0);
-  if ("spare" in a) watchSpare(g.root, () => mgr.ids().length, spareIdleMs());
+  if ("spare" in a) {
+    const adopted = watchSpare(g.root, a.spare, spareIdleMs());
+    mgr.onCreate = (id) => {
+      mgr.onCreate = () => {};
+      adopted(id);
+    };
+  }
   mark("boot: serving the control socket");
   await serveControl(mgr, CONTROL_FD).served;
   return 0;

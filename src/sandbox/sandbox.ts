@@ -27,6 +27,8 @@ export interface StartSandboxOptions {
    * started it.
    */
   id: string | undefined;
+  /** A spare's socket path until the create that starts it names it (`boot --spare=PATH`). */
+  spareSocket?: string;
   /** The listening control socket, handed over as fd 3. */
   listenFd: number;
   /** File that receives the sandbox process's stderr. */
@@ -86,7 +88,9 @@ export async function startSandbox(o: StartSandboxOptions): Promise<SandboxProce
     o.root,
     ...(o.debug ? ["--debug"] : []),
     "boot",
-    ...(o.id === undefined ? ["--spare"] : [o.id, "--creator", String(Deno.pid)]),
+    ...(o.id === undefined
+      ? [`--spare=${o.spareSocket ?? ""}`]
+      : [o.id, "--creator", String(Deno.pid)]),
   ];
   const argv = selfArgv(args, SANDBOX_V8_FLAGS);
   const env = Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`);

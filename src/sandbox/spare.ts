@@ -10,15 +10,15 @@
  * Invisible otherwise: it is no container (`list` shows directories only) and it exits when no
  * create adopted it for a while (RUNTS_SPARE_IDLE_MS, default 30 s).
  *
- * Off unless RUNTS_SPARE=1, for two known faults: an adopted spare's command line stays
- * `boot --spare` instead of `boot <id>`, and a spare whose starting create was killed before it
- * named the socket waits two idle periods before it exits. Creates given a pid file (containerd shims, conmon) neither adopt nor start one:
+ * Once adopted, its command line reads `boot <id>` like any sandbox process's (rewritten in
+ * place, when the id fits in the space `--spare=PATH` took). RUNTS_SPARE=0 turns it off. Creates given a pid file (containerd shims, conmon) neither adopt nor start one:
  * their init must be the caller's child (CLONE_PARENT from the sandbox process), which only a
  * sandbox process started by that create gives.
  * @module
  */
 import { join } from "node:path";
 import { closeFd } from "../../ffi/process.ts";
+import { setCmdline } from "../../ffi/proctitle.ts";
 import { listenUnix } from "../../ffi/socket.ts";
 import { sandboxAlive, type SandboxProcess } from "./process.ts";
 import { startSandbox } from "./sandbox.ts";
@@ -27,9 +27,9 @@ import { selfArgv } from "./self.ts";
 const PREFIX = ".spare-";
 const NAME = /^\.spare-(\d+)-(\d+)-([0-9a-f]{8})\.sock$/;
 
-/** True when RUNTS_SPARE=1 turns spare sandbox processes on. */
+/** False when RUNTS_SPARE=0 turns spare sandbox processes off. */
 export function spareEnabled(): boolean {
-  return Deno.env.get("RUNTS_SPARE") === "1";
+  return Deno.env.get("RUNTS_SPARE") !== "0";
 }
 
 /** How long a spare waits for a create before it exits (RUNTS_SPARE_IDLE_MS, default 30 s). */
@@ -103,6 +103,7 @@ export async function startSpare(root: string, key: string, debug: boolean): Pro
     const sb = await startSandbox({
       root,
       id: undefined,
+      spareSocket: tmp,
       listenFd: fd,
       logPath: "/dev/null",
       debug,
@@ -120,36 +121,41 @@ export async function startSpare(root: string, key: string, debug: boolean): Pro
 }
 
 /**
- * In the spare itself: every `idleMs`, gives up its socket and exits when no create has adopted
- * it since the last look. Once adopted (its socket renamed away) it is an ordinary sandbox
- * process, which exits with its last container; one that was adopted but never asked for a
- * container (its creator died) exits at the second look that finds it empty.
+ * In the spare itself (`tmp`: the socket path it was started on). Every `idleMs` it looks:
+ * when the create that started it died before naming its socket (`tmp` still there), or no create
+ * has adopted it since the last look (its `.spare-<pid>-...` socket still there), it removes the
+ * socket and exits; when adopted (the socket renamed away) but asked for no container for two
+ * looks (the adopting create died), it exits. Returns what to call on the first create request:
+ * the watch ends and the command line becomes `... boot <id>`.
  */
-export function watchSpare(root: string, containers: () => number, idleMs: number): void {
+export function watchSpare(root: string, tmp: string, idleMs: number): (id: string) => void {
   let empty = 0;
+  const gone = (p: string): boolean => {
+    try {
+      Deno.removeSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const timer = setInterval(() => {
-    const mine = (() => {
-      try {
-        for (const e of Deno.readDirSync(root)) {
-          if (e.name.startsWith(`${PREFIX}${Deno.pid}-`)) return join(root, e.name);
-        }
-      } catch {
-        // root removed
+    if (gone(tmp)) Deno.exit(0);
+    let mine: string | undefined;
+    try {
+      for (const e of Deno.readDirSync(root)) {
+        if (e.name.startsWith(`${PREFIX}${Deno.pid}-`)) mine = join(root, e.name);
       }
-      return undefined;
-    })();
-    if (mine !== undefined) {
-      try {
-        Deno.removeSync(mine);
-        Deno.exit(0);
-      } catch {
-        return; // renamed meanwhile: adopted
-      }
+    } catch {
+      // root removed
     }
-    if (containers() > 0) {
-      clearInterval(timer);
-      return;
-    }
-    if (++empty >= 2) Deno.exit(0);
+    if (mine !== undefined && gone(mine)) Deno.exit(0);
+    if (mine === undefined && ++empty >= 2) Deno.exit(0);
   }, idleMs);
+  return (id) => {
+    clearInterval(timer);
+    const argv = Deno.readTextFileSync("/proc/self/cmdline").split("\0");
+    while (argv.at(-1) === "") argv.pop();
+    const boot = argv.lastIndexOf("boot");
+    if (boot > 0) setCmdline([...argv.slice(0, boot), "boot", id]);
+  };
 }

@@ -287,6 +287,28 @@ function signalNumber(sig: Deno.Signal): number {
   return nums[sig] ?? 0;
 }
 
+/**
+ * True for a spare sandbox process (`... --root R boot --spare=PATH`) that still waits for a
+ * create: its socket is PATH or `R/.spare-<pid>-...`.
+ */
+function waitingSpare(pid: number, cmdline: string): boolean {
+  const argv = cmdline.split(" ");
+  const spare = argv.find((a) => a.startsWith("--spare="));
+  const root = argv[argv.indexOf("--root") + 1];
+  if (spare === undefined || root === undefined) return false;
+  try {
+    Deno.statSync(spare.slice("--spare=".length));
+    return true;
+  } catch {
+    // named, or adopted
+  }
+  try {
+    return [...Deno.readDirSync(root)].some((e) => e.name.startsWith(`.spare-${pid}-`));
+  } catch {
+    return false;
+  }
+}
+
 /** What is left of containers: state dirs under root, mounts and processes on test paths. */
 export interface Leftovers {
   /** Directories under the state root (one per container still known). */
@@ -332,6 +354,10 @@ export async function leftovers(root: string, extra: string[] = []): Promise<Lef
     } catch {
       continue; // exited meanwhile
     }
+    // A spare sandbox process waiting for the next create of its --root is no container's and
+    // exits by itself (spare_test.ts checks that); once adopted it is a sandbox process like
+    // another (and its command line reads `boot <id>`).
+    if (waitingSpare(Number(e.name), cmdline)) continue;
     let hit = cmdline.split(" ").some(under);
     if (!hit) {
       const env = await Deno.readTextFile(`${proc}/environ`).catch(() => "");

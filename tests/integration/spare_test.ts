@@ -1,13 +1,13 @@
 /**
  * The spare sandbox process (src/sandbox/spare.ts): a create leaves one for the next create of
  * its --root, which adopts it; it is no container (`list`), exits when not adopted for
- * RUNTS_SPARE_IDLE_MS; only RUNTS_SPARE=1 turns it on.
+ * RUNTS_SPARE_IDLE_MS, reads `boot <id>` once adopted; RUNTS_SPARE=0 turns it off.
  */
 import { assert, assertEquals } from "../assert.ts";
 import { makeBundle, newRoot, runts } from "./_helpers.ts";
 
 const opts = { ignore: Deno.uid() !== 0, sanitizeResources: false, sanitizeOps: false };
-const ON = { RUNTS_SPARE: "1" };
+const ON = {};
 
 /**
  * Pids of the spare sandbox processes of `root` that wait for a create (`runts --root ROOT boot
@@ -26,7 +26,9 @@ function allSpares(root: string): number[] {
     try {
       const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
       const r = argv.indexOf("--root");
-      if (r >= 0 && argv[r + 1] === root && argv.at(-2) === "--spare") out.push(Number(e.name));
+      if (r >= 0 && argv[r + 1] === root && argv.some((a) => a.startsWith("--spare="))) {
+        out.push(Number(e.name));
+      }
     } catch {
       // exited meanwhile
     }
@@ -77,6 +79,8 @@ Deno.test({
 
       assertEquals((await runts(["create", "-b", b.dir, id2], { root, env: ON })).code, 0);
       assertEquals(sandboxPid(root, id2), first[0], "the second create adopted the spare");
+      const argv = Deno.readTextFileSync(`/proc/${first[0]}/cmdline`).split("\0");
+      assertEquals(argv[argv.indexOf("boot") + 1], id2, "its command line names the container");
       const second = spares(root);
       assertEquals(second.length, 1, "and left a new one");
       assert(second[0] !== first[0]);
@@ -123,7 +127,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "spare: off unless RUNTS_SPARE=1: RUNTS_SPARE=0 or unset starts none and adopts none",
+  name: "spare: RUNTS_SPARE=0 starts none and adopts none",
   ...opts,
   async fn() {
     const root = await newRoot();
@@ -139,7 +143,7 @@ Deno.test({
       assertEquals(spares(root), waiting, "and no other spare started");
       const root2 = await newRoot();
       const id3 = `spare-off-c-${Deno.pid}`;
-      assertEquals((await runts(["create", "-b", b.dir, id3], { root: root2 })).code, 0);
+      assertEquals((await runts(["create", "-b", b.dir, id3], { root: root2, env })).code, 0);
       assertEquals(spares(root2), []);
       assertEquals(spareSockets(root2), []);
       await runts(["delete", "-f", id3], { root: root2 });
