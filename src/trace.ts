@@ -17,14 +17,19 @@ export function mark(what: string): void {
   if (on) console.error(`runts: trace: ${performance.now().toFixed(1).padStart(7)} ms ${what}`);
 }
 
-let debugOn = false;
+let debugEnabled = false;
 
 /** Turns debug lines on (`--debug`). */
 export function setDebug(on: boolean): void {
-  debugOn = on;
+  debugEnabled = on;
+}
+
+/** True when --debug is on. */
+export function debugOn(): boolean {
+  return debugEnabled;
 }
 
 /** Prints a debug line on stderr when --debug is on. */
 export function debugLog(msg: string): void {
-  if (debugOn) console.error(`runts: debug: ${msg}`);
+  if (debugEnabled) console.error(`runts: debug: ${msg}`);
 }

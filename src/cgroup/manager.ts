@@ -26,6 +26,7 @@ import { CgroupError, type CgroupFs, type CgroupManager, hostCgroupFs } from "./
 import { DisabledManager } from "./disabled.ts";
 import { type V1Hierarchy, V1Manager } from "./v1.ts";
 import { V2Manager } from "./v2.ts";
+import { parseMountinfo } from "../linux/mountinfo.ts";
 
 export type {
   BlkioEntry,
@@ -84,10 +85,6 @@ const NOT_CONTROLLERS = new Set([
   "none",
 ]);
 
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
 function rebase(mountPoint: string, fsRoot: string): string {
   if (fsRoot === DEFAULT_CGROUP_ROOT) return mountPoint;
   if (mountPoint === DEFAULT_CGROUP_ROOT) return fsRoot;
@@ -111,16 +108,10 @@ export function detectCgroupLayout(
 ): CgroupLayout {
   const v1 = new Map<string, CgroupMount & { preferred: boolean }>();
   const v2: (CgroupMount & { preferred: number })[] = [];
-  for (const line of mountinfo.split("\n")) {
-    const sep = line.indexOf(" - ");
-    if (sep < 0) continue;
-    const left = line.slice(0, sep).split(" ");
-    const [fstype, , superOpts = ""] = line.slice(sep + 3).split(" ");
+  for (const m of parseMountinfo(mountinfo)) {
+    const { fstype, root, mountPoint: mp } = m;
     if (fstype !== "cgroup" && fstype !== "cgroup2") continue;
-    const root = unescapeMountinfo(left[3] ?? "/");
-    const mp = unescapeMountinfo(left[4] ?? "");
-    const mountOpts = (left[5] ?? "").split(",");
-    if (mountOpts.includes("ro") || superOpts.split(",").includes("ro")) continue;
+    if (m.mountOptions.includes("ro") || m.superOptions.includes("ro")) continue;
     const under = mp === DEFAULT_CGROUP_ROOT || mp.startsWith(`${DEFAULT_CGROUP_ROOT}/`);
     const mountPoint = rebase(mp, fsRoot);
     if (fstype === "cgroup2") {
@@ -128,7 +119,7 @@ export function detectCgroupLayout(
       v2.push({ type: "cgroup2", mountPoint, root, controllers: [], preferred });
       continue;
     }
-    const controllers = superOpts.split(",").filter((o) =>
+    const controllers = m.superOptions.filter((o) =>
       o !== "" && !NOT_CONTROLLERS.has(o) && !o.startsWith("release_agent=")
     );
     if (controllers.length === 0) continue;

@@ -5,42 +5,33 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { buildInitProgram } from "../linux/init_program.ts";
-import { cgroupLayout } from "../linux/cgroup_mounts.ts";
+import { HIGH_FD } from "../../ffi/clone.ts";
+import { cgroupManagerFor } from "../cgroup/manager.ts";
+import { planOfCreate, planText } from "../linux/init.ts";
 import { containerPids } from "../linux/procs.ts";
-import { describeStep } from "../../ffi/program.ts";
 import { loadBundle } from "../oci/config.ts";
 import { Container } from "../container/container.ts";
 import { SandboxClient } from "../sandbox/client.ts";
 import type { GlobalOptions } from "./context.ts";
 import { psRow, userNames } from "./ps.ts";
 
-/** The lines `debug plan` prints for a bundle. */
+/** The lines `debug plan` prints for a bundle: the program `create` would run for it. */
 export function planLines(bundle: string): string[] {
   const { spec, rootfs } = loadBundle(bundle);
-  const plan = buildInitProgram({
+  const plan = planOfCreate({
     spec,
     rootfs,
-    stdio: [0, 1, 2],
-    ctlFd: 64,
-    cgroupHierarchies: (spec.mounts ?? []).some((m) => m.type === "cgroup") ? cgroupLayout() : [],
+    cgroupProcs: cgroupManagerFor({ cgroupsPath: spec.linux?.cgroupsPath, id: "plan" })
+      .procsFiles(),
   });
-  const lines = [
+  return [
     `# init of ${JSON.stringify(bundle)}: clone(${
       plan.newNamespaces.join(", ") || "no new namespaces"
     })`,
-    `# fds: 0-2 stdio, 64 control pipe (id maps, start); $N is the result of step N`,
+    `# fds: as in the sandbox process: stdio, control pipe and the rest from ${HIGH_FD} up; ` +
+    `$N is the result of step N`,
+    ...planText(plan.program),
   ];
-  let phase = "";
-  plan.program.steps.forEach((s, i) => {
-    if (s.opts.phase !== phase) {
-      phase = s.opts.phase ?? "";
-      lines.push(`## ${phase}`);
-    }
-    const about = s.opts.subject ? `    # ${s.opts.subject}` : "";
-    lines.push(`${String(i).padStart(4)} ${describeStep(s)}${about}`);
-  });
-  return lines;
 }
 
 /** Runs debug. */

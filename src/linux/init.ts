@@ -3,8 +3,9 @@
  * wait until it reports "created", release it at `start`, and wait for its exit.
  * @module
  */
-import { debugLog, mark } from "../trace.ts";
+import { debugLog, debugOn, mark } from "../trace.ts";
 import { CLONE, HIGH_FD, spawnProgram } from "../../ffi/clone.ts";
+import { describeStep, type Program } from "../../ffi/program.ts";
 import { readFileInRoot, resolveInRoot } from "../../ffi/fs.ts";
 import { execStubFd } from "../../ffi/exec_stub.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
@@ -25,7 +26,7 @@ import {
   writeAll,
 } from "../../ffi/process.ts";
 import type { Spec } from "../oci/spec.ts";
-import { ignoredSignals, SIGKILL } from "./signals.ts";
+import { CATCHABLE_SIGNALS, SIGKILL } from "./signals.ts";
 import { InitChannel } from "./channel.ts";
 import { ociStateOf } from "../oci/state.ts";
 import { cgroupLayout, cgroupProcsOf } from "./cgroup_mounts.ts";
@@ -285,14 +286,122 @@ export function execLabelOption(spec: Spec): { execLabel?: { file: string; value
   return {};
 }
 
+/**
+ * Where the fds a program refers to come from: real ones moved to HIGH_FD and above
+ * ({@linkcode createInit}), or numbered the same way without opening anything
+ * ({@linkcode planOfCreate}, for `debug plan`).
+ */
+export interface FdSource {
+  /** `fd` moved to HIGH_FD or above (the original closed when `owned`). */
+  high(fd: number, owned: boolean): number;
+  /** Opens a namespace file. */
+  open(path: string): number;
+  /** A pipe: [read end, write end]. */
+  pipe(): [number, number];
+  /** The exec stub's memfd. */
+  execStub(): number;
+}
+
+/** The plan of an init and the fds the parent keeps for it. */
+export interface InitPlan {
+  plan: ReturnType<typeof buildInitProgram>;
+  /** The control pipe's write end (the parent's). */
+  ctlWr: number;
+  /** A pid namespace to join around the clone. */
+  pidNsJoin: number | undefined;
+}
+
+/** The one place the options of an init's program are made from CreateInitOptions. */
+export function planInit(o: CreateInitOptions, fds: FdSource): InitPlan {
+  checkUnsupported(o.spec);
+  const spec = withHome(o.spec, o.rootfs);
+  const nsFds: Partial<Record<NsType, number>> = {};
+  let pidNsJoin: number | undefined;
+  for (const ns of spec.linux?.namespaces ?? []) {
+    if (!ns.path) continue;
+    const fd = fds.high(fds.open(ns.path), true);
+    if (ns.type === "pid") pidNsJoin = fd;
+    else nsFds[ns.type as NsType] = fd;
+  }
+  const [ctlRd0, ctlWr] = fds.pipe();
+  const ctlRd = fds.high(ctlRd0, true);
+  // With a terminal the pty is the process's stdio: the caller's fds must not reach the child
+  // at all (a created init holding them would keep the caller's pipes open).
+  const stdio = o.consoleFd !== undefined
+    ? [0, 1, 2] as [number, number, number]
+    : o.stdio.map((fd, i) => (fd === i ? fd : fds.high(fd, false))) as [number, number, number];
+  const plan = buildInitProgram({
+    spec,
+    rootfs: o.rootfs,
+    stdio,
+    preserveFds: (o.preserveFds ?? []).map((fd) => fds.high(fd, false)),
+    ctlFd: ctlRd,
+    nsFds,
+    noPivot: o.noPivot ?? false,
+    bindSources: bindSourceKinds(spec),
+    ignoredSignals: [...CATCHABLE_SIGNALS],
+    startImmediately: o.startImmediately ?? false,
+    cgroupHierarchies: needsCgroupLayout(spec) ? cgroupLayout() : [],
+    ...(o.consoleFd !== undefined ? { consoleFd: fds.high(o.consoleFd, false) } : {}),
+    hookSync: CREATE_HOOKS.some((h) => (spec.hooks?.[h]?.length ?? 0) > 0),
+    ...seccompOption(spec),
+    resolvePath: (path) => resolveInRoot(o.rootfs, path),
+    waitAtStart: (o.cgroupProcs?.length ?? 0) > 0,
+    ...execLabelOption(spec),
+    execStubFd: fds.high(fds.execStub(), false),
+  });
+  return { plan, ctlWr, pidNsJoin };
+}
+
+/**
+ * The program `runts create` has its sandbox process run for an init of `spec`: the same
+ * {@linkcode planInit}, with the fds numbered as they are there (stdio and the console received
+ * over the control socket, everything moved to HIGH_FD and up in the same order) and nothing
+ * opened.
+ */
+export function planOfCreate(
+  o: Pick<CreateInitOptions, "spec" | "rootfs" | "cgroupProcs" | "noPivot"> & {
+    preserveFds?: number;
+  },
+): ReturnType<typeof buildInitProgram> {
+  let next = HIGH_FD;
+  let outside = 1000;
+  const fds: FdSource = {
+    high: () => next++,
+    open: () => outside++,
+    pipe: () => [outside++, outside++],
+    execStub: () => outside++,
+  };
+  const terminal = o.spec.process?.terminal === true;
+  return planInit({
+    spec: o.spec,
+    rootfs: o.rootfs,
+    stdio: [outside++, outside++, outside++],
+    preserveFds: Array.from({ length: o.preserveFds ?? 0 }, () => outside++),
+    noPivot: o.noPivot ?? false,
+    ...(terminal ? { consoleFd: outside++ } : {}),
+    ...(o.cgroupProcs !== undefined ? { cgroupProcs: o.cgroupProcs } : {}),
+  }, fds).plan;
+}
+
+/** The lines that show an init's program: phases, steps and what each acts on. */
+export function planText(program: Program): string[] {
+  const lines: string[] = [];
+  let phase = "";
+  program.steps.forEach((s, i) => {
+    if (s.opts.phase !== phase) {
+      phase = s.opts.phase ?? "";
+      lines.push(`## ${phase}`);
+    }
+    const about = s.opts.subject ? `    # ${s.opts.subject}` : "";
+    lines.push(`${String(i).padStart(4)} ${describeStep(s)}${about}`);
+  });
+  return lines;
+}
+
 /** Creates a container init: clone, id maps, and the wait for its "created" report. */
 export async function createInit(o: CreateInitOptions): Promise<Init> {
-  checkUnsupported(o.spec);
-  o = { ...o, spec: withHome(o.spec, o.rootfs) };
-  const namespaces = o.spec.linux?.namespaces ?? [];
-  const nsFds: Partial<Record<NsType, number>> = {};
   const opened: number[] = [];
-  let pidNsJoin: number | undefined;
   let ownPidNs: number | undefined;
   // Every fd the child uses is moved to HIGH_FD or above (its low numbers are scratch).
   const high = (fd: number, owned: boolean): number => {
@@ -302,39 +411,13 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
     return h;
   };
   try {
-    for (const ns of namespaces) {
-      if (!ns.path) continue;
-      const fd = high(openPath(ns.path, 0), true);
-      if (ns.type === "pid") pidNsJoin = fd;
-      else nsFds[ns.type as NsType] = fd;
-    }
-    const [ctlRd0, ctlWr] = pipe();
-    const ctlRd = high(ctlRd0, true);
-    // With a terminal the pty is the process's stdio: the caller's fds must not reach the child
-    // at all (a created init holding them would keep the caller's pipes open).
-    const stdio = o.consoleFd !== undefined
-      ? [0, 1, 2] as [number, number, number]
-      : o.stdio.map((fd, i) => (fd === i ? fd : high(fd, false))) as [number, number, number];
-    const plan = buildInitProgram({
-      spec: o.spec,
-      rootfs: o.rootfs,
-      stdio,
-      preserveFds: (o.preserveFds ?? []).map((fd) => high(fd, false)),
-      ctlFd: ctlRd,
-      nsFds,
-      noPivot: o.noPivot ?? false,
-      bindSources: bindSourceKinds(o.spec),
-      ignoredSignals: ignoredSignals(),
-      startImmediately: o.startImmediately ?? false,
-      cgroupHierarchies: needsCgroupLayout(o.spec) ? cgroupLayout() : [],
-      ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd, false) } : {}),
-      hookSync: CREATE_HOOKS.some((h) => (o.spec.hooks?.[h]?.length ?? 0) > 0),
-      ...seccompOption(o.spec),
-      resolvePath: (path) => resolveInRoot(o.rootfs, path),
-      waitAtStart: (o.cgroupProcs?.length ?? 0) > 0,
-      ...execLabelOption(o.spec),
-      execStubFd: high(execStubFd(), false),
+    const { plan, ctlWr, pidNsJoin } = planInit(o, {
+      high,
+      open: (path) => openPath(path, 0),
+      pipe,
+      execStub: execStubFd,
     });
+    if (debugOn()) { for (const l of planText(plan.program)) debugLog(`init plan: ${l}`); }
     // Joining a pid namespace only affects children: do it on this thread around the clone.
     if (pidNsJoin !== undefined) {
       ownPidNs = openPath("/proc/self/ns/pid", 0);
@@ -481,7 +564,7 @@ export async function execProcess(o: ExecOptions): Promise<ContainerProcess> {
       stdio,
       preserveFds: (o.preserveFds ?? []).map(high),
       ctlFd: high(ctlRd),
-      ignoredSignals: ignoredSignals(),
+      ignoredSignals: [...CATCHABLE_SIGNALS],
       startImmediately: true,
       waitAtStart: true,
       exec: { pidfd: high(pidfd), nsFlags },
