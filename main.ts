@@ -6,6 +6,7 @@
  */
 import { debugLog, mark, setDebug } from "./src/trace.ts";
 import { type GlobalOptions, logError } from "./src/cmd/context.ts";
+import { parsePlatformFlag } from "./src/kvm/platform.ts";
 
 /** The version line tools parse (first line of `runts --version`). */
 export const VERSION = "0.1.0";
@@ -34,7 +35,7 @@ const COMMANDS: Record<string, () => Promise<Runner>> = {
 };
 
 /** Global flags that take a value. */
-const VALUE_FLAGS = new Set(["root", "log", "log-format", "criu", "rootless"]);
+const VALUE_FLAGS = new Set(["root", "log", "log-format", "criu", "rootless", "platform"]);
 /** Global flags runc accepts that runts does not need: accepted and ignored. */
 const IGNORED = new Set(["systemd-cgroup", "criu", "rootless"]);
 
@@ -45,6 +46,8 @@ global options:
   --log FILE             also write errors to FILE
   --log-format text|json format of the --log file (default text)
   --debug                debug output on stderr
+  --platform native|kvm  how sandboxes run containers (default native; kvm: /dev/kvm is
+                         handed to the sandbox process; annotation dev.runts.platform too)
   --version, -v          print the version
 
 commands: ${Object.keys(COMMANDS).filter((c) => c !== "boot").join(", ")}`;
@@ -78,7 +81,8 @@ export function parseGlobal(argv: string[]): { g: GlobalOptions; rest: string[] 
         throw new Error(`--log-format: must be "text" or "json", not ${JSON.stringify(value)}`);
       }
       g.logFormat = value;
-    } else if (name === "debug") g.debug = true;
+    } else if (name === "platform") g.platform = parsePlatformFlag(value!); // kvm (issue 17)
+    else if (name === "debug") g.debug = true;
     else if (IGNORED.has(name)) g.ignored.push(a);
     else throw new Error(`unknown global flag ${JSON.stringify(a)}`);
   }

@@ -13,6 +13,7 @@ import { ContainerStore } from "../container/record.ts";
 import { listenUnix } from "../../ffi/socket.ts";
 import { startTime } from "../linux/procs.ts";
 import { loadBundle } from "../oci/config.ts";
+import { selectPlatform } from "../kvm/platform.ts";
 import { RpcServer } from "../rpc/server.ts";
 import {
   createContainer,
@@ -55,6 +56,8 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   store.validateId(args.id);
   const { spec, rootfs, bundle } = loadBundle(args.bundle);
   if (sandboxIdOf(spec.annotations) !== undefined) return await runInSandbox(g, args);
+  // kvm: the device goes to a sandbox process, never to this one (issue 17).
+  if (selectPlatform(g.platform, spec.annotations) === "kvm") return await runInSandbox(g, args);
   const terminal = spec.process?.terminal === true;
   if (!terminal && args.consoleSocket !== undefined) {
     throw new Error("--console-socket given but process.terminal is false");

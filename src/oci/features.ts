@@ -126,6 +126,23 @@ export interface Features {
   linux: LinuxFeatures;
   /** Runtime metadata. */
   annotations: Record<string, string>;
+  /** runts: the platforms and what this host offers for them (`runts features` fills it in). */
+  platforms?: PlatformFeatures;
+}
+
+/** The platforms part of `runts features` (runts' own field, read from the host). */
+export interface PlatformFeatures {
+  native: { available: boolean };
+  kvm: {
+    available: boolean;
+    /** Why not, when unavailable. */
+    reason?: string;
+    apiVersion?: number;
+    /** vmx, svm, pvm or unknown: what the host shows (CPU flags, loaded modules). */
+    backend: string;
+    /** KVM_CHECK_EXTENSION answers by capability name. */
+    capabilities?: Record<string, number>;
+  };
 }
 
 /** The runts version reported in the features annotations. */

@@ -18,6 +18,8 @@ import type { LinuxResources, Spec } from "../oci/spec.ts";
 import { runHook } from "../linux/hooks.ts";
 import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
 import { RpcClient } from "../rpc/client.ts";
+import { openKvm } from "../kvm/device.ts";
+import { selectPlatform } from "../kvm/platform.ts";
 import * as M from "../rpc/methods.ts";
 import { killSandbox, sandboxAlive, type SandboxProcess, startSandbox } from "./sandbox.ts";
 
@@ -65,6 +67,8 @@ export async function createContainer(
   if (!spec.process?.terminal && o.consoleSocket !== undefined) {
     throw new Error("--console-socket given but process.terminal is false");
   }
+  // Platform kvm: /dev/kvm is opened and checked here, before anything exists (issue 17).
+  let kvmFd = selectPlatform(g.platform, spec.annotations) === "kvm" ? openKvm().fd : -1;
   const p = paths(g.root, o.id);
   // A container whose annotations name a sandbox joins that sandbox's process (a pod).
   const sandboxId = sandboxIdOf(spec.annotations) ?? o.id;
@@ -116,6 +120,7 @@ export async function createContainer(
       const fds: Record<string, number> = { stdin: 0, stdout: 1, stderr: 2 };
       ourFds(3, o.preserveFds).forEach((fd, i) => (fds[`p${i}`] = fd));
       if (consoleFd >= 0) fds.console = consoleFd;
+      if (kvmFd >= 0) fds.kvm = kvmFd;
       const args: M.CreateArgs = {
         id: o.id,
         spec,
@@ -134,6 +139,8 @@ export async function createContainer(
       store.save(rec);
       closeFd(consoleFd);
       consoleFd = -1;
+      closeFd(kvmFd);
+      kvmFd = -1;
       return rec;
     } finally {
       client.close();
@@ -141,6 +148,7 @@ export async function createContainer(
   } catch (e) {
     closeFd(listenFd);
     closeFd(consoleFd);
+    closeFd(kvmFd);
     const why = lastLogLine(p.log);
     if (why !== "" && e instanceof Error) e.message += ` (sandbox process: ${why})`;
     await destroyLeftovers(store, rec);
