@@ -130,4 +130,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+// kvm (issue 17): in the one-file bundle or a compiled binary, a vCPU thread (a Worker,
+// src/kvm/machine.ts) runs this module; it then serves the vCPU loop instead of the CLI.
+if ("WorkerGlobalScope" in globalThis) await import("./src/kvm/vcpu_worker.ts");
+else if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -40,6 +40,17 @@ const DEFAULT_MEMORY = 2 << 20;
 
 function noop(): void {}
 
+/**
+ * The vCPU thread's module: from source, src/kvm/vcpu_worker.ts; in the one-file bundle or a
+ * compiled binary that file does not exist, and the main module (main.ts) runs the loop when
+ * it finds itself in a Worker.
+ */
+function workerUrl(): URL {
+  return import.meta.url.endsWith("/src/kvm/machine.ts")
+    ? new URL("./vcpu_worker.ts", import.meta.url)
+    : new URL(Deno.mainModule);
+}
+
 /** Runs guest `name` to its end (or the timeout) on the KVM device `kvmFd`. */
 export async function runGuest(
   kvmFd: number,
@@ -70,13 +81,24 @@ export async function runGuest(
     Object.assign(regs, setup.regs);
     vcpu.setRegs(regs);
     const t2 = performance.now();
-    worker = new Worker(new URL("./vcpu_worker.ts", import.meta.url), { type: "module" });
+    worker = new Worker(workerUrl(), { type: "module" });
     const w = worker;
     let tid = 0;
     let started = 0;
     const result = await new Promise<RunResult>((resolve, reject) => {
-      w.onmessage = (e: MessageEvent<{ tid?: number; result?: RunResult; error?: string }>) => {
-        if (e.data.tid !== undefined) {
+      type Msg = { ready?: true; tid?: number; result?: RunResult; error?: string };
+      w.onmessage = (e: MessageEvent<Msg>) => {
+        if (e.data.ready) {
+          w.postMessage(
+            {
+              vcpuFd: vcpu.fd,
+              runAddr: vcpu.run.addr,
+              runSize: vcpu.run.size,
+              memAddr: vm.memory.addr,
+              memSize: vm.memory.size,
+            } satisfies VcpuStart,
+          );
+        } else if (e.data.tid !== undefined) {
           tid = e.data.tid;
           started = performance.now();
         } else if (e.data.result) resolve(e.data.result);
@@ -86,15 +108,6 @@ export async function runGuest(
         e.preventDefault();
         reject(new Error(`kvm: vCPU thread: ${e.message}`));
       };
-      w.postMessage(
-        {
-          vcpuFd: vcpu.fd,
-          runAddr: vcpu.run.addr,
-          runSize: vcpu.run.size,
-          memAddr: vm.memory.addr,
-          memSize: vm.memory.size,
-        } satisfies VcpuStart,
-      );
       timer = setTimeout(() => {
         // immediate_exit makes the next KVM_RUN return EINTR; the signal ends the current one.
         vcpu.run.bytes[RUN.immediateExit] = 1;

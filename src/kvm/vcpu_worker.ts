@@ -1,7 +1,7 @@
 /**
  * The vCPU thread: a Worker that runs a vCPU's loop with synchronous KVM_RUN calls, so the
- * sandbox process's event loop keeps serving while the guest runs. It first posts its thread
- * id (the stop signal's target), then the run's result.
+ * sandbox process's event loop keeps serving while the guest runs. It posts `ready` once loaded,
+ * then, given a VcpuStart, its thread id (the stop signal's target) and the run's result.
  * @module
  */
 import { gettid, viewAt } from "../../ffi/kvm.ts";
@@ -23,6 +23,7 @@ declare const self: {
 
 self.onmessage = (e) => {
   const m = e.data;
+  self.onmessage = null;
   self.postMessage({ tid: gettid() });
   try {
     const result = runLoop({
@@ -35,3 +36,4 @@ self.onmessage = (e) => {
     self.postMessage({ error: err instanceof Error ? err.message : String(err) });
   }
 };
+self.postMessage({ ready: true });
