@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { closeFd } from "../../ffi/process.ts";
+import { closeFd, reapNoHang } from "../../ffi/process.ts";
 import { listenUnix } from "../../ffi/socket.ts";
 import { hostFacts, kvmBackend, openKvm } from "../kvm/device.ts";
 import { GUEST_NAMES, type GuestName } from "../kvm/guests.ts";
@@ -141,6 +141,7 @@ export async function debugKvm(
     closeFd(listenFd);
     closeFd(dev.fd);
     await killSandbox(sb);
+    if (sb !== undefined) reapNoHang(sb.pid); // our child: leave no zombie
     Deno.removeSync(dir, { recursive: true });
   }
 }
