@@ -108,6 +108,7 @@ Deno.test({
       } catch (e) {
         return e as Error;
       }
+      return undefined;
     })();
     assertEquals(e?.message, 'kvm: "/nonexistent/kvm" does not exist (no KVM on this host)');
     const fd = openPath("/dev/null", 2);
