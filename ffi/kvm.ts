@@ -12,6 +12,9 @@ import { SyscallError } from "./error.ts";
 import { SYS } from "./sysno_x86_64.ts";
 import { type Arg, cstr, rawSyscall, sys } from "./syscall.ts";
 import { CPUID2, MEMORY_REGION, REGS_SIZE, SREGS } from "./structs/kvm.ts";
+import { KERNEL_SIGACTION_SIZE } from "./structs/kernel.ts";
+import { GUEST_IMAGES } from "./kvm_guests_x86_64.ts";
+import { hexBytes, Region } from "./memory.ts";
 
 const KVMIO = 0xae;
 const IOC_WRITE = 1;
@@ -184,4 +187,29 @@ export function gettid(): number {
 /** tgkill(tgid, tid, sig); false when the thread is gone. */
 export function tgkill(tgid: number, tid: number, sig: number): boolean {
   return rawSyscall(SYS.tgkill, tgid, tid, sig) === 0;
+}
+
+let stopHandlerFor = -1;
+
+/**
+ * Installs (once per process) the do-nothing handler of ffi/asm/kvm_signal.S for `signo`, so
+ * that the signal interrupts KVM_RUN on the thread it is sent to without ending the process.
+ * Installed with rt_sigaction directly: Deno's signal listeners are per runtime and their
+ * handler may be gone while a vCPU thread is still being stopped.
+ */
+export function installStopHandler(signo: number): void {
+  if (stopHandlerFor === signo) return;
+  if (stopHandlerFor !== -1) throw new Error(`kvm: stop handler already set for ${stopHandlerFor}`);
+  const img = GUEST_IMAGES.signal;
+  const page = new Region(4096);
+  page.bytes.set(hexBytes(img.hex));
+  page.protectExec();
+  const SA_RESTORER = 0x04000000;
+  const act = new Uint8Array(KERNEL_SIGACTION_SIZE);
+  const dv = new DataView(act.buffer);
+  dv.setBigUint64(0, page.addr + BigInt(img.labels.handler!), true);
+  dv.setBigUint64(8, BigInt(SA_RESTORER), true);
+  dv.setBigUint64(16, page.addr + BigInt(img.labels.restorer!), true);
+  sys("rt_sigaction", `signal ${signo}`, SYS.rt_sigaction, signo, act, null, 8);
+  stopHandlerFor = signo;
 }

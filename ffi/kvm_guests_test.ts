@@ -10,7 +10,8 @@ const haveAs = (() => {
 })();
 
 Deno.test({
-  name: "kvm_guests_x86_64.ts holds exactly what ffi/asm/kvm_*.S assemble to",
+  name:
+    "kvm_guests_x86_64.ts holds exactly what ffi/asm/kvm_*.S assemble to (guests and stop handler)",
   ignore: !haveAs,
   fn() {
     const script = new URL("./asm/assemble_kvm.sh", import.meta.url).pathname;
@@ -19,7 +20,7 @@ Deno.test({
     const text = new TextDecoder().decode(out.stdout);
     const hexes = [...text.matchAll(/hex: "([0-9a-f]+)"/g)].map((m) => m[1]);
     const loads = [...text.matchAll(/load: (0x[0-9a-f]+)/g)].map((m) => Number(m[1]));
-    const imgs = [GUEST_IMAGES.real, GUEST_IMAGES.long, GUEST_IMAGES.syscall];
+    const imgs = [GUEST_IMAGES.real, GUEST_IMAGES.long, GUEST_IMAGES.syscall, GUEST_IMAGES.signal];
     assertEquals(hexes, imgs.map((i) => i.hex));
     assertEquals(loads, imgs.map((i) => i.load));
   },

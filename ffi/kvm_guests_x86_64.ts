@@ -11,7 +11,7 @@ export interface GuestImage {
 }
 
 /** The guests, by source name (kvm_<name>.S). */
-export const GUEST_IMAGES: Record<"real" | "long" | "syscall", GuestImage> = {
+export const GUEST_IMAGES: Record<"real" | "long" | "syscall" | "signal", GuestImage> = {
   real: {
     hex:
       "31c08ed8fcbaf803be1f10ac84c07403eeebf8f4ebfdebfee6f6664975faf468656c6c6f2066726f6d207265616c206d6f64650a00",
@@ -47,6 +47,14 @@ export const GUEST_IMAGES: Record<"real" | "long" | "syscall", GuestImage> = {
       hello_end: 0xba,
       start: 0x0,
       user: 0x57,
+    },
+  },
+  signal: {
+    hex: "c3b80f0000000f05",
+    load: 0x0,
+    labels: {
+      handler: 0x0,
+      restorer: 0x1,
     },
   },
 };

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Assembles the KVM self-test guests (kvm_real.S, kvm_long.S, kvm_syscall.S) with GNU as and
+# Assembles the KVM self-test guests (kvm_real.S, kvm_long.S, kvm_syscall.S) and the host's
+# vCPU stop-signal handler (kvm_signal.S) with GNU as and
 # prints the TypeScript module ffi/kvm_guests_x86_64.ts: each guest's flat image, its load
 # address and the offsets of its global labels.
 # Usage: bash ffi/asm/assemble_kvm.sh > ffi/kvm_guests_x86_64.ts   (tests compare the two)
@@ -20,15 +21,15 @@ echo "  labels: Record<string, number>;"
 echo "}"
 echo ""
 echo "/** The guests, by source name (kvm_<name>.S). */"
-echo "export const GUEST_IMAGES: Record<\"real\" | \"long\" | \"syscall\", GuestImage> = {"
-for name in real long syscall; do
+echo "export const GUEST_IMAGES: Record<\"real\" | \"long\" | \"syscall\" | \"signal\", GuestImage> = {"
+for name in real long syscall signal; do
   as --64 -o "$tmp/$name.o" "$here/kvm_$name.S"
   objcopy -O binary -j .text "$tmp/$name.o" "$tmp/$name.bin"
   hex=$(od -An -tx1 -v "$tmp/$name.bin" | tr -d ' \n')
-  load=$(nm "$tmp/$name.o" | awk '$3 == "load_addr" { print $1 }' | sed 's/^0*//')
+  load=$(nm "$tmp/$name.o" | awk '$3 == "load_addr" { print $1 }')
   echo "  $name: {"
   echo "    hex: \"$hex\","
-  echo "    load: 0x$load,"
+  printf '    load: 0x%x,\n' "$((16#$load))"
   echo "    labels: {"
   nm "$tmp/$name.o" | awk '$2 == "t" || $2 == "T" { print $3, $1 }' | sort | while read -r sym off; do
     printf '      %s: 0x%x,\n' "$sym" "$((16#$off))"

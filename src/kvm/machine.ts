@@ -3,7 +3,7 @@
  * guest, runs the vCPU on its own thread with a timeout, and closes everything it opened.
  * @module
  */
-import { tgkill } from "../../ffi/kvm.ts";
+import { installStopHandler, tgkill } from "../../ffi/kvm.ts";
 import { REG_NAMES, type Regs, RUN } from "../../ffi/structs/kvm.ts";
 import { type GuestName, guestSetup, longModeSregs, realModeSregs } from "./guests.ts";
 import type { RunResult } from "./run_loop.ts";
@@ -33,12 +33,12 @@ export interface GuestRun extends RunResult {
   threadMs: number;
 }
 
-/** The signal that interrupts KVM_RUN on the vCPU thread (handled, so it only interrupts). */
-export const STOP_SIGNAL: Deno.Signal = "SIGUSR2";
-const STOP_SIGNO = 12;
+/**
+ * The signal that interrupts KVM_RUN on a vCPU thread: SIGRTMIN+6, a real-time signal nothing
+ * else in runts or Deno uses, with a do-nothing handler (installStopHandler).
+ */
+export const STOP_SIGNO = 40;
 const DEFAULT_MEMORY = 2 << 20;
-
-function noop(): void {}
 
 /**
  * The vCPU thread's module: from source, src/kvm/vcpu_worker.ts; in the one-file bundle or a
@@ -64,7 +64,7 @@ export async function runGuest(
   let worker: Worker | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let resend: ReturnType<typeof setInterval> | undefined;
-  Deno.addSignalListener(STOP_SIGNAL, noop);
+  installStopHandler(STOP_SIGNO);
   try {
     const vcpu = vm.createVcpu(0, supportedCpuid(kvmFd));
     const t1 = performance.now();
@@ -128,7 +128,6 @@ export async function runGuest(
     clearTimeout(timer);
     clearInterval(resend);
     worker?.terminate();
-    Deno.removeSignalListener(STOP_SIGNAL, noop);
     vm.close();
   }
 }
