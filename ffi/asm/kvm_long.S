@@ -1,4 +1,4 @@
-# 64-bit long-mode guest of runts' KVM self-test. The VMM builds the page tables (identity map),
+# 64-bit long-mode guests of runts' KVM self-test. The VMM builds the page tables (identity map),
 # the GDT and the registers: it starts at `start` in ring 0 with RSI = the address of the data it
 # placed (u64 count, then count u64 values) and RSP = a stack.
 # Ports: 0x3f8 the UART's data register, 0xf4 the exit device (a byte: the guest's status).
@@ -29,6 +29,20 @@ start:
 	out %al, $0xf4
 3:	hlt
 	jmp 3b
+
+# The guests of the VMM's error tests, started at their label like `start`:
+# mmio: a write to 0x3ff000, mapped by the page tables but above 2 MiB of guest memory: an MMIO
+# exit the VMM has no device for.
+mmio:
+	movb $1, 0x3ff000
+	hlt
+# fault: an invalid opcode with no IDT: #UD, then #DF, then a triple fault: a SHUTDOWN exit.
+fault:
+	ud2
+# badport: a write to port 0x80, where the VMM has no device.
+badport:
+	out %al, $0x80
+	hlt
 
 # puts: the NUL-terminated string at RSI to the UART.
 puts:

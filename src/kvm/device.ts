@@ -56,18 +56,37 @@ export function checkKvmFd(fd: number, path = KVM_DEVICE): number {
       `kvm: ${JSON.stringify(path)} is not a KVM device: ${new SyscallError("ioctl", -v).message}`,
     );
   }
-  if (v !== KVM_API_VERSION) {
-    throw new Error(
-      `kvm: ${JSON.stringify(path)} reports API version ${v}, runts needs ${KVM_API_VERSION}`,
+  const err = kvmAnswersError(
+    path,
+    v,
+    v === KVM_API_VERSION ? checkExtensions(fd, REQUIRED_CAPS) : {},
+  );
+  if (err !== undefined) throw err;
+  return v;
+}
+
+/**
+ * The error for a device's answers, if any: a wrong API version, or the first required
+ * capability it lacks (by name). Pure, for tests.
+ */
+export function kvmAnswersError(
+  path: string,
+  apiVersion: number,
+  caps: Record<string, number>,
+): Error | undefined {
+  if (apiVersion !== KVM_API_VERSION) {
+    return new Error(
+      `kvm: ${
+        JSON.stringify(path)
+      } reports API version ${apiVersion}, runts needs ${KVM_API_VERSION}`,
     );
   }
-  const caps = checkExtensions(fd, REQUIRED_CAPS);
   for (const c of REQUIRED_CAPS) {
-    if (caps[c]! <= 0) {
-      throw new Error(`kvm: ${JSON.stringify(path)} lacks the capability KVM_CAP_${c}`);
+    if ((caps[c] ?? 0) <= 0) {
+      return new Error(`kvm: ${JSON.stringify(path)} lacks the capability KVM_CAP_${c}`);
     }
   }
-  return v;
+  return undefined;
 }
 
 /**

@@ -9,7 +9,16 @@ import { hexBytes } from "../../ffi/memory.ts";
 import type { Regs, Segment, Sregs } from "../../ffi/structs/kvm.ts";
 
 /** The built-in guests. */
-export const GUEST_NAMES = ["real", "long", "syscall", "pio", "spin"] as const;
+export const GUEST_NAMES = [
+  "real",
+  "long",
+  "syscall",
+  "pio",
+  "spin",
+  "mmio",
+  "fault",
+  "badport",
+] as const;
 /** A built-in guest's name. */
 export type GuestName = typeof GUEST_NAMES[number];
 
@@ -74,8 +83,11 @@ function entry(img: GuestImage, label: string): bigint {
   return BigInt(img.load + off);
 }
 
-/** Identity-mapping page tables for `memoryBytes`: PML4 → PDPT → PD of 2 MiB pages. */
-export function pageTables(memoryBytes: number): MemoryWrite[] {
+/**
+ * Identity-mapping page tables: PML4 → PDPT → PD of 2 MiB pages covering the first GiB, so an
+ * access above guest memory reaches the VMM as MMIO rather than as a page fault.
+ */
+export function pageTables(): MemoryWrite[] {
   const PRESENT_RW_USER = 0x7n;
   const HUGE = 0x80n;
   const pml4 = new Uint8Array(4096);
@@ -83,9 +95,8 @@ export function pageTables(memoryBytes: number): MemoryWrite[] {
   const pd = new Uint8Array(4096);
   new DataView(pml4.buffer).setBigUint64(0, BigInt(LAYOUT.PDPT) | PRESENT_RW_USER, true);
   new DataView(pdpt.buffer).setBigUint64(0, BigInt(LAYOUT.PD) | PRESENT_RW_USER, true);
-  const pages = Math.min(512, Math.ceil(memoryBytes / (2 << 20)));
   const dv = new DataView(pd.buffer);
-  for (let i = 0; i < pages; i++) {
+  for (let i = 0; i < 512; i++) {
     dv.setBigUint64(8 * i, (BigInt(i) << 21n) | PRESENT_RW_USER | HUGE, true);
   }
   return [
@@ -223,7 +234,18 @@ export function guestSetup(name: GuestName, o: GuestOptions): GuestSetup {
       `kvm: guest "${name}" needs at least ${LAYOUT.MIN_MEMORY} bytes of memory, not ${o.memoryBytes}`,
     );
   }
-  const tables = [...pageTables(o.memoryBytes), gdt()];
+  const tables = [...pageTables(), gdt()];
+  const long = GUEST_IMAGES.long;
+  const errorGuest = (label: string, expect: string): GuestSetup => ({
+    name,
+    mode: "long",
+    writes: [...tables, image(long)],
+    regs: { rip: entry(long, label), rsp: BigInt(LAYOUT.KERNEL_STACK_TOP) },
+    expect,
+  });
+  if (name === "mmio") return errorGuest("mmio", "MMIO exit error (write to 0x3ff000)");
+  if (name === "fault") return errorGuest("fault", "SHUTDOWN exit error (triple fault)");
+  if (name === "badport") return errorGuest("badport", "port I/O exit error (port 0x80)");
   if (name === "long") {
     const img = GUEST_IMAGES.long;
     const numbers = o.numbers ?? DEFAULT_NUMBERS;

@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "../../tests/assert.ts";
 import { answerSyscall, Uart16550, UART_BASE } from "./devices.ts";
-import { kvmBackend } from "./device.ts";
+import { kvmAnswersError, kvmBackend } from "./device.ts";
 import { gdt, guestSetup, LAYOUT, longModeSregs, pageTables } from "./guests.ts";
 import { selectPlatform } from "./platform.ts";
 import { checkMemorySize, MAX_GUEST_MEMORY } from "./vm.ts";
@@ -37,13 +37,13 @@ Deno.test("checkMemorySize() wants whole pages under the cap", () => {
   assertThrows(() => checkMemorySize(MAX_GUEST_MEMORY + 4096), Error, "more than the cap");
 });
 
-Deno.test("pageTables() identity-maps memory with 2 MiB user pages", () => {
-  const [pml4, pdpt, pd] = pageTables(6 << 20);
+Deno.test("pageTables() identity-maps the first GiB with 2 MiB user pages", () => {
+  const [pml4, pdpt, pd] = pageTables();
   const q = (w: { bytes: Uint8Array }, i: number) =>
     new DataView(w.bytes.buffer).getBigUint64(8 * i, true);
   assertEquals(q(pml4!, 0), BigInt(LAYOUT.PDPT) | 7n);
   assertEquals(q(pdpt!, 0), BigInt(LAYOUT.PD) | 7n);
-  assertEquals([q(pd!, 0), q(pd!, 1), q(pd!, 2), q(pd!, 3)], [0x87n, 0x200087n, 0x400087n, 0n]);
+  assertEquals([q(pd!, 0), q(pd!, 1), q(pd!, 511)], [0x87n, 0x200087n, 0x3fe00087n]);
 });
 
 Deno.test("gdt() has sysret's layout and a TSS descriptor at 0x30", () => {
@@ -111,4 +111,17 @@ Deno.test("parseDebugKvmArgs() names a bad guest or count", () => {
   });
   assertThrows(() => parseDebugKvmArgs(["--guest", "dos"]), Error, 'no built-in guest "dos"');
   assertThrows(() => parseDebugKvmArgs(["--count", "0"]), Error, "--count: must be a positive");
+});
+
+Deno.test("kvmAnswersError() names a wrong API version and a missing capability", () => {
+  const all = { USER_MEMORY: 1, EXT_CPUID: 1, IMMEDIATE_EXIT: 1 };
+  assertEquals(kvmAnswersError("/dev/kvm", 12, all), undefined);
+  assertEquals(
+    kvmAnswersError("/dev/kvm", 11, all)?.message,
+    'kvm: "/dev/kvm" reports API version 11, runts needs 12',
+  );
+  assertEquals(
+    kvmAnswersError("/dev/kvm", 12, { ...all, IMMEDIATE_EXIT: 0 })?.message,
+    'kvm: "/dev/kvm" lacks the capability KVM_CAP_IMMEDIATE_EXIT',
+  );
 });

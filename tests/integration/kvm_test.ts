@@ -8,6 +8,7 @@ import { leftovers, makeBundle, newRoot, runts } from "./_helpers.ts";
 import { checkKvmFd, openKvm } from "../../src/kvm/device.ts";
 import { runGuest } from "../../src/kvm/machine.ts";
 import { closeFd, openPath } from "../../ffi/process.ts";
+import { GUEST_IMAGES } from "../../ffi/kvm_guests_x86_64.ts";
 
 const why = (() => {
   if (Deno.uid() !== 0) return "not root";
@@ -180,6 +181,88 @@ Deno.test({
       assertEquals(await leftovers(root), { dirs: [], mounts: [], processes: [] });
     } finally {
       await b.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "runGuest() turns MMIO, SHUTDOWN and an unknown port into errors naming the guest's rip",
+  ignore,
+  async fn(t) {
+    const at = (label: string, len: number) =>
+      `0x${(GUEST_IMAGES.long.load + GUEST_IMAGES.long.labels[label]! + len).toString(16)}`;
+    const cases = [
+      // MMIO and port I/O exits come after the instruction; the fault at it.
+      [
+        "mmio",
+        `MMIO exit: write to 0x3ff000 (1 bytes) outside guest memory at rip ${at("mmio", 8)}`,
+      ],
+      ["fault", `SHUTDOWN exit: the guest shut down (triple fault) at rip ${at("fault", 0)}`],
+      [
+        "badport",
+        `port I/O exit: write to port 0x80 (size 1) has no device at rip ${at("badport", 2)}`,
+      ],
+    ] as const;
+    for (const [guest, error] of cases) {
+      await t.step(guest, async () => {
+        const r = await withKvm((fd) => runGuest(fd, guest));
+        assertEquals([r.end, r.error], ["error", error]);
+      });
+    }
+  },
+});
+
+Deno.test({
+  name: "runts debug kvm: a failing guest is a one-line error and a non-zero exit",
+  ignore,
+  async fn() {
+    const r = await runts(["debug", "kvm", "--guest", "badport"]);
+    assertEquals(r.code, 1);
+    assertEquals(
+      r.stderr.trim(),
+      `runts: debug kvm: guest "badport": port I/O exit: write to port 0x80 (size 1) has no ` +
+        `device at rip 0x${
+          (GUEST_IMAGES.long.load + GUEST_IMAGES.long.labels.badport! + 2).toString(16)
+        }`,
+    );
+  },
+});
+
+Deno.test({
+  name: "runts features reports the kvm platform with its API version, backend and capabilities",
+  ignore,
+  async fn() {
+    const r = await runts(["features"]);
+    assertEquals(r.code, 0, r.stderr);
+    const kvm = JSON.parse(r.stdout).platforms.kvm;
+    assertEquals([kvm.available, kvm.apiVersion], [true, 12]);
+    const modules = [...Deno.readDirSync("/sys/module")].map((e) => e.name);
+    if (modules.includes("kvm_pvm")) assertEquals(kvm.backend, "pvm");
+    assertEquals(kvm.capabilities.USER_MEMORY, 1);
+    assertEquals(kvm.capabilities.IMMEDIATE_EXIT, 1);
+  },
+});
+
+Deno.test({
+  name: "openKvm() without permission: a device node on a nodev mount (EACCES even for root)",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "runts-kvm-nodev-" });
+    const sh = (cmd: string[]) => new Deno.Command(cmd[0]!, { args: cmd.slice(1) }).outputSync();
+    const m = sh(["mount", "-t", "tmpfs", "-o", "nodev,size=64k", "runts-kvm-test", dir]);
+    assertEquals(m.success, true, new TextDecoder().decode(m.stderr));
+    try {
+      assertEquals(sh(["mknod", `${dir}/kvm`, "c", "10", "232"]).success, true);
+      let msg = "";
+      try {
+        closeFd(openKvm(`${dir}/kvm`).fd);
+      } catch (e) {
+        msg = (e as Error).message;
+      }
+      assertEquals(msg, `kvm: no permission to open "${dir}/kvm" (EACCES)`);
+    } finally {
+      sh(["umount", dir]);
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
