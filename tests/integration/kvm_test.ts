@@ -138,14 +138,20 @@ Deno.test({
       "real",
       "--guest",
       "syscall",
+      "--guest",
+      "spin",
       "--count",
       "10",
+      "--timeout",
+      "300",
     ]);
     assertEquals(r.code, 0, r.stderr);
     const pid = Number(/sandbox process (\d+) receives the fd/.exec(r.stdout)?.[1]);
     assert(pid > 0, r.stdout);
     assertStringIncludes(r.stdout, 'output: "hello from real mode\\n"');
     assertStringIncludes(r.stdout, "syscall: exit status 42");
+    // the sandbox process's vCPU thread, stopped by the timeout
+    assertStringIncludes(r.stdout, "spin: stopped by the timeout (rip 0x1016)");
     let alive = true;
     try {
       Deno.statSync(`/proc/${pid}`);
