@@ -272,3 +272,24 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "runGuest() blocks no event loop: a second VM runs to its end while the first spins",
+  ignore,
+  async fn() {
+    await withKvm(async (fd) => {
+      const order: string[] = [];
+      const spin = runGuest(fd, "spin", { timeoutMs: 5000 }).then((r) => {
+        order.push("spin");
+        return r;
+      });
+      const real = runGuest(fd, "real").then((r) => {
+        order.push("real");
+        return r;
+      });
+      assertEquals((await real).output, "hello from real mode\n");
+      assertEquals((await spin).end, "timeout");
+      assertEquals(order, ["real", "spin"]);
+    });
+  },
+});
