@@ -36,7 +36,7 @@ const COMMANDS: Record<string, () => Promise<Runner>> = {
 /** Global flags that take a value. */
 const VALUE_FLAGS = new Set(["root", "log", "log-format", "criu", "rootless"]);
 /** Global flags runc accepts that runts does not need: accepted and ignored. */
-const IGNORED = new Set(["systemd-cgroup", "criu", "rootless"]);
+const IGNORED = new Set(["criu", "rootless"]);
 
 const USAGE = `usage: runts [global options] <command> [options] [args]
 
@@ -45,6 +45,7 @@ global options:
   --log FILE             also write errors to FILE
   --log-format text|json format of the --log file (default text)
   --debug                debug output on stderr
+  --systemd-cgroup       cgroups through systemd (cgroupsPath "slice:prefix:name")
   --version, -v          print the version
 
 commands: ${Object.keys(COMMANDS).filter((c) => c !== "boot").join(", ")}`;
@@ -79,6 +80,7 @@ export function parseGlobal(argv: string[]): { g: GlobalOptions; rest: string[] 
       }
       g.logFormat = value;
     } else if (name === "debug") g.debug = true;
+    else if (name === "systemd-cgroup") g.systemdCgroup = true;
     else if (IGNORED.has(name)) g.ignored.push(a);
     else throw new Error(`unknown global flag ${JSON.stringify(a)}`);
   }

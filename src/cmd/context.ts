@@ -13,6 +13,8 @@ export interface GlobalOptions {
   logFormat: "text" | "json";
   /** --debug. */
   debug: boolean;
+  /** --systemd-cgroup: cgroups are transient systemd scopes (cgroupsPath slice:prefix:name). */
+  systemdCgroup?: boolean;
   /** Accepted-and-ignored runc flags that were given. */
   ignored: string[];
   /** --version. */
