@@ -166,7 +166,8 @@ export function deviceProperties(
   procDevices: () => string = () => Deno.readTextFileSync("/proc/devices"),
 ): UnitProperty[] {
   const allowAll = rules.some((r) =>
-    r.allow && (r.type ?? "a") === "a" && (r.major ?? -1) === -1 && (r.minor ?? -1) === -1
+    r.allow && (r.type ?? "a") === "a" && (r.major ?? -1) === -1 && (r.minor ?? -1) === -1 &&
+    [..."rwm"].every((c) => (r.access ?? "rwm").includes(c))
   );
   if (allowAll) return [["DevicePolicy", { sig: "s", value: "auto" }]];
   const entries: [string, string][] = [];
