@@ -298,6 +298,8 @@ export class SystemdManager implements CgroupManager {
   readonly #files: V1Manager | V2Manager;
   #pending: LinuxResources | undefined;
   #started = false;
+  /** join() found another unit of the same name running: destroy() must leave it alone. */
+  #foreign = false;
 
   /** Builds the manager; nothing is created until join(). */
   constructor(o: SystemdManagerOptions) {
@@ -363,7 +365,12 @@ export class SystemdManager implements CgroupManager {
       ["TasksAccounting", { sig: "b", value: true }],
       ...unitProperties(res, this.#o.mode),
     ];
-    this.#with((u) => u.start(this.unit, props));
+    try {
+      this.#with((u) => u.start(this.unit, props));
+    } catch (e) {
+      if (e instanceof CgroupError && e.code === "EEXIST") this.#foreign = true;
+      throw e;
+    }
     this.#started = true;
     this.#files.create();
     this.#files.apply(res);
@@ -416,9 +423,11 @@ export class SystemdManager implements CgroupManager {
 
   /**
    * Kills what is left (a container's init ignores the SIGTERM systemd would send first),
-   * stops the scope, then removes whatever is left in the hierarchies.
+   * stops the scope, then removes whatever is left in the hierarchies. Does nothing after a
+   * join() that found the unit already running (it belongs to someone else).
    */
   async destroy(): Promise<void> {
+    if (this.#foreign) return;
     const kill = this.#o.kill ?? sigkill;
     let wasFrozen = false;
     try {

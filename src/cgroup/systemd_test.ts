@@ -247,3 +247,43 @@ Deno.test("SystemdManager: join() starts the scope with the pid, then writes the
     });
   }
 });
+
+Deno.test("SystemdManager: a unit that already runs is refused and left alone by destroy()", async () => {
+  const h = fakeHost("v2");
+  const calls: string[] = [];
+  try {
+    const units: SystemdUnits = {
+      start: (unit) => {
+        calls.push(`start ${unit}`);
+        throw new CgroupError("", `systemd unit "${unit}" already exists and is active`, {
+          code: "EEXIST",
+        });
+      },
+      set: () => {},
+      stop: (unit) => void calls.push(`stop ${unit}`),
+      close: () => {},
+    };
+    const killed: number[] = [];
+    const cg = cgroupManagerFor({
+      cgroupsPath: "system.slice:docker:abc",
+      id: "abc",
+      systemd: true,
+      systemdConnect: () => units,
+      mountinfo: h.mountinfo,
+      fsRoot: h.root,
+      fs: h.fs,
+      kill: (pid) => void killed.push(pid),
+    });
+    cg.create();
+    assertThrows(
+      () => cg.join!(4242),
+      CgroupError,
+      'systemd unit "docker-abc.scope" already exists',
+    );
+    await cg.destroy();
+    assertEquals(calls, ["start docker-abc.scope"]);
+    assertEquals(killed, []);
+  } finally {
+    h.cleanup();
+  }
+});

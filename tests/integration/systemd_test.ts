@@ -293,6 +293,22 @@ Deno.test({
         if (!v2) assertEquals(await cat("freezer", "cgroup.procs"), String(pid));
       });
 
+      await t.step(
+        "a second container on the same unit is refused, the first left alone",
+        async () => {
+          const r = await inner(`run -d ${id}x`);
+          assertEquals(r.out.split("\n")[0], "rc=1");
+          assertStringIncludes(r.out, `systemd unit "${unit}" already exists and is active`);
+          assertEquals((await show()).ActiveState, "active");
+          assertStringIncludes((await inner(`state ${id}`)).out, `"status": "running"`);
+          assertStringIncludes((await inner(`list -q`)).out, "rc=0");
+          assert(
+            !(await inner(`list -q`)).out.includes(`${id}x`),
+            "nothing left of the refused one",
+          );
+        },
+      );
+
       await t.step("exec joins the scope's cgroup", async () => {
         const r = await inner(`exec ${id} cat /proc/self/cgroup`);
         const lines = r.out.split("\n").filter((l) => /^\d+:/.test(l));
