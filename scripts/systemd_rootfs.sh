@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a Debian bookworm rootfs that boots systemd as PID 1 (systemd, systemd-sysv, dbus;
 # debootstrap --variant=minbase), for the systemd cgroup driver's tests:
-#   bash scripts/systemd_rootfs.sh [DIR]     (default build/systemd-rootfs)
+#   bash scripts/systemd_rootfs.sh [DIR [EXTRA_PACKAGE,...]]     (default build/systemd-rootfs)
 # A finished rootfs carries DIR/.runts-complete and is reused; a half-built one is removed and
 # built again. Installs debootstrap through scripts/setup.sh when it is missing. Needs root and
 # Debian's mirror (DEBIAN_MIRROR, default http://deb.debian.org/debian).
@@ -10,6 +10,7 @@ here=${BASH_SOURCE[0]%/*}
 [ "$here" = "${BASH_SOURCE[0]}" ] && here=.
 repo=$(cd "$here/.." && pwd -P)
 dir=${1:-$repo/build/systemd-rootfs}
+extra=${2:+,$2}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 if [ -f "$dir/.runts-complete" ]; then
@@ -20,7 +21,7 @@ command -v debootstrap >/dev/null || bash "$repo/scripts/setup.sh" debootstrap
 rm -rf "$dir"
 mkdir -p "$(dirname "$dir")"
 echo "systemd-rootfs: debootstrap bookworm into $dir (a few minutes)"
-debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm "$dir" "$mirror" \
+debootstrap --variant=minbase --include="systemd,systemd-sysv,dbus$extra" bookworm "$dir" "$mirror" \
   >"$dir.log" 2>&1 || {
   echo "systemd-rootfs: debootstrap failed, see $dir.log" >&2
   exit 1

@@ -13,7 +13,8 @@
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
-import { baseSpec, leftovers, makeBundle, newRoot, REPO, ROOTFS, runts } from "./_helpers.ts";
+import { baseSpec, leftovers, makeBundle, newRoot, runts } from "./_helpers.ts";
+import { bootSystemd, IN, RUNTS_IN, showMap, systemdRootfs } from "./_systemd.ts";
 
 const isRoot = Deno.uid() === 0;
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -27,7 +28,6 @@ const exists = (p: string) => {
     return false;
   }
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const SYSTEM_BUS = "/run/dbus/system_bus_socket";
 
@@ -92,47 +92,8 @@ Deno.test({
 
 // --- a real systemd ---------------------------------------------------------------------------
 
-/** Builds (or finds) the systemd rootfs; a reason string when it cannot. */
-async function systemdRootfs(): Promise<{ path: string } | { skip: string }> {
-  if (!isRoot) return { skip: "needs root" };
-  if (!exists(`${ROOTFS}/bin/busybox`)) return { skip: `no busybox rootfs at ${ROOTFS}` };
-  const path = `${REPO}/build/systemd-rootfs`;
-  const out = await new Deno.Command("bash", {
-    args: [`${REPO}/scripts/systemd_rootfs.sh`, path],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    const why = new TextDecoder().decode(out.stderr).trim().split("\n").pop();
-    return { skip: `cannot build the systemd rootfs (debootstrap/network?): ${why}` };
-  }
-  return { path };
-}
-
 const prepared = await systemdRootfs();
 if ("skip" in prepared) console.error(`systemd_test: real-systemd tests skipped: ${prepared.skip}`);
-
-/** Docker's default capabilities plus CAP_SYS_ADMIN (the host has no CAP_SYS_RESOURCE). */
-const SYSTEMD_CAPS = [
-  "CAP_CHOWN",
-  "CAP_DAC_OVERRIDE",
-  "CAP_FSETID",
-  "CAP_FOWNER",
-  "CAP_MKNOD",
-  "CAP_NET_RAW",
-  "CAP_SETGID",
-  "CAP_SETUID",
-  "CAP_SETFCAP",
-  "CAP_SETPCAP",
-  "CAP_NET_BIND_SERVICE",
-  "CAP_SYS_CHROOT",
-  "CAP_KILL",
-  "CAP_AUDIT_WRITE",
-  "CAP_SYS_ADMIN",
-];
-
-/** Where things are bound inside the systemd container. */
-const IN = { repo: "/runts", deno: "/usr/local/bin/deno", rootfs: "/busybox", bundle: "/bundle" };
 
 /** The busybox bundle that runts and runc run inside systemd's container. */
 function innerSpec(id: string): string {
@@ -147,19 +108,6 @@ function innerSpec(id: string): string {
     cpu: { shares: 512, quota: 50_000, period: 100_000 },
   };
   return JSON.stringify(s);
-}
-
-/** `systemctl show` properties as a map. */
-function showMap(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split("\n")) {
-    const i = line.indexOf("=");
-    if (i > 0) {
-      const k = line.slice(0, i);
-      out[k] = out[k] === undefined ? line.slice(i + 1) : `${out[k]}; ${line.slice(i + 1)}`;
-    }
-  }
-  return out;
 }
 
 const COMPARED = [
@@ -182,61 +130,17 @@ Deno.test({
   ...opts,
   async fn(t) {
     if ("skip" in prepared) return;
-    const root = await newRoot();
-    const sd = `sd-host-${rand()}`;
+    const box = await bootSystemd({ rootfs: prepared.path, hostFiles: ["/usr/sbin/runc"] });
     const id = `c${rand()}`;
     const unit = `runts-${id}.scope`;
-    const bundle = await Deno.makeTempDir({ prefix: "runts-sd-inner-" });
-    Deno.writeTextFileSync(`${bundle}/config.json`, innerSpec(id));
-    const outer = await makeBundle({
-      args: ["/sbin/init"],
-      mutate: (s) => {
-        s.root = { path: prepared.path, readonly: false };
-        s.process.capabilities = {
-          bounding: SYSTEMD_CAPS,
-          effective: SYSTEMD_CAPS,
-          permitted: SYSTEMD_CAPS,
-        };
-        s.process.noNewPrivileges = false;
-        s.process.env.push("container=runts");
-        s.linux.namespaces.push({ type: "cgroup" });
-        const rw = ["nosuid", "noexec", "nodev", "rw"];
-        const ro = (source: string, destination: string) => ({
-          destination,
-          type: "bind",
-          source,
-          options: ["rbind", "ro"],
-        });
-        s.mounts.push(
-          { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: rw },
-          { destination: "/run", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev"] },
-          { destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev"] },
-          ro(REPO, IN.repo),
-          ro(Deno.execPath(), IN.deno),
-          ro(ROOTFS, IN.rootfs),
-          ro(bundle, IN.bundle),
-        );
-        if (exists("/usr/sbin/runc")) s.mounts.push(ro("/usr/sbin/runc", "/usr/sbin/runc"));
-      },
-    });
-    // Mount points in the (writable, cached) systemd rootfs.
-    for (const d of [IN.repo, IN.rootfs, IN.bundle]) {
-      Deno.mkdirSync(prepared.path + d, { recursive: true });
-    }
-    for (const f of [IN.deno, "/usr/sbin/runc"]) {
-      if (!exists(prepared.path + f)) Deno.writeTextFileSync(prepared.path + f, "");
-    }
-    const exec = (args: string[]) => runts(["exec", sd, ...args], { root });
-    const sh = async (cmd: string) => {
-      const r = await exec(["sh", "-c", cmd]);
-      return { ...r, out: r.stdout.trim() };
-    };
+    Deno.mkdirSync(`${box.share}/bundle`);
+    Deno.writeTextFileSync(`${box.share}/bundle/config.json`, innerSpec(id));
+    const sh = box.sh;
     // runts inside: detached containers get a file as their stdio, never the exec's pipes.
     const inner = (args: string, log = "/tmp/inner.log") =>
       sh(
-        `cd ${IN.bundle} && DENO_DIR=/tmp/deno ${IN.deno} run -A --no-config ${IN.repo}/main.ts ` +
-          `--root /run/runts-test --systemd-cgroup ${args} </dev/null >${log} 2>&1; ` +
-          `echo "rc=$?"; cat ${log}`,
+        `cd ${IN.share}/bundle && ${RUNTS_IN} --root /run/runts-test --systemd-cgroup ${args} ` +
+          `</dev/null >${log} 2>&1; echo "rc=$?"; cat ${log}`,
       );
     const show = async () =>
       showMap(
@@ -247,22 +151,6 @@ Deno.test({
         )).out,
       );
     try {
-      const started = Date.now();
-      // The outer container is detached: its stdio is a file too.
-      const boot = await new Deno.Command("sh", {
-        args: [
-          "-c",
-          `"${REPO}/bin/runts" --root "${root}" run -d -b "${outer.dir}" ${sd} </dev/null >"${bundle}/boot.log" 2>&1`,
-        ],
-      }).output();
-      assertEquals(boot.code, 0, Deno.readTextFileSync(`${bundle}/boot.log`));
-      let state = "";
-      for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(100)) {
-        state = (await sh("systemctl is-system-running 2>/dev/null")).out;
-        if (state === "running" || state === "degraded") break;
-      }
-      assert(state === "running" || state === "degraded", `systemd did not boot: ${state}`);
-      console.error(`systemd_test: systemd up in ${Date.now() - started} ms`);
       const v2 = (await sh("test -e /sys/fs/cgroup/cgroup.controllers && echo v2")).out === "v2";
       const file = (ctrl: string, f: string) =>
         v2
@@ -377,8 +265,7 @@ Deno.test({
               `mkdir -p /tmp/b2 && cat > /tmp/b2/config.json <<'EOF'\n${JSON.stringify(spec)}\nEOF`,
             );
             const r = await sh(
-              `cd /tmp/b2 && DENO_DIR=/tmp/deno ${IN.deno} run -A --no-config ${IN.repo}/main.ts ` +
-                `--root /run/runts-test --systemd-cgroup run ${id}s`,
+              `cd /tmp/b2 && ${RUNTS_IN} --root /run/runts-test --systemd-cgroup run ${id}s`,
             );
             assertEquals(r.code, 0, r.stderr);
             assertStringIncludes(r.out, `0::${cgroup}`);
@@ -399,7 +286,7 @@ Deno.test({
             return;
           }
           const r = await sh(
-            `cd ${IN.bundle} && runc --systemd-cgroup run -d ${id} </dev/null >/tmp/runc.log 2>&1; echo "rc=$?"; cat /tmp/runc.log`,
+            `cd ${IN.share}/bundle && runc --systemd-cgroup run -d ${id} </dev/null >/tmp/runc.log 2>&1; echo "rc=$?"; cat /tmp/runc.log`,
           );
           assertEquals(r.out, "rc=0");
           const p = await show();
@@ -416,17 +303,7 @@ Deno.test({
         },
       );
     } finally {
-      await runts(["kill", sd, "KILL"], { root });
-      for (
-        let i = 0;
-        i < 50 && (await runts(["delete", "--force", sd], { root })).code !== 0;
-        i++
-      ) {
-        await sleep(100);
-      }
-      await outer.cleanup();
-      await Deno.remove(bundle, { recursive: true }).catch(() => {});
+      await box.stop();
     }
-    assertEquals(await leftovers(root), NOTHING);
   },
 });
