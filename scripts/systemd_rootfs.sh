@@ -13,6 +13,10 @@ dir=${1:-$repo/build/systemd-rootfs}
 extra=${2:+,$2}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
+mkdir -p "$(dirname "$dir")"
+# One build at a time (two test runs may start together); the second then finds it ready.
+exec 9>"$dir.lock"
+flock 9
 if [ -f "$dir/.runts-complete" ]; then
   echo "systemd-rootfs: $dir is ready"
   exit 0
