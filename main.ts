@@ -37,7 +37,7 @@ const COMMANDS: Record<string, () => Promise<Runner>> = {
 /** Global flags that take a value. */
 const VALUE_FLAGS = new Set(["root", "log", "log-format", "criu", "rootless", "platform"]);
 /** Global flags runc accepts that runts does not need: accepted and ignored. */
-const IGNORED = new Set(["systemd-cgroup", "criu", "rootless"]);
+const IGNORED = new Set(["criu", "rootless"]);
 
 const USAGE = `usage: runts [global options] <command> [options] [args]
 
@@ -48,6 +48,7 @@ global options:
   --debug                debug output on stderr
   --platform native|kvm  how sandboxes run containers (default native; kvm: /dev/kvm is
                          handed to the sandbox process; annotation dev.runts.platform too)
+  --systemd-cgroup       cgroups through systemd (cgroupsPath "slice:prefix:name")
   --version, -v          print the version
 
 commands: ${Object.keys(COMMANDS).filter((c) => c !== "boot").join(", ")}`;
@@ -83,6 +84,7 @@ export function parseGlobal(argv: string[]): { g: GlobalOptions; rest: string[] 
       g.logFormat = value;
     } else if (name === "platform") g.platform = parsePlatformFlag(value!); // kvm (issue 17)
     else if (name === "debug") g.debug = true;
+    else if (name === "systemd-cgroup") g.systemdCgroup = true;
     else if (IGNORED.has(name)) g.ignored.push(a);
     else throw new Error(`unknown global flag ${JSON.stringify(a)}`);
   }

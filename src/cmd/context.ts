@@ -17,6 +17,8 @@ export interface GlobalOptions {
   debug: boolean;
   /** --platform (absent: the annotation decides, else native). */
   platform?: Platform;
+  /** --systemd-cgroup: cgroups are transient systemd scopes (cgroupsPath slice:prefix:name). */
+  systemdCgroup?: boolean;
   /** Accepted-and-ignored runc flags that were given. */
   ignored: string[];
   /** --version. */

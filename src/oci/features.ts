@@ -165,7 +165,7 @@ export function featuresDocument(): Features {
     linux: {
       namespaces: [...NAMESPACE_TYPES].sort(),
       capabilities: [...ALL_CAPABILITIES],
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: false },
       // Compiled with libseccomp (dlopen'd when a spec has a filter); a NOTIFY listener fd goes
       // to linux.seccomp.listenerPath with the process state, as runc sends it.
       seccomp: {

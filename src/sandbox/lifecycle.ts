@@ -16,7 +16,12 @@ import type { OciState } from "../oci/state.ts";
 import { OCI_VERSION } from "../oci/default_spec.ts";
 import type { LinuxResources, Spec } from "../oci/spec.ts";
 import { runHook } from "../linux/hooks.ts";
-import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
+import {
+  type CgroupManager,
+  cgroupManagerFor,
+  isSystemdCgroupsPath,
+  pinSystemdCgroupsPath,
+} from "../cgroup/manager.ts";
 import { RpcClient } from "../rpc/client.ts";
 import { openKvm } from "../kvm/device.ts";
 import { selectPlatform } from "../kvm/platform.ts";
@@ -61,6 +66,7 @@ export async function createContainer(
   const store = new ContainerStore(g.root);
   store.validateId(o.id);
   const { spec, rootfs, bundle } = loadBundle(o.bundle);
+  if (g.systemdCgroup) pinSystemdCgroupsPath(spec, o.id);
   if (spec.process?.terminal && o.consoleSocket === undefined) {
     throw new Error("process.terminal is true: --console-socket is required");
   }
@@ -108,6 +114,7 @@ export async function createContainer(
         listenFd,
         logPath: p.log,
         debug: g.debug,
+        systemdCgroup: g.systemdCgroup === true,
       });
       closeFd(listenFd);
       listenFd = -1;
@@ -404,7 +411,9 @@ export async function poststop(
 export function cgroupOf(spec: Spec | undefined, id: string): CgroupManager | undefined {
   if (spec === undefined) return undefined;
   try {
-    return cgroupManagerFor({ cgroupsPath: spec.linux?.cgroupsPath, id });
+    const cgroupsPath = spec.linux?.cgroupsPath;
+    // A container made with --systemd-cgroup has a slice:prefix:name path in its stored spec.
+    return cgroupManagerFor({ cgroupsPath, id, systemd: isSystemdCgroupsPath(cgroupsPath) });
   } catch {
     return undefined;
   }
