@@ -33,13 +33,13 @@ export function parseBootArgs(argv: string[]): { id: string; creator?: number } 
 }
 
 /** Runs the sandbox process. */
-export async function main(_g: GlobalOptions, argv: string[]): Promise<number> {
+export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   const a = parseBootArgs(argv);
   // The creator died before the parent-death signal was armed: nobody will ask for a container.
   if (a.creator !== undefined && Deno.ppid !== a.creator) return 1;
   // Orphans of the containers come to us, not to the host's init.
   prctl(PR.SET_CHILD_SUBREAPER, 1);
-  const mgr = new ContainerManager();
+  const mgr = new ContainerManager({ systemdCgroup: g.systemdCgroup === true });
   // As a subreaper we inherit orphans of the containers: reap those nobody waits for.
   Deno.addSignalListener("SIGCHLD", () => {
     reapOrphans(mgr.trackedPids(), (pid) => reapNoHang(pid));

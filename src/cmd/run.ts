@@ -6,6 +6,7 @@
  */
 import { mark } from "../trace.ts";
 import { closeFd, pidfdSignal } from "../../ffi/process.ts";
+import { selectPlatform } from "../kvm/platform.ts";
 import { listenUnix } from "../../ffi/socket.ts";
 import { connectConsoleSocket, consolePair, receiveMaster, relay } from "../linux/console.ts";
 import { startTime } from "../linux/procs.ts";
@@ -38,12 +39,16 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   validateId(args.id);
   const loaded = loadBundle(args.bundle);
   if (sandboxIdOf(loaded.spec.annotations) !== undefined) return await runInSandbox(g, args);
+  // kvm: the device goes to a sandbox process, never to this one.
+  if (selectPlatform(g.platform, loaded.spec.annotations) === "kvm") {
+    return await runInSandbox(g, args);
+  }
   // This process is the sandbox process: the record names it from the start.
   const self = { sandboxPid: Deno.pid, sandboxStartTime: startTime(Deno.pid) ?? "" };
   const { store, rec, spec } = claim(g, args, self, loaded);
   const { bundle, rootfs } = rec;
   const terminal = spec.process?.terminal === true;
-  const mgr = new ContainerManager();
+  const mgr = new ContainerManager({ systemdCgroup: g.systemdCgroup === true });
   let server: RpcServer | undefined;
   const listeners: [Deno.Signal, () => void][] = [];
   // With a terminal: the init sends its pty master to `theirs`; we relay it unless the caller

@@ -6,7 +6,8 @@
  * container's lock ({@linkcode Container.locked}).
  * @module
  */
-import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
+import { type CgroupManager, cgroupManagerFor, isSystemdCgroupsPath } from "../cgroup/manager.ts";
+import type { Platform } from "../kvm/platform.ts";
 import type { Spec } from "../oci/spec.ts";
 import { type OciState, ociStateOf } from "../oci/state.ts";
 import { sandboxAlive, type SandboxProcess } from "../sandbox/sandbox.ts";
@@ -20,12 +21,16 @@ export interface RuntimeState extends OciState {
   owner: string;
 }
 
-/** What the container layer needs of the global options (`--root`, `--debug`). */
+/** What the container layer needs of the global options. */
 export interface Runtime {
-  /** State root. */
+  /** State root (`--root`). */
   root: string;
   /** Start sandbox processes with --debug. */
   debug: boolean;
+  /** `--systemd-cgroup`: cgroups are systemd scopes (cgroupsPath slice:prefix:name). */
+  systemdCgroup?: boolean;
+  /** `--platform` (absent: the annotation decides, else native). */
+  platform?: Platform;
 }
 
 /** A container loaded from its store. */
@@ -149,7 +154,13 @@ export class Container {
     const spec = this.spec;
     if (spec === undefined) return undefined;
     try {
-      return cgroupManagerFor({ cgroupsPath: spec.linux?.cgroupsPath, id: this.id });
+      const cgroupsPath = spec.linux?.cgroupsPath;
+      // A container made with --systemd-cgroup has a slice:prefix:name path in its stored spec.
+      return cgroupManagerFor({
+        cgroupsPath,
+        id: this.id,
+        systemd: isSystemdCgroupsPath(cgroupsPath),
+      });
     } catch {
       return undefined;
     }

@@ -9,6 +9,9 @@ import { closeFd } from "../../ffi/process.ts";
 import { listenUnix } from "../../ffi/socket.ts";
 import { connectConsoleSocket } from "../linux/console.ts";
 import { startTime } from "../linux/procs.ts";
+import { pinSystemdCgroupsPath } from "../cgroup/manager.ts";
+import { openKvm } from "../kvm/device.ts";
+import { selectPlatform } from "../kvm/platform.ts";
 import { loadBundle } from "../oci/config.ts";
 import type { Spec } from "../oci/spec.ts";
 import { SandboxClient } from "../sandbox/client.ts";
@@ -56,6 +59,8 @@ export interface Claimed {
   spec: Spec;
   /** The pod's root container when this one joins an existing sandbox. */
   root: ContainerRecord | undefined;
+  /** The checked /dev/kvm (platform kvm), -1 otherwise; the caller closes it. */
+  kvmFd: number;
 }
 
 /**
@@ -64,7 +69,7 @@ export interface Claimed {
  * @throws {ContainerExistsError} when the id is taken.
  */
 export function claim(
-  rt: Pick<Runtime, "root">,
+  rt: Pick<Runtime, "root" | "systemdCgroup" | "platform">,
   o: Pick<CreateOptions, "id" | "bundle" | "consoleSocket" | "pidFile">,
   self?: { sandboxPid: number; sandboxStartTime: string },
   loaded?: ReturnType<typeof loadBundle>,
@@ -72,6 +77,7 @@ export function claim(
   const store = new ContainerStore(rt.root);
   store.validateId(o.id);
   const { spec, rootfs, bundle } = loaded ?? loadBundle(o.bundle);
+  if (rt.systemdCgroup) pinSystemdCgroupsPath(spec, o.id);
   const terminal = spec.process?.terminal === true;
   if (terminal && o.consoleSocket === undefined && self === undefined) {
     throw new Error("process.terminal is true: --console-socket is required");
@@ -93,28 +99,36 @@ export function claim(
     (root?.sandboxPid !== undefined
       ? { sandboxPid: root.sandboxPid, sandboxStartTime: root.sandboxStartTime ?? "" }
       : {});
-  const rec = store.create(o.id, {
-    id: o.id,
-    bundle,
-    rootfs,
-    status: "creating",
-    pid: 0,
-    initStartTime: "",
-    created: new Date().toISOString(),
-    annotations: spec.annotations ?? {},
-    sandboxId,
-    socketPath: root?.socketPath ?? store.socketPath(o.id),
-    pidFileUsed: o.pidFile !== undefined,
-    owner: "",
-    ...sandbox,
-    // exec starts from the container's spec as it was created (runc keeps it in its state too).
-  }, spec);
-  return { store, rec, spec, root };
+  // Platform kvm: /dev/kvm is opened and checked here, before anything exists.
+  const kvmFd = selectPlatform(rt.platform, spec.annotations) === "kvm" ? openKvm().fd : -1;
+  let rec: ContainerRecord;
+  try {
+    rec = store.create(o.id, {
+      id: o.id,
+      bundle,
+      rootfs,
+      status: "creating",
+      pid: 0,
+      initStartTime: "",
+      created: new Date().toISOString(),
+      annotations: spec.annotations ?? {},
+      sandboxId,
+      socketPath: root?.socketPath ?? store.socketPath(o.id),
+      pidFileUsed: o.pidFile !== undefined,
+      owner: "",
+      ...sandbox,
+      // exec starts from the container's spec as it was created (runc keeps it in its state).
+    }, spec);
+  } catch (e) {
+    closeFd(kvmFd);
+    throw e;
+  }
+  return { store, rec, spec, root, kvmFd };
 }
 
 /** Creates a container (in a new sandbox process, or in its pod's) and returns it. */
 export async function createContainer(rt: Runtime, o: CreateOptions): Promise<Container> {
-  const { store, spec, root } = claim(rt, o);
+  const { store, spec, root, kvmFd } = claim(rt, o);
   return await store.withLockAsync(o.id, async () => {
     // Loaded again under the lock: a delete --force may have been quicker.
     const c = Container.of(store, store.load(o.id));
@@ -131,6 +145,7 @@ export async function createContainer(rt: Runtime, o: CreateOptions): Promise<Co
           listenFd,
           logPath: store.logPath(o.id),
           debug: rt.debug,
+          systemdCgroup: rt.systemdCgroup === true,
           onSpawned: (sb) => {
             rec.sandboxPid = sb.pid;
             rec.sandboxStartTime = sb.startTime;
@@ -154,6 +169,7 @@ export async function createContainer(rt: Runtime, o: CreateOptions): Promise<Co
           stdio: [0, 1, 2],
           preserve: Array.from({ length: o.preserveFds }, (_, i) => 3 + i),
           ...(consoleFd >= 0 ? { console: consoleFd } : {}),
+          ...(kvmFd >= 0 ? { kvm: kvmFd } : {}),
         });
         rec.pid = pid;
         rec.initStartTime = startTime(pid) ?? "";
@@ -172,6 +188,7 @@ export async function createContainer(rt: Runtime, o: CreateOptions): Promise<Co
       throw e;
     } finally {
       closeFd(consoleFd);
+      closeFd(kvmFd);
     }
   });
 }

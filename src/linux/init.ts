@@ -58,6 +58,11 @@ export interface CreateInitOptions {
   hookState?: { id: string; bundle: string; annotations?: Record<string, string> };
   /** cgroup.procs files the init is put into before it does anything. */
   cgroupProcs?: string[];
+  /**
+   * Puts the init into its cgroup instead of cgroupProcs (the systemd driver starts a scope
+   * with its pid); runs after the clone, before the init goes on.
+   */
+  joinCgroup?: (pid: number) => void;
   /** Receives the seccomp listener fd (SCMP_ACT_NOTIFY) when the process reports it. */
   onListener?: (fd: number, pid: number) => void;
 }
@@ -311,6 +316,11 @@ export interface InitPlan {
   pidNsJoin: number | undefined;
 }
 
+/** True when the init is put into its cgroup before it goes on (it waits for that). */
+function joinsCgroup(o: CreateInitOptions): boolean {
+  return o.joinCgroup !== undefined || (o.cgroupProcs?.length ?? 0) > 0;
+}
+
 /** The one place the options of an init's program are made from CreateInitOptions. */
 export function planInit(o: CreateInitOptions, fds: FdSource): InitPlan {
   checkUnsupported(o.spec);
@@ -346,7 +356,7 @@ export function planInit(o: CreateInitOptions, fds: FdSource): InitPlan {
     hookSync: CREATE_HOOKS.some((h) => (spec.hooks?.[h]?.length ?? 0) > 0),
     ...seccompOption(spec),
     resolvePath: (path) => resolveInRoot(o.rootfs, path),
-    waitAtStart: (o.cgroupProcs?.length ?? 0) > 0,
+    waitAtStart: joinsCgroup(o),
     ...execLabelOption(spec),
     execStubFd: fds.high(fds.execStub(), false),
   });
@@ -441,9 +451,10 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       own: !o.cloneParent,
     });
     try {
-      joinCgroup(spawned.pid, o.cgroupProcs ?? []);
+      if (o.joinCgroup) o.joinCgroup(spawned.pid);
+      else joinCgroup(spawned.pid, o.cgroupProcs ?? []);
       if (plan.newUser) writeIdMaps(spawned.pid, o.spec);
-      if (plan.newUser || (o.cgroupProcs?.length ?? 0) > 0) channel.send("sync");
+      if (plan.newUser || joinsCgroup(o)) channel.send("sync");
       let r = await channel.next();
       if (r.kind === "hooks") {
         const state = ociStateOf({

@@ -37,6 +37,8 @@ export interface StartSandboxOptions {
    * there and then, so that no moment leaves a sandbox process nobody knows of.
    */
   onSpawned?: (sb: SandboxProcess) => void;
+  /** Pass --systemd-cgroup. */
+  systemdCgroup?: boolean;
 }
 
 /** V8 flags for the long-lived sandbox process: a small heap. */
@@ -83,6 +85,7 @@ export async function startSandbox(o: StartSandboxOptions): Promise<SandboxProce
     "--root",
     o.root,
     ...(o.debug ? ["--debug"] : []),
+    ...(o.systemdCgroup ? ["--systemd-cgroup"] : []),
     "boot",
     o.id,
     "--creator",

@@ -1,6 +1,6 @@
 /**
  * The import graph of runts, read from `deno info --json main.ts`: no import circle, and no
- * arrow up the layers `ffi ← oci ← linux, cgroup ← rpc ← sandbox, boot ← container ← cmd ←
+ * arrow up the layers `ffi ← oci ← linux, cgroup, kvm ← rpc ← sandbox, boot ← container ← cmd ←
  * main.ts` (a module imports only from its own layer or the ones below).
  */
 import { assertEquals } from "../assert.ts";
@@ -14,6 +14,8 @@ export function layerOf(path: string): { rank: number; group: string } {
     [/^src\/oci\//, 1, "oci"],
     [/^src\/trace\.ts$/, 1, "trace"],
     [/^src\/(linux|cgroup)\//, 2, "linux/cgroup"],
+    // The KVM platform (a sandbox process's VMM): beside linux and cgroup.
+    [/^src\/kvm\//, 2, "kvm"],
     [/^src\/rpc\//, 3, "rpc"],
     [/^src\/sandbox\//, 4, "sandbox"],
     [/^src\/boot\//, 4, "boot"],
