@@ -23,7 +23,7 @@ export async function deleteContainer(
   try {
     await Container.locked(rt, id, async (c) => {
       if (!force) c.check("delete");
-      await destroyLocked(c, { poststop: true });
+      await destroyLocked(c, { deleted: true });
     });
   } catch (e) {
     if (!(force && e instanceof ContainerNotFoundError)) throw e;
@@ -34,11 +34,13 @@ export async function deleteContainer(
 
 /**
  * Kills everything of a container and removes its state directory. The caller holds the lock.
- * With `poststop`, the poststop hooks run (delete; not a create that failed).
+ * `delete` (with `deleted`) also removes the cgroup its spec names and runs the poststop hooks;
+ * a create that failed leaves the cgroup to the sandbox process, which made it or refused it
+ * (a cgroup that belongs to another container, such as an active systemd unit, is not ours).
  */
-export async function destroyLocked(c: Container, o: { poststop?: boolean } = {}): Promise<void> {
+export async function destroyLocked(c: Container, o: { deleted?: boolean } = {}): Promise<void> {
   const rec = c.rec;
-  const cg = c.cgroup();
+  const cg = o.deleted ? c.cgroup() : undefined;
   // Frozen processes cannot die: thaw a paused container before killing it.
   try {
     if (cg?.frozen()) cg.thaw();
@@ -51,7 +53,7 @@ export async function destroyLocked(c: Container, o: { poststop?: boolean } = {}
   if (rec.sandboxId === rec.id) await killSandbox(c.sandbox);
   // The sandbox removes the cgroup; when it was gone, nobody did.
   await cg?.destroy().catch(() => {});
-  if (o.poststop) await poststop(c.spec === undefined ? undefined : c);
+  if (o.deleted) await poststop(c.spec === undefined ? undefined : c);
   c.store.remove(rec.id);
 }
 
