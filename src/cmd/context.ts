@@ -2,6 +2,7 @@
  * What every command receives: the global options.
  * @module
  */
+import { debugLog, setLogTarget, writeLog } from "../trace.ts";
 
 /** Global options (runc's global flags). */
 export interface GlobalOptions {
@@ -21,21 +22,18 @@ export interface GlobalOptions {
   help?: boolean;
 }
 
+/** Points the log lines at --log (or stderr) in --log-format. */
+export function setLog(g: GlobalOptions): void {
+  setLogTarget(g.log, g.logFormat);
+}
+
 /** Appends an error to the --log file in its format (runc's JSON lines for containerd). */
 export function logError(g: GlobalOptions, msg: string): void {
   if (g.log === undefined) return;
-  const time = new Date().toISOString();
-  const line = g.logFormat === "json"
-    ? JSON.stringify({ level: "error", msg, time }) + "\n"
-    : `time="${time}" level=error msg=${JSON.stringify(msg)}\n`;
-  try {
-    Deno.writeTextFileSync(g.log, line, { append: true, create: true });
-  } catch {
-    // the log is best effort; the error is on stderr too
-  }
+  writeLog("error", msg);
 }
 
-/** Prints a debug line when --debug is on. */
+/** Writes a debug line when --debug is on. */
 export function debug(g: GlobalOptions, msg: string): void {
-  if (g.debug) console.error(`runts: debug: ${msg}`);
+  if (g.debug) debugLog(msg);
 }

@@ -4,7 +4,7 @@
  * its stack, open fds and processes).
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "./defs.ts";
 import { buildInitProgram } from "../linux/init_program.ts";
 import { cgroupLayout } from "../linux/cgroup_mounts.ts";
 import { containerPids } from "../linux/procs.ts";
@@ -46,12 +46,7 @@ export function planLines(bundle: string): string[] {
 
 /** Runs debug. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { ps: { type: "boolean" }, stacks: { type: "boolean" } },
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseCommandArgs("debug", argv);
   if (positionals[0] === "plan") {
     const bundle = positionals[1];
     if (bundle === undefined) throw new Error("debug plan: a bundle directory is required");

@@ -16,6 +16,7 @@ import { sandboxAlive } from "../sandbox/sandbox.ts";
 import { RpcClient } from "../rpc/client.ts";
 import * as M from "../rpc/methods.ts";
 import type { GlobalOptions } from "./context.ts";
+import { parseCommandArgs } from "./defs.ts";
 
 /** Parsed arguments of exec. */
 export interface ExecArgs {
@@ -35,90 +36,44 @@ export interface ExecArgs {
   preserveFds: number;
   apparmor?: string;
   processLabel?: string;
+  /** `--cgroup [CONTROLLER:]PATH`: a sub-cgroup of the container's cgroup to join. */
+  cgroup?: string;
+  /** `--ignore-paused`: exec even in a paused container. */
+  ignorePaused: boolean;
 }
-
-const VALUE = new Map<string, string>([
-  ["process", "process"],
-  ["p", "process"],
-  ["pid-file", "pidFile"],
-  ["console-socket", "consoleSocket"],
-  ["cwd", "cwd"],
-  ["env", "env"],
-  ["e", "env"],
-  ["user", "user"],
-  ["u", "user"],
-  ["additional-gids", "additionalGids"],
-  ["g", "additionalGids"],
-  ["cap", "caps"],
-  ["c", "caps"],
-  ["preserve-fds", "preserveFds"],
-  ["apparmor", "apparmor"],
-  ["process-label", "processLabel"],
-  ["cgroup", "cgroup"],
-]);
-const BOOL = new Map<string, string>([
-  ["detach", "detach"],
-  ["d", "detach"],
-  ["tty", "tty"],
-  ["t", "tty"],
-  ["no-new-privs", "noNewPrivs"],
-  ["ignore-paused", "ignorePaused"],
-]);
 
 /** Parses exec's arguments. */
 export function parseExecArgs(argv: string[]): ExecArgs {
+  const { values: v, positionals } = parseCommandArgs("exec", argv);
+  const str = (name: string) => v[name] as string | undefined;
   const a: ExecArgs = {
-    id: "",
-    command: [],
-    detach: false,
-    tty: false,
-    env: [],
-    additionalGids: [],
-    caps: [],
-    noNewPrivs: false,
-    preserveFds: 0,
+    id: positionals[0]!,
+    command: positionals.slice(1),
+    detach: v.detach === true,
+    tty: v.tty === true,
+    env: v.env as string[],
+    additionalGids: (v["additional-gids"] as string[]).flatMap((s) =>
+      s.split(",").map((g) => intArg("--additional-gids", g))
+    ),
+    caps: v.cap as string[],
+    noNewPrivs: v["no-new-privs"] === true,
+    preserveFds: intArg("--preserve-fds", v["preserve-fds"] as string),
+    ignorePaused: v["ignore-paused"] === true,
   };
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--") {
-      i++;
-      break;
-    }
-    if (!arg.startsWith("-") || arg === "-") break;
-    const m = /^--?([a-z-]+)(?:=(.*))?$/s.exec(arg);
-    const name = m?.[1] ?? "";
-    if (BOOL.has(name) && m?.[2] === undefined) {
-      (a as unknown as Record<string, boolean>)[BOOL.get(name)!] = true;
-      continue;
-    }
-    const field = VALUE.get(name);
-    if (field === undefined) throw new Error(`exec: unknown flag ${JSON.stringify(arg)}`);
-    const value = m?.[2] ?? argv[++i];
-    if (value === undefined) throw new Error(`exec: flag ${arg} needs a value`);
-    switch (field) {
-      case "env":
-        a.env.push(value);
-        break;
-      case "caps":
-        a.caps.push(value);
-        break;
-      case "additionalGids":
-        for (const g of value.split(",")) a.additionalGids.push(intArg("--additional-gids", g));
-        break;
-      case "preserveFds":
-        a.preserveFds = intArg("--preserve-fds", value);
-        break;
-      case "cgroup":
-        break;
-      default:
-        (a as unknown as Record<string, string>)[field] = value;
-    }
+  const fields = [
+    ["process", "process"],
+    ["pid-file", "pidFile"],
+    ["console-socket", "consoleSocket"],
+    ["cwd", "cwd"],
+    ["user", "user"],
+    ["apparmor", "apparmor"],
+    ["process-label", "processLabel"],
+    ["cgroup", "cgroup"],
+  ] as const;
+  for (const [flag, field] of fields) {
+    const x = str(flag);
+    if (x !== undefined) a[field] = x;
   }
-  const rest = argv.slice(i);
-  if (rest.length === 0) throw new Error("exec: container id is required");
-  a.id = rest[0]!;
-  a.command = rest.slice(1);
   if (a.process === undefined && a.command.length === 0) {
     throw new Error("exec: a command (or --process) is required");
   }

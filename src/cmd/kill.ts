@@ -1,5 +1,5 @@
 /** `runts kill [--all] ID [SIGNAL]` (default SIGTERM). @module */
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "./defs.ts";
 import { parseSignal } from "../linux/signals.ts";
 import { killContainer } from "../sandbox/lifecycle.ts";
 import type { GlobalOptions } from "./context.ts";
@@ -13,15 +13,7 @@ export interface KillArgs {
 
 /** Parses kill's arguments. */
 export function parseKillArgs(argv: string[]): KillArgs {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { all: { type: "boolean", short: "a" } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (positionals.length < 1 || positionals.length > 2) {
-    throw new Error(`kill: expected ID [SIGNAL], got ${positionals.length} arguments`);
-  }
+  const { values, positionals } = parseCommandArgs("kill", argv);
   return {
     id: positionals[0]!,
     signal: parseSignal(positionals[1] ?? "TERM"),

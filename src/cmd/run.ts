@@ -41,10 +41,7 @@ const SIGNUM: Record<string, number> = {
 
 /** Runs run. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
-  const { args, flags } = parseCreateArgs(argv, {
-    detach: { type: "boolean", short: "d" },
-    keep: { type: "boolean" },
-  });
+  const { args, flags } = parseCreateArgs(argv, "run");
   if (flags.detach === true) {
     await createContainer(g, { ...args, detach: true });
     await startContainer(g, args.id);
