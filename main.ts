@@ -5,7 +5,7 @@
  * @module
  */
 import { debugLog, mark, setDebug } from "./src/trace.ts";
-import { type GlobalOptions, logError, setLog } from "./src/cmd/context.ts";
+import { ExitError, type GlobalOptions, logError, setLog } from "./src/cmd/context.ts";
 import { commandHelp, didYouMean, mainHelp, parseFlags, UsageError } from "./src/cmd/cli.ts";
 import { commandDef, COMMANDS, GLOBAL_DEF } from "./src/cmd/defs.ts";
 import { VERSION } from "./src/version.ts";
@@ -115,7 +115,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`runts: ${msg}`);
     logError(g, msg);
     if (g.debug && e instanceof Error && e.stack) debugLog(e.stack);
-    return 1;
+    return e instanceof ExitError ? e.status : 1;
   }
 }
 

@@ -37,7 +37,7 @@ export function setLogTarget(file: string | undefined, format: "text" | "json"):
  * `{"level":"debug","msg":"...","time":"..."}` with `--log-format json`.
  */
 export function logLine(level: string, msg: string, time: Date = new Date()): string {
-  const t = time.toISOString();
+  const t = time.toISOString().replace(/\.\d{3}Z$/, "Z"); // runc (logrus) gives seconds
   return logJson
     ? JSON.stringify({ level, msg, time: t })
     : `time="${t}" level=${level} msg=${JSON.stringify(msg)}`;

@@ -264,18 +264,19 @@ export class ContainerManager {
 
   /**
    * Kills what is left of a container and forgets it. Destroying the root container destroys
-   * every container of the sandbox.
+   * every container of the sandbox. `keepCgroup` leaves its cgroup for a later delete
+   * (`run --keep`).
    */
-  async destroy(id: string): Promise<void> {
+  async destroy(id: string, keepCgroup = false): Promise<void> {
     if (id === this.#root) {
       for (const other of this.ids()) if (other !== id) await this.#destroyOne(other);
       for (const fd of Object.values(this.#podNs)) if (fd !== undefined) closeFd(fd);
       this.#podNs = {};
     }
-    await this.#destroyOne(id);
+    await this.#destroyOne(id, keepCgroup);
   }
 
-  async #destroyOne(id: string): Promise<void> {
+  async #destroyOne(id: string, keepCgroup = false): Promise<void> {
     const e = this.#entries.get(id);
     if (e === undefined) return;
     try {
@@ -292,7 +293,7 @@ export class ContainerManager {
     }
     if (e.cgroup.frozen()) e.cgroup.thaw();
     await e.exited;
-    await e.cgroup.destroy().catch(() => {});
+    if (!keepCgroup) await e.cgroup.destroy().catch(() => {});
     e.init.close();
     this.#entries.delete(id);
     if (this.#entries.size === 0) this.onEmpty();

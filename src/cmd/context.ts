@@ -37,3 +37,14 @@ export function logError(g: GlobalOptions, msg: string): void {
 export function debug(g: GlobalOptions, msg: string): void {
   if (g.debug) debugLog(msg);
 }
+
+/** An error that ends the command with a given exit status (runc's 255 for exec's failures). */
+export class ExitError extends Error {
+  /** The exit status. */
+  readonly status: number;
+  constructor(status: number, message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = "ExitError";
+    this.status = status;
+  }
+}

@@ -4,7 +4,7 @@
  * @module
  */
 import { parseCommandArgs } from "./defs.ts";
-import { createContainer } from "../sandbox/lifecycle.ts";
+import { checkPidFile, createContainer } from "../sandbox/lifecycle.ts";
 import type { GlobalOptions } from "./context.ts";
 
 /** Arguments of create. */
@@ -47,6 +47,7 @@ export function parseCreateArgs(
 /** Runs create. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   const { args } = parseCreateArgs(argv);
+  if (args.pidFile !== undefined) checkPidFile(args.pidFile);
   await createContainer(g, { ...args, detach: true });
   return 0;
 }

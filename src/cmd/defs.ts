@@ -272,9 +272,9 @@ export const COMMANDS: CommandDef[] = [
       preserveFds,
       {
         name: "cgroup",
-        type: "string",
-        value: "PATH",
-        help: "join this sub-cgroup of the container's cgroup ([CONTROLLER:]PATH)",
+        type: "strings",
+        value: "[CONTROLLERS:]PATH",
+        help: "join this sub-cgroup of the container's cgroup",
       },
       {
         name: "ignore-paused",

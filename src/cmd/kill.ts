@@ -16,7 +16,8 @@ export function parseKillArgs(argv: string[]): KillArgs {
   const { values, positionals } = parseCommandArgs("kill", argv);
   return {
     id: positionals[0]!,
-    signal: parseSignal(positionals[1] ?? "TERM"),
+    // 0 checks that the container is alive (runc takes it too).
+    signal: positionals[1] === "0" ? 0 : parseSignal(positionals[1] ?? "TERM"),
     all: values.all === true,
   };
 }

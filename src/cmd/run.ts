@@ -15,6 +15,7 @@ import { startTime } from "../linux/procs.ts";
 import { loadBundle } from "../oci/config.ts";
 import { RpcServer } from "../rpc/server.ts";
 import {
+  checkPidFile,
   createContainer,
   deleteContainer,
   loadContainer,
@@ -42,6 +43,7 @@ const SIGNUM: Record<string, number> = {
 /** Runs run. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   const { args, flags } = parseCreateArgs(argv, "run");
+  if (args.pidFile !== undefined) checkPidFile(args.pidFile);
   if (flags.detach === true) {
     await createContainer(g, { ...args, detach: true });
     await startContainer(g, args.id);
@@ -139,10 +141,15 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     closeFd(theirs);
     for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
     mgr.onEmpty = () => {};
-    for (const id of mgr.ids()) await mgr.destroy(id);
+    // --keep: the stopped container's state and cgroup stay until `runts delete` (which runs
+    // the poststop hooks then), as with runc.
+    const keep = flags.keep === true;
+    for (const id of mgr.ids()) await mgr.destroy(id, keep);
     server?.close();
-    await poststop(spec, { id: args.id, bundle, pid: rec.pid });
-    if (flags.keep !== true) store.remove(args.id);
+    if (!keep) {
+      await poststop(spec, { id: args.id, bundle, pid: rec.pid });
+      store.remove(args.id);
+    }
     mark("run: cleaned up");
   }
 }

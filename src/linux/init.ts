@@ -513,6 +513,8 @@ export interface ExecOptions {
   cloneParent?: boolean;
   /** A connected console socket for process.terminal. */
   consoleFd?: number;
+  /** cgroup.procs files to join instead of the init's cgroups (`exec --cgroup`). */
+  cgroupProcs?: string[];
 }
 
 /**
@@ -575,7 +577,7 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
       own: !o.cloneParent,
     });
     try {
-      joinCgroup(spawned.pid, cgroupProcsOf(o.initPid));
+      joinCgroup(spawned.pid, o.cgroupProcs ?? cgroupProcsOf(o.initPid));
       writeAll(ctlWr, new Uint8Array([1]), "cgroup sync");
     } catch (e) {
       killPid(spawned.pid, 9);

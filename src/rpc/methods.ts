@@ -73,6 +73,8 @@ export interface ExecuteAsyncArgs {
   id: string;
   spec: Spec;
   preserveFds: number;
+  /** cgroup.procs files to join instead of the init's cgroups (`exec --cgroup`). */
+  cgroupProcs?: string[];
 }
 /** Arguments of WAIT_PID. */
 export interface WaitPidArgs {

@@ -39,12 +39,46 @@ export function paths(root: string, id: string): { dir: string; sock: string; lo
   return { dir, sock: `${dir}/sock`, log: `${dir}/sandbox.log` };
 }
 
+/** The temporary file a pid file is written to before its rename (runc's `.NAME`). */
+function pidFileTmp(path: string): string {
+  const abs = resolve(path);
+  const slash = abs.lastIndexOf("/");
+  return `${abs.slice(0, slash)}/.${abs.slice(slash + 1)}`;
+}
+
+/** `open PATH: no such file or directory`: runc's wording of a failed open. */
+function openError(path: string, e: unknown): Error {
+  const reason = e instanceof Deno.errors.NotFound
+    ? "no such file or directory"
+    : e instanceof Deno.errors.PermissionDenied
+    ? "permission denied"
+    : (e as Error).message.replace(/ \(os error \d+\).*$/s, "").toLowerCase();
+  return new Error(`open ${path}: ${reason}`, { cause: e });
+}
+
+/**
+ * Checks, before anything is created, that a pid file can be written where it is asked for
+ * (its directory exists and is writable), with runc's error text.
+ */
+export function checkPidFile(path: string): void {
+  const tmp = pidFileTmp(path);
+  const dir = tmp.slice(0, tmp.lastIndexOf("/")) || "/";
+  try {
+    if (!Deno.statSync(dir).isDirectory) throw new Deno.errors.NotFound();
+  } catch (e) {
+    throw openError(tmp, e);
+  }
+}
+
 /** Writes a pid file atomically, as runc does. */
 export function writePidFile(path: string, pid: number): void {
-  const abs = resolve(path);
-  const tmp = `${abs}.${Deno.pid}.tmp`;
-  Deno.writeTextFileSync(tmp, String(pid));
-  Deno.renameSync(tmp, abs);
+  const tmp = pidFileTmp(path);
+  try {
+    Deno.writeTextFileSync(tmp, String(pid));
+  } catch (e) {
+    throw openError(tmp, e);
+  }
+  Deno.renameSync(tmp, resolve(path));
 }
 
 function ourFds(first: number, n: number): number[] {
@@ -266,7 +300,12 @@ export async function startContainer(g: GlobalOptions, id: string): Promise<void
 export function killContainer(g: GlobalOptions, id: string, signal: number, all: boolean): void {
   const { rec } = loadContainer(g, id);
   const status = currentStatus(rec);
-  if (!canKill(status)) throw new Error(`container "${id}" is not running`);
+  if (!canKill(status)) {
+    // runc's answers, which containerd's shims parse: `kill --all` of a stopped container
+    // succeeds (the shim sends it after every exit), a plain kill fails with this wording.
+    if (all && status === "stopped") return;
+    throw new Error("container not running");
+  }
   const pids = all ? containerPids(rec.pid) : [rec.pid];
   for (const pid of pids) {
     signalChecked(pid, pid === rec.pid ? rec.initStartTime : undefined, signal);
