@@ -92,17 +92,18 @@ async function main(argv: string[]): Promise<number> {
       console.log(helpFor(undefined));
       return 0;
     }
-    if (cmd === "help") {
-      const text = helpFor(args[0]);
-      if (text === undefined) throw unknownCommand(args[0]!);
-      console.log(text);
-      return 0;
-    }
     const def = commandDef(cmd);
     if (def === undefined) throw unknownCommand(cmd);
     // One parse here for --help and usage errors in one wording; the command parses again.
-    if (parseFlags(def, args).help) {
+    const pre = parseFlags(def, args);
+    if (pre.help) {
       console.log(commandHelp(def));
+      return 0;
+    }
+    if (cmd === "help") {
+      const text = helpFor(pre.positionals[0]);
+      if (text === undefined) throw unknownCommand(pre.positionals[0]!);
+      console.log(text);
       return 0;
     }
     debugLog(`command ${cmd}: ${JSON.stringify(args)}`);
