@@ -213,7 +213,11 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   try {
     return await execMain(g, argv);
   } catch (e) {
-    throw new ExitError(255, `exec failed: ${(e as Error).message.replace(/^exec: /, "")}`, e);
+    throw new ExitError(
+      255,
+      `exec failed: ${(e as Error).message.replace(/^exec: (?=-|a command)/, "")}`,
+      e,
+    );
   }
 }
 
