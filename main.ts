@@ -9,6 +9,7 @@ import { ExitError, type GlobalOptions, logError, setLog } from "./src/cmd/conte
 import { commandHelp, didYouMean, mainHelp, parseFlags, UsageError } from "./src/cmd/cli.ts";
 import { commandDef, COMMANDS, GLOBAL_DEF } from "./src/cmd/defs.ts";
 import { VERSION } from "./src/version.ts";
+import { parsePlatformFlag } from "./src/kvm/platform.ts";
 
 export { VERSION };
 
@@ -30,7 +31,9 @@ export function parseGlobal(argv: string[]): { g: GlobalOptions; rest: string[] 
   }
   g.logFormat = lf;
   g.debug = v.debug === true;
-  for (const name of ["systemd-cgroup", "criu", "rootless"]) {
+  if (v.platform !== undefined) g.platform = parsePlatformFlag(v.platform as string); // kvm
+  if (v["systemd-cgroup"] === true) g.systemdCgroup = true;
+  for (const name of ["criu", "rootless"]) {
     const x = v[name];
     if (x !== undefined && x !== false) g.ignored.push(`--${name}`);
   }
@@ -120,4 +123,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+// kvm (issue 17): in the one-file bundle or a compiled binary, a vCPU thread (a Worker,
+// src/kvm/machine.ts) runs this module; it then serves the vCPU loop instead of the CLI.
+if ("WorkerGlobalScope" in globalThis) await import("./src/kvm/vcpu_worker.ts");
+else if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -6,14 +6,14 @@ _runts() {
   cmd=
   for ((i = 1; i < COMP_CWORD; i++)); do
     case ${COMP_WORDS[i]} in
-      --root|--log|--log-format|--criu|--rootless) ((i++)) ;;
+      --root|--log|--log-format|--platform|--criu|--rootless) ((i++)) ;;
       -*) ;;
       *) cmd=${COMP_WORDS[i]}; break ;;
     esac
   done
   if [[ -z $cmd ]]; then
     if [[ $cur == -* ]]; then
-      COMPREPLY=($(compgen -W "--root --log --log-format --debug --version -v --systemd-cgroup --criu --rootless --help -h" -- "$cur"))
+      COMPREPLY=($(compgen -W "--root --log --log-format --debug --version -v --systemd-cgroup --platform --criu --rootless --help -h" -- "$cur"))
     else
       COMPREPLY=($(compgen -W "check create debug delete events exec features help kill list pause ps resume run spec start state update wait" -- "$cur"))
     fi
@@ -29,8 +29,8 @@ _runts() {
       vals="--bundle|-b|--console-socket|--pid-file|--preserve-fds"
       ;;
     debug)
-      opts="--ps --stacks --help -h"
-      vals=""
+      opts="--ps --stacks --guest --count --timeout --memory --help -h"
+      vals="--guest|--count|--timeout|--memory"
       ;;
     delete)
       opts="--force -f --help -h"

@@ -75,8 +75,15 @@ export interface ManagerCreateOptions {
 }
 
 /** The containers of one sandbox. */
+/** Options of the ContainerManager. */
+export interface ContainerManagerOptions {
+  /** Cgroups through systemd (--systemd-cgroup). */
+  systemdCgroup?: boolean;
+}
+
 export class ContainerManager {
   #entries = new Map<string, Entry>();
+  readonly #systemdCgroup: boolean;
   /** The sandbox's first (root) container. */
   #root: string | undefined;
   /**
@@ -87,18 +94,27 @@ export class ContainerManager {
   /** Called when a container is destroyed and none is left. */
   onEmpty: () => void = () => {};
 
+  /** A manager for one sandbox's containers. */
+  constructor(o: ContainerManagerOptions = {}) {
+    this.#systemdCgroup = o.systemdCgroup ?? false;
+  }
+
   /** Creates a container's init and waits until it is ready (blocked before execve). */
   async create(o: ManagerCreateOptions): Promise<Init> {
     if (this.#entries.has(o.id)) throw new Error(`container "${o.id}" already exists`);
     const spec = this.#root === undefined ? o.spec : this.#joinPod(o.spec);
     // The cgroup exists, with its limits, before the init runs; the init is put in it first.
-    const cgroup = cgroupManagerFor({ cgroupsPath: spec.linux?.cgroupsPath, id: o.id });
+    const cgroup = cgroupManagerFor({
+      cgroupsPath: spec.linux?.cgroupsPath,
+      id: o.id,
+      systemd: this.#systemdCgroup,
+    });
     let init: Init;
     try {
       cgroup.create();
       cgroup.apply(resourcesWithDevices(spec));
       mark("boot: cgroup ready");
-      init = await this.#createInit(o, spec, cgroup.procsFiles(), listenerSender(o, spec));
+      init = await this.#createInit(o, spec, cgroup, listenerSender(o, spec));
     } catch (e) {
       await cgroup.destroy().catch(() => {});
       throw e;
@@ -109,7 +125,7 @@ export class ContainerManager {
   #createInit(
     o: ManagerCreateOptions,
     spec: Spec,
-    cgroupProcs: string[],
+    cgroup: CgroupManager,
     onListener: ((fd: number, pid: number) => void) | undefined,
   ): Promise<Init> {
     return createInit({
@@ -123,7 +139,9 @@ export class ContainerManager {
       startImmediately: o.startImmediately ?? false,
       ...(o.consoleFd !== undefined ? { consoleFd: o.consoleFd } : {}),
       hookState: { id: o.id, bundle: o.bundle, annotations: o.spec.annotations ?? {} },
-      cgroupProcs,
+      ...(cgroup.join
+        ? { joinCgroup: (pid: number) => cgroup.join!(pid) }
+        : { cgroupProcs: cgroup.procsFiles() }),
     });
   }
 

@@ -49,8 +49,14 @@ export const GLOBAL_FLAGS: FlagDef[] = [
   {
     name: "systemd-cgroup",
     type: "boolean",
-    help: "accepted for runc compatibility",
-    hidden: true,
+    help: 'cgroups through systemd (cgroupsPath "slice:prefix:name")',
+  },
+  {
+    name: "platform",
+    type: "string",
+    value: "native|kvm",
+    help: "how sandboxes run containers (kvm: /dev/kvm is handed to the sandbox process; " +
+      "the annotation dev.runts.platform too)",
   },
   {
     name: "criu",
@@ -117,6 +123,19 @@ const format: FlagDef = {
 };
 const ID = "<container-id>";
 
+/** The flags of `debug kvm` (its own parser reads them, src/cmd/debug_kvm.ts). */
+export const DEBUG_KVM_FLAGS: FlagDef[] = [
+  {
+    name: "guest",
+    type: "strings",
+    value: "NAME",
+    help: "debug kvm: a built-in guest to run (real, long, syscall, pio, spin)",
+  },
+  { name: "count", type: "string", value: "N", help: "debug kvm: runs of each guest" },
+  { name: "timeout", type: "string", value: "MS", help: "debug kvm: stop a guest after MS" },
+  { name: "memory", type: "string", value: "BYTES", help: "debug kvm: guest memory size" },
+];
+
 function one(
   name: string,
   summary: string,
@@ -175,15 +194,25 @@ export const COMMANDS: CommandDef[] = [
   },
   {
     name: "debug",
-    summary: "show a bundle's syscall program or a sandbox process's view",
-    args: "plan <bundle> | <container-id>",
+    summary: "show a bundle's syscall program, a sandbox process's view, or run KVM guests",
+    args: "plan <bundle> | kvm | <container-id>",
     minArgs: 1,
     maxArgs: 2,
+    description:
+      "debug plan BUNDLE: the init's syscall program, step by step, without running it.\n" +
+      "debug --ps ID, debug --stacks ID: the sandbox process's view.\n" +
+      "debug kvm: the built-in KVM guests run by a sandbox process (--guest, --count, --timeout,\n" +
+      "--memory).",
     flags: [
       { name: "ps", type: "boolean", help: "list the container's processes" },
       { name: "stacks", type: "boolean", help: "the sandbox process's stack, fds and containers" },
+      ...DEBUG_KVM_FLAGS,
     ],
-    examples: ["runts debug plan /mycontainer", "runts debug --stacks mycontainer"],
+    examples: [
+      "runts debug plan /mycontainer",
+      "runts debug --stacks mycontainer",
+      "runts debug kvm --guest spin --timeout 200",
+    ],
     load: async () => (await import("./debug.ts")).main,
   },
   {
