@@ -37,7 +37,9 @@ import {
   UNLIMITED,
   writeField,
 } from "./_common.ts";
+import { DeviceEmulator, ruleLine } from "./device_emulator.ts";
 import {
+  applyDevicesV2,
   applyHugetlb,
   applyRdma,
   createWithControllers,
@@ -76,24 +78,6 @@ export interface V1ManagerOptions {
 /** Nanoseconds per USER_HZ tick (cpuacct.stat; USER_HZ is 100 on Linux). */
 const NS_PER_TICK = 1e9 / 100;
 const FREEZE_TIMEOUT_MS = 2000;
-
-/** The `type major:minor access` line of a device rule. */
-export function deviceRuleLine(r: LinuxDeviceCgroup, i: number): string {
-  const field = `${R}.devices[${i}]`;
-  const type = r.type ?? "a";
-  if (!["a", "b", "c"].includes(type)) {
-    throw new CgroupError(`${field}.type`, `must be "a", "b" or "c", not ${JSON.stringify(type)}`);
-  }
-  const access = r.access ?? "rwm";
-  if (!/^[rwm]+$/.test(access)) {
-    throw new CgroupError(
-      `${field}.access`,
-      `must be a combination of "r", "w" and "m", not ${JSON.stringify(access)}`,
-    );
-  }
-  const num = (n: number | undefined) => n === undefined || n === -1 ? "*" : String(n);
-  return `${type} ${num(r.major)}:${num(r.minor)} ${access}`;
-}
 
 /** Parses a blkio stats file (`8:0 Read 1234` lines; `Total` lines skipped). */
 export function parseBlkioFile(text: string | undefined): BlkioEntry[] {
@@ -235,23 +219,76 @@ export class V1Manager implements CgroupManager {
     this.#set(res);
   }
 
-  /** Writes the limits given (device rules are left alone, as by runc update). */
+  /**
+   * Writes the limits given; device rules, when given, are brought in with the fewest writes
+   * (none when the cgroup has them already), never allowing for a moment what they deny.
+   */
   update(res: LinuxResources): void {
+    if ((res.devices ?? []).length > 0) this.#setDevices(res.devices!);
     this.#set(res);
   }
 
+  /**
+   * Takes the devices cgroup from the rules it has (devices.list) to `rules` with the fewest
+   * writes, denies before allows, so no process of the cgroup can open a device the rules deny
+   * at any moment; a cgroup that has the rules already gets no write. A change that must pass
+   * through allow-all (a new default of allow-all with deny exceptions) is made with the
+   * cgroup frozen. The result is read back and compared. Without a v1 devices hierarchy on a
+   * hybrid host, the rules go to an eBPF filter on the cgroup2 directory.
+   */
   #setDevices(rules: LinuxDeviceCgroup[]): void {
-    const dir = this.#need("devices", `${R}.devices`);
-    const lines = rules.map((r, i) => deviceRuleLine(r, i));
-    writeField(this.#fs, { dir, file: "devices.deny", value: "a", field: `${R}.devices` });
-    rules.forEach((r, i) => {
-      writeField(this.#fs, {
-        dir,
-        file: r.allow ? "devices.allow" : "devices.deny",
-        value: lines[i]!,
-        field: `${R}.devices[${i}]`,
-      });
-    });
+    const target = DeviceEmulator.fromSpec(rules);
+    const dir = this.dirOf("devices");
+    if (dir === undefined && this.#unified !== undefined) {
+      return applyDevicesV2(rules, this.#unified.dir);
+    }
+    if (dir === undefined) this.#need("devices", `${R}.devices`);
+    const fs = this.#fs;
+    const list = () => DeviceEmulator.fromList(readOpt(fs, join(dir!, "devices.list")) ?? "");
+    const current = list();
+    const steps = current.transition(target);
+    if (steps.length === 0) return;
+    const freeze = current.opensWindowTo(target) && this.pids().length > 0 &&
+      this.#hasFreezer() && !this.#isFrozen();
+    if (freeze) this.freeze();
+    try {
+      for (const r of steps) {
+        writeField(fs, {
+          dir: dir!,
+          file: r.allow ? "devices.allow" : "devices.deny",
+          value: ruleLine(r),
+          field: `${R}.devices`,
+        });
+      }
+    } finally {
+      if (freeze) this.thaw();
+    }
+    const after = list();
+    if (target.defaultAllow ? !after.defaultAllow : !after.equals(target)) {
+      throw new CgroupError(
+        `${R}.devices`,
+        `the devices cgroup ${JSON.stringify(dir)} does not hold the rules after writing them ` +
+          `(devices.list: ${JSON.stringify(readOpt(fs, join(dir!, "devices.list")) ?? "")})`,
+        { path: join(dir!, "devices.list") },
+      );
+    }
+  }
+
+  #hasFreezer(): boolean {
+    try {
+      this.#freezer();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #isFrozen(): boolean {
+    try {
+      return this.frozen();
+    } catch {
+      return false;
+    }
   }
 
   #set(res: LinuxResources): void {

@@ -16,6 +16,7 @@ import type { OciState } from "../oci/state.ts";
 import { OCI_VERSION } from "../oci/default_spec.ts";
 import type { LinuxResources, Spec } from "../oci/spec.ts";
 import { runHook } from "../linux/hooks.ts";
+import { resourcesWithDevices } from "../linux/device_rules.ts";
 import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
 import { RpcClient } from "../rpc/client.ts";
 import * as M from "../rpc/methods.ts";
@@ -338,10 +339,17 @@ export function updateContainer(g: GlobalOptions, id: string, res: LinuxResource
   const { store, rec } = loadContainer(g, id);
   const status = currentStatus(rec);
   if (status === "stopped") throw new Error(`container "${id}" is not running`);
-  cgroupFor(store, id).update(res);
   const spec = storedSpec(store, id);
+  // Device rules are not changed by update (as with runc); the container's own are re-applied,
+  // which writes nothing when its cgroup holds them and restores them when it does not.
+  const { devices: _, ...limits } = res;
+  const devices = spec === undefined ? {} : { devices: resourcesWithDevices(spec).devices };
+  cgroupFor(store, id).update({ ...limits, ...devices });
   if (spec !== undefined) {
-    spec.linux = { ...spec.linux, resources: mergeResources(spec.linux?.resources ?? {}, res) };
+    spec.linux = {
+      ...spec.linux,
+      resources: mergeResources(spec.linux?.resources ?? {}, limits),
+    };
     Deno.writeTextFileSync(`${store.dir(id)}/config.json`, JSON.stringify(spec), { mode: 0o600 });
   }
 }

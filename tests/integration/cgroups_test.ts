@@ -255,7 +255,6 @@ Deno.test({
         "c 1:8 rwm",
         "c 1:9 rwm",
         "c 5:0 rwm",
-        "c 5:1 rwm",
         "c 5:2 rwm",
       ]);
       const e = await runts([

@@ -1,0 +1,327 @@
+/**
+ * cgroup behaviours runc users rely on, compared with runc 1.1.5 on the same bundle:
+ * the device cgroup denying what `linux.resources.devices` denies to the init and to every
+ * exec'd process (v1/hybrid, and v2 in a mount namespace where cgroup2 is /sys/fs/cgroup),
+ * also through `update`; access letters runc ignores; a pre-existing frozen or non-empty
+ * cgroup; v1 resources with `unified` keys; blkio weight on a kernel without a weight file.
+ * @module
+ */
+import { assert, assertEquals } from "../assert.ts";
+import {
+  type BundleSpec,
+  leftovers,
+  makeBundle,
+  newRoot,
+  REPO,
+  runts,
+  RUNTS_BIN,
+} from "./_helpers.ts";
+
+const root = Deno.uid() === 0 ? await newRoot() : "";
+const opts = { ignore: Deno.uid() !== 0, sanitizeResources: false, sanitizeOps: false };
+const NOTHING = { dirs: [], mounts: [], processes: [] };
+const rand = () => crypto.randomUUID().slice(0, 8);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const exists = (p: string) => {
+  try {
+    Deno.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const readOr = (p: string, d = "") => {
+  try {
+    return Deno.readTextFileSync(p);
+  } catch {
+    return d;
+  }
+};
+
+async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/**
+ * /dev/kmsg (1:11) as a node of the container, and every device denied. CAP_SYSLOG lets the
+ * process read /dev/kmsg (dmesg_restrict), so a refusal can only come from the device cgroup.
+ */
+function denyAllWithKmsg(s: BundleSpec): void {
+  for (const set of ["bounding", "effective", "permitted"] as const) {
+    s.process.capabilities![set]!.push("CAP_SYSLOG");
+  }
+  s.linux.devices = [{ path: "/dev/kmsg", type: "c", major: 1, minor: 11, fileMode: 0o644 }];
+  s.linux.resources = { devices: [{ allow: false, access: "rwm" }] };
+}
+
+/**
+ * The init of the device tests: opens /dev/kmsg for reading and for writing again and again,
+ * appending to /dev/shm/opened each time an open succeeds and counting rounds in /dev/shm/n.
+ */
+const PROBE = "i=0; while :; do i=$((i+1)); " +
+  "{ true </dev/kmsg; } 2>/dev/null && echo read >> /dev/shm/opened; " +
+  "{ true >/dev/kmsg; } 2>/dev/null && echo write >> /dev/shm/opened; " +
+  "echo $i > /dev/shm/n; usleep 2000; done";
+
+function devicesDir(pid: number): string | undefined {
+  const line = Deno.readTextFileSync(`/proc/${pid}/cgroup`).split("\n")
+    .find((l) => /^\d+:([^:]*,)?devices(,[^:]*)?:/.test(l));
+  return line === undefined ? undefined : `/sys/fs/cgroup/devices${line.split(":")[2]}`;
+}
+
+/** The exec checks every device test makes: write, read, a detached exec, and the init's log. */
+async function assertKmsgDenied(
+  run: (args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>,
+  id: string,
+  pid: number,
+): Promise<void> {
+  const tee = await run(["exec", id, "sh", "-c", "hostname | tee /dev/kmsg"]);
+  assertEquals(tee, {
+    code: 1,
+    stdout: "runts\n",
+    stderr: "tee: /dev/kmsg: Operation not permitted\n",
+  });
+  const head = await run(["exec", id, "head", "-c", "1", "/dev/kmsg"]);
+  assertEquals(head, {
+    code: 1,
+    stdout: "",
+    stderr: "head: /dev/kmsg: Operation not permitted\n",
+  });
+  const d = await run([
+    "exec",
+    "-d",
+    id,
+    "sh",
+    "-c",
+    "{ true </dev/kmsg; } 2>/dev/shm/detached.err; echo $? > /dev/shm/detached",
+  ]);
+  assertEquals([d.code, d.stderr], [0, ""]);
+  const shm = `/proc/${pid}/root/dev/shm`;
+  await waitFor("the detached exec", () => readOr(`${shm}/detached`) !== "");
+  assertEquals(readOr(`${shm}/detached`), "1\n");
+  assertEquals(
+    readOr(`${shm}/detached.err`),
+    "sh: can't open /dev/kmsg: Operation not permitted\n",
+  );
+  assert(Number(readOr(`${shm}/n`, "0")) > 0, "the init's probe runs");
+  assertEquals(readOr(`${shm}/opened`), "", "the init never opened /dev/kmsg");
+}
+
+Deno.test({
+  name: "device cgroup deny-all: /dev/kmsg from linux.devices cannot be opened by init or exec",
+  ...opts,
+  async fn() {
+    const id = `cgc-dev-${rand()}`;
+    const parent = `/runts-test-${rand()}`;
+    const b = await makeBundle({
+      args: ["sh", "-c", PROBE],
+      mutate: (s) => {
+        denyAllWithKmsg(s);
+        s.linux.cgroupsPath = `${parent}/dev`;
+      },
+    });
+    try {
+      const r = await runts(["run", "-d", "-b", b.dir, id], { root });
+      assertEquals([r.code, r.stderr], [0, ""]);
+      const st = await runts(["state", id], { root });
+      const pid = JSON.parse(st.stdout).pid as number;
+      const dir = devicesDir(pid);
+      assert(dir !== undefined, "this host has a v1 devices hierarchy");
+      const list = readOr(`${dir}/devices.list`);
+      assert(!list.includes("1:11"), `no rule for 1:11 in ${list}`);
+      assert(!list.includes("5:1 "), `no rule for the host console in ${list}`);
+      await assertKmsgDenied((a) => runts(a, { root }), id, pid);
+
+      // update re-applies the rules: nothing written when they hold, and never a moment in
+      // which the probe could open /dev/kmsg. runc ignores device rules given to update.
+      const shm = `/proc/${pid}/root/dev/shm`;
+      const before = Number(readOr(`${shm}/n`));
+      for (let i = 0; i < 10; i++) {
+        const u = await runts(["update", "--pids-limit", String(100 + i), id], { root });
+        assertEquals([u.code, u.stderr], [0, ""]);
+      }
+      const doc = { devices: [{ allow: true, access: "rwm" }], pids: { limit: 200 } };
+      const j = await runts(["update", "-r", "-", id], { root, stdin: JSON.stringify(doc) });
+      assertEquals([j.code, j.stderr], [0, ""]);
+      assertEquals(readOr(`${dir}/devices.list`), list, "the rules are unchanged");
+      await waitFor("probe rounds after the updates", () => Number(readOr(`${shm}/n`)) > before);
+      await assertKmsgDenied((a) => runts(a, { root }), id, pid);
+
+      const del = await runts(["delete", "--force", id], { root });
+      assertEquals([del.code, del.stderr], [0, ""]);
+      assertEquals(exists(dir), false);
+      assertEquals(await leftovers(root), NOTHING);
+    } finally {
+      await runts(["delete", "--force", id], { root });
+      await b.cleanup();
+      for (const h of ["devices", "pids", "memory", "freezer", "unified", "cpu", "blkio"]) {
+        try {
+          Deno.removeSync(`/sys/fs/cgroup/${h}${parent}`);
+        } catch {
+          // not there
+        }
+      }
+    }
+  },
+});
+
+Deno.test({
+  name:
+    'device cgroup: access letters runc ignores ("rwa") are accepted; none of r, w, m is an error',
+  ...opts,
+  async fn() {
+    const id = `cgc-rwa-${rand()}`;
+    const b = await makeBundle({
+      args: ["sh", "-c", "echo x > /dev/kmsg && echo write-ok; true </dev/kmsg && echo read-ok"],
+      mutate: (s) => {
+        denyAllWithKmsg(s);
+        s.linux.resources!.devices!.push({
+          allow: true,
+          type: "c",
+          major: 1,
+          minor: 11,
+          access: "rwa",
+        });
+      },
+    });
+    try {
+      const r = await runts(["run", "-b", b.dir, id], { root });
+      assertEquals(r.stdout, "write-ok\nread-ok\n");
+      assertEquals(r.stderr, "");
+      assertEquals(r.code, 0);
+      const cfg = JSON.parse(Deno.readTextFileSync(`${b.dir}/config.json`));
+      cfg.linux.resources.devices[1].access = "x";
+      Deno.writeTextFileSync(`${b.dir}/config.json`, JSON.stringify(cfg));
+      const bad = await runts(["run", "-b", b.dir, `${id}-x`], { root });
+      assertEquals([bad.code, bad.stdout], [1, ""]);
+      assertEquals(
+        bad.stderr,
+        `runts: ${b.dir}/config.json: linux.resources.devices[1].access: ` +
+          'must name at least one of "r", "w" and "m", not "x"\n',
+      );
+      assertEquals(await leftovers(root), NOTHING);
+    } finally {
+      await runts(["delete", "--force", id], { root });
+      await b.cleanup();
+    }
+  },
+});
+
+/**
+ * A mount namespace in which the host's cgroup mounts are gone and cgroup2 is mounted at
+ * /sys/fs/cgroup: runts sees a cgroup v2 host there (the v1 controllers stay bound to v1, so
+ * only the device filter and the controllers left to cgroup2 work). The holder process keeps
+ * the namespace.
+ */
+async function v2Namespace(): Promise<{ run: (a: string[]) => Promise<Result>; close(): void }> {
+  const holder = new Deno.Command("unshare", {
+    args: [
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      "umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && echo ready && " +
+      "exec sleep 600",
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const first = await reader.read();
+  reader.releaseLock();
+  if (first.value?.trim() !== "ready") {
+    holder.kill("SIGKILL");
+    await holder.status;
+    throw new Error("could not mount cgroup2 in a new mount namespace");
+  }
+  const tmp = Deno.makeTempDirSync({ prefix: "runts-v2ns-" });
+  let n = 0;
+  return {
+    async run(args: string[]): Promise<Result> {
+      // output to files: a detached container keeps what it was given
+      const out = `${tmp}/${n}.out`;
+      const err = `${tmp}/${n++}.err`;
+      const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+      const cmd = [
+        "nsenter",
+        `--mount=/proc/${holder.pid}/ns/mnt`,
+        "--",
+        RUNTS_BIN,
+        "--root",
+        root,
+        ...args,
+      ].map(q).join(" ");
+      const st = await new Deno.Command("sh", {
+        args: ["-c", `${cmd} >${q(out)} 2>${q(err)} </dev/null`],
+        cwd: REPO,
+      }).output();
+      return { code: st.code, stdout: readOr(out), stderr: readOr(err) };
+    },
+    close() {
+      holder.kill("SIGKILL");
+      holder.status.then(() => {});
+      Deno.removeSync(tmp, { recursive: true });
+    },
+  };
+}
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+Deno.test({
+  name: "device cgroup deny-all on cgroup v2: the eBPF filter covers init and exec",
+  ...opts,
+  async fn() {
+    const cg2 = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"].find((d) =>
+      exists(`${d}/cgroup.subtree_control`)
+    );
+    if (cg2 === undefined) {
+      console.log("skipped: this host has no cgroup2 hierarchy");
+      return;
+    }
+    const ns = await v2Namespace();
+    const id = `cgc-v2-${rand()}`;
+    const parent = `/runts-test-${rand()}`;
+    const b = await makeBundle({
+      args: ["sh", "-c", PROBE],
+      mutate: (s) => {
+        denyAllWithKmsg(s);
+        s.linux.cgroupsPath = `${parent}/v2`;
+      },
+    });
+    try {
+      const r = await ns.run(["run", "-d", "-b", b.dir, id]);
+      assertEquals([r.code, r.stderr], [0, ""]);
+      const pid = JSON.parse((await ns.run(["state", id])).stdout).pid as number;
+      const cg = readOr(`/proc/${pid}/cgroup`).split("\n").find((l) => l.startsWith("0::"));
+      assertEquals(cg, `0::${parent}/v2`);
+      await assertKmsgDenied(ns.run, id, pid);
+      // the v1 controllers are not in this cgroup2: an update of no limit re-applies the rules
+      const u = await ns.run(["update", "--blkio-weight", "0", id]);
+      assertEquals([u.code, u.stderr], [0, ""]);
+      await assertKmsgDenied(ns.run, id, pid);
+      const del = await ns.run(["delete", "--force", id]);
+      assertEquals([del.code, del.stderr], [0, ""]);
+      assertEquals(await leftovers(root), NOTHING);
+    } finally {
+      await ns.run(["delete", "--force", id]);
+      ns.close();
+      await b.cleanup();
+      for (const d of [`${parent}/v2`, parent]) {
+        try {
+          Deno.removeSync(`${cg2}${d}`);
+        } catch {
+          // not there
+        }
+      }
+    }
+  },
+});
