@@ -7,7 +7,7 @@ import { closeFd, type ExitStatus, killPid, openPath, pidfdSignal } from "../../
 import { createInit, type ExecOptions, execProcess, type Init } from "../linux/init.ts";
 import { procState, startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
-import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
+import { type CgroupManager, cgroupManagerFor, checkBeforeCreate } from "../cgroup/manager.ts";
 import { mark } from "../trace.ts";
 import { resourcesWithDevices } from "../linux/device_rules.ts";
 import { containerPlace, runHooks } from "../linux/hooks.ts";
@@ -93,6 +93,9 @@ export class ContainerManager {
     const spec = this.#root === undefined ? o.spec : this.#joinPod(o.spec);
     // The cgroup exists, with its limits, before the init runs; the init is put in it first.
     const cgroup = cgroupManagerFor({ cgroupsPath: spec.linux?.cgroupsPath, id: o.id });
+    // refused before anything is made: a cgroup that existed is not ours to remove
+    const warnings = checkBeforeCreate(cgroup, spec.linux?.resources ?? {});
+    for (const w of warnings) console.error(`runts: warning: ${w}`);
     let init: Init;
     try {
       cgroup.create();

@@ -132,6 +132,17 @@ const BLKIO_GROUPS: [file: string, key: keyof Stats["blkio"]][][] = [
   ],
 ];
 
+/** The OCI resource that sets what a cgroup v2 controller's files set. */
+const V1_RESOURCE: Record<string, keyof LinuxResources> = {
+  memory: "memory",
+  cpu: "cpu",
+  cpuset: "cpu",
+  io: "blockIO",
+  pids: "pids",
+  hugetlb: "hugepageLimits",
+  rdma: "rdma",
+};
+
 /** The cgroup v1 manager (also for hybrid hosts). */
 export class V1Manager implements CgroupManager {
   /** Always "v1" (a hybrid host too). */
@@ -152,6 +163,55 @@ export class V1Manager implements CgroupManager {
   /** Whether the host is hybrid (a cgroup2 directory is managed too). */
   get hybrid(): boolean {
     return this.#unified !== undefined;
+  }
+
+  /**
+   * Checks, before anything is created, that `linux.resources.unified` can be applied here:
+   * each key's controller must be available in the cgroup2 hierarchy (on a hybrid host most
+   * controllers are bound to v1 hierarchies, and their v2 files do not exist).
+   *
+   * @throws {CgroupError} one error naming every key that cannot be set, and the v1 resource
+   * that sets the same thing (or conflicts with it, when both are given)
+   */
+  checkUnified(res: LinuxResources): void {
+    const keys = Object.keys(res.unified ?? {});
+    if (keys.length === 0) return;
+    const u = this.#unified;
+    if (u === undefined) {
+      throw new CgroupError(
+        `${R}.unified`,
+        `cgroup v2 files (${keys.join(", ")}) cannot be set: this host has only cgroup v1 ` +
+          "hierarchies",
+      );
+    }
+    const available = (readOpt(this.#fs, join(u.mountPoint, "cgroup.controllers")) ?? "").trim()
+      .split(/\s+/).filter((c) => c !== "");
+    const bad = keys.filter((k) => {
+      const c = k.split(".")[0]!;
+      return c !== "cgroup" && !available.includes(c);
+    });
+    if (bad.length === 0) return;
+    const controllers = [...new Set(bad.map((k) => k.split(".")[0]!))];
+    const v1Field = (c: string) => V1_RESOURCE[c];
+    const given = controllers.map(v1Field).filter((f): f is keyof LinuxResources =>
+      f !== undefined && res[f] !== undefined
+    );
+    const alt = [...new Set(controllers.map(v1Field).filter((f) => f !== undefined))];
+    throw new CgroupError(
+      `${R}.unified`,
+      `${bad.map((k) => JSON.stringify(k)).join(", ")} cannot be set: this host is hybrid and ` +
+        `its ${controllers.join(", ")} controller${controllers.length > 1 ? "s are" : " is"} ` +
+        `bound to cgroup v1 (the cgroup2 hierarchy at ${u.mountPoint} has ${
+          available.length === 0 ? "no controller" : `only ${available.join(", ")}`
+        })` +
+        (given.length > 0
+          ? `; ${given.map((f) => `${R}.${f}`).join(", ")} ` +
+            `${given.length > 1 ? "are" : "is"} given too and applied through cgroup v1: ` +
+            "set each limit in one place"
+          : alt.length > 0
+          ? `; set ${alt.map((f) => `${R}.${f}`).join(", ")} instead`
+          : ""),
+    );
   }
 
   /** The container's directory in the hierarchy of a controller, if it is mounted. */
@@ -540,11 +600,26 @@ export class V1Manager implements CgroupManager {
       throttles.some(([k]) => (b[k] ?? []).length > 0);
     if (!wants) return;
     const dir = this.#need("blkio", F);
-    // CFQ kernels have blkio.weight; BFQ ones (like these) blkio.bfq.weight
+    // CFQ kernels have blkio.weight; BFQ ones blkio.bfq.weight; a kernel with neither (no BFQ
+    // scheduler built or loaded, CFQ gone since Linux 5.0) has no I/O weights at all, and the
+    // weight is refused, as runc refuses it (it fails opening blkio.bfq.weight).
     const cfq = fs.exists(join(dir, "blkio.weight"));
     const weightFile = cfq ? "blkio.weight" : "blkio.bfq.weight";
     const weightDevFile = cfq ? "blkio.weight_device" : "blkio.bfq.weight_device";
     const noFile = "this kernel's I/O scheduler has no such setting";
+    const wantsWeight = isSet(b.weight) || (b.weightDevice ?? []).some((d) => isSet(d.weight));
+    if (wantsWeight && !cfq && !fs.exists(join(dir, "blkio.bfq.weight"))) {
+      const field = isSet(b.weight)
+        ? `${F}.weight`
+        : `${F}.weightDevice[${(b.weightDevice ?? []).findIndex((d) => isSet(d.weight))}].weight`;
+      throw new CgroupError(
+        field,
+        "this kernel has no I/O weight to set: the BFQ I/O scheduler is not available " +
+          "(no blkio.bfq.weight; CONFIG_IOSCHED_BFQ, modprobe bfq) and there is no CFQ " +
+          "(no blkio.weight)",
+        { path: join(dir, "blkio.bfq.weight"), code: "ENOENT" },
+      );
+    }
     if (isSet(b.weight)) {
       writeField(fs, {
         dir,

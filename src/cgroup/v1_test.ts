@@ -1,7 +1,8 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../../tests/assert.ts";
-import { CgroupError, type CgroupManager, cgroupManagerFor } from "./manager.ts";
+import { CgroupError, type CgroupManager, cgroupManagerFor, checkBeforeCreate } from "./manager.ts";
 import { type FakeHost, fakeHost } from "./_test_utils.ts";
 import { parseBlkioFile } from "./v1.ts";
+import type { LinuxBlockIO } from "../oci/spec.ts";
 
 const MiB = 1024 * 1024;
 
@@ -218,6 +219,86 @@ test("V1Manager apply() blkio on a BFQ kernel", "v1", ({ h, cg }) => {
     'linux.resources.blockIO.leafWeight: writing "100"',
   );
 });
+
+test("V1Manager apply() blkio weight on a kernel with neither BFQ nor CFQ", "v1", ({ h, cg }) => {
+  for (const f of ["blkio.bfq.weight", "blkio.bfq.weight_device"]) {
+    Deno.removeSync(`${h.root}/blkio/runts/c1/${f}`);
+  }
+  const cases: [LinuxBlockIO, string][] = [
+    [{ weight: 300 }, "weight"],
+    [{ weightDevice: [{ major: 8, minor: 0, weight: 300 }] }, "weightDevice[0].weight"],
+  ];
+  for (const [res, field] of cases) {
+    assertThrows(
+      () => cg.apply({ blockIO: res }),
+      CgroupError,
+      `linux.resources.blockIO.${field}: this kernel has no I/O weight to set: the BFQ I/O ` +
+        "scheduler is not available (no blkio.bfq.weight; CONFIG_IOSCHED_BFQ, modprobe bfq) " +
+        "and there is no CFQ (no blkio.weight)",
+    );
+  }
+  assertEquals(h.writes(), []);
+  cg.apply({ blockIO: { throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 10 }] } });
+  assertEquals(h.cat("blkio/runts/c1/blkio.throttle.read_bps_device"), "8:0 10");
+});
+
+test(
+  "checkBeforeCreate() refuses unified keys a hybrid host cannot apply, in one error",
+  "hybrid",
+  ({ cg }) => {
+    assertThrows(
+      () =>
+        checkBeforeCreate(cg, {
+          memory: { limit: 64 * MiB },
+          unified: { "memory.max": "33554432", "pids.max": "10", "hugetlb.2MB.max": "0" },
+        }),
+      CgroupError,
+      'linux.resources.unified: "memory.max", "pids.max" cannot be set: this host is hybrid and ' +
+        "its memory, pids controllers are bound to cgroup v1 (the cgroup2 hierarchy at ",
+    );
+    assertThrows(
+      () => checkBeforeCreate(cg, { memory: { limit: 1 }, unified: { "memory.max": "1" } }),
+      CgroupError,
+      "only hugetlb); linux.resources.memory is given too and applied through " +
+        "cgroup v1: set each limit in one place",
+    );
+    assertThrows(
+      () => checkBeforeCreate(cg, { unified: { "cpu.weight": "100" } }),
+      CgroupError,
+      "; set linux.resources.cpu instead",
+    );
+    assertEquals(checkBeforeCreate(cg, { unified: { "hugetlb.2MB.max": "0" } }), []);
+  },
+);
+
+test("checkBeforeCreate() refuses unified keys on a v1 host", "v1", ({ cg }) => {
+  assertThrows(
+    () => checkBeforeCreate(cg, { unified: { "memory.max": "1" } }),
+    CgroupError,
+    "linux.resources.unified: cgroup v2 files (memory.max) cannot be set: this host has only",
+  );
+});
+
+test(
+  "checkBeforeCreate() refuses a frozen cgroup and warns about a populated one",
+  "v1",
+  ({ h, cg }) => {
+    assertEquals(checkBeforeCreate(cg, {}), []);
+    h.put("freezer/runts/c1/freezer.state", "FROZEN\n");
+    assertThrows(
+      () => checkBeforeCreate(cg, {}),
+      CgroupError,
+      `linux.cgroupsPath: the cgroup "${h.root}/freezer/runts/c1" exists and is frozen; a ` +
+        "container cannot start in it (thaw it, or use another cgroupsPath)",
+    );
+    h.put("freezer/runts/c1/freezer.state", "THAWED\n");
+    h.put("pids/runts/c1/cgroup.procs", "77\n78\n");
+    assertEquals(checkBeforeCreate(cg, {}), [
+      `the container's cgroup "${h.root}/freezer/runts/c1" is not empty: 2 process(es) found ` +
+      "(77, 78); they share its limits and are killed when the container is deleted",
+    ]);
+  },
+);
 
 test("V1Manager apply() devices: deny all, then the allowed devices", "v1", ({ h, cg }) => {
   cg.apply({

@@ -17,7 +17,7 @@ import { OCI_VERSION } from "../oci/default_spec.ts";
 import type { LinuxResources, Spec } from "../oci/spec.ts";
 import { runHook } from "../linux/hooks.ts";
 import { resourcesWithDevices } from "../linux/device_rules.ts";
-import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
+import { type CgroupManager, cgroupManagerFor, checkBeforeCreate } from "../cgroup/manager.ts";
 import { RpcClient } from "../rpc/client.ts";
 import * as M from "../rpc/methods.ts";
 import { killSandbox, sandboxAlive, type SandboxProcess, startSandbox } from "./sandbox.ts";
@@ -60,6 +60,13 @@ export async function createContainer(
   const store = new ContainerStore(g.root);
   store.validateId(o.id);
   const { spec, rootfs, bundle } = loadBundle(o.bundle);
+  // The sandbox process checks again; its warnings would reach only its log.
+  const cg = cgroupOf(spec, o.id);
+  if (cg !== undefined) {
+    for (const w of checkBeforeCreate(cg, spec.linux?.resources ?? {})) {
+      console.error(`runts: warning: ${w}`);
+    }
+  }
   if (spec.process?.terminal && o.consoleSocket === undefined) {
     throw new Error("process.terminal is true: --console-socket is required");
   }

@@ -16,6 +16,7 @@ import {
   runts,
   RUNTS_BIN,
 } from "./_helpers.ts";
+import { blkioWeightFile } from "./cgroup_host.ts";
 
 const root = Deno.uid() === 0 ? await newRoot() : "";
 const opts = { ignore: Deno.uid() !== 0, sanitizeResources: false, sanitizeOps: false };
@@ -322,6 +323,213 @@ Deno.test({
           // not there
         }
       }
+    }
+  },
+});
+
+/** Removes `/runts-test-x` style parents (deepest first) in every hierarchy. */
+function removeCgroupDirs(paths: string[]): void {
+  for (const h of Deno.readDirSync("/sys/fs/cgroup")) {
+    for (const p of paths) {
+      try {
+        Deno.removeSync(`/sys/fs/cgroup/${h.name}${p}`);
+      } catch {
+        // not there
+      }
+    }
+  }
+}
+
+/** The hierarchies (under /sys/fs/cgroup) in which `path` exists. */
+function hierarchiesWith(path: string): string[] {
+  return [...Deno.readDirSync("/sys/fs/cgroup")].map((h) => h.name)
+    .filter((h) => exists(`/sys/fs/cgroup/${h}${path}`)).sort();
+}
+
+Deno.test({
+  name: "a pre-existing frozen cgroup at cgroupsPath is refused, and left as it was",
+  ...opts,
+  async fn() {
+    const freezer = "/sys/fs/cgroup/freezer";
+    if (!exists(`${freezer}/cgroup.procs`)) {
+      console.log("skipped: no v1 freezer hierarchy on this host");
+      return;
+    }
+    const parent = `/runts-test-${rand()}`;
+    const path = `${parent}/frozen`;
+    Deno.mkdirSync(`${freezer}${path}`, { recursive: true });
+    Deno.writeTextFileSync(`${freezer}${path}/freezer.state`, "FROZEN");
+    const id = `cgc-frozen-${rand()}`;
+    const b = await makeBundle({ args: ["true"], mutate: (s) => s.linux.cgroupsPath = path });
+    try {
+      for (const args of [["run", "-d", "-b", b.dir, id], ["create", "-b", b.dir, id]]) {
+        // today's hang is a failure here: the command is killed after 20 s
+        const r = await runts(args, { root, timeoutMs: 20_000 });
+        assertEquals(r, {
+          code: 1,
+          stdout: "",
+          stderr: `runts: linux.cgroupsPath: the cgroup "${freezer}${path}" exists and is ` +
+            "frozen; a container cannot start in it (thaw it, or use another cgroupsPath)\n",
+        }, args[0]);
+        assertEquals((await runts(["state", id], { root })).code, 1);
+        assertEquals(await leftovers(root), NOTHING);
+        assertEquals(hierarchiesWith(path), ["freezer"], "no cgroup made, the frozen one kept");
+        assertEquals(Deno.readTextFileSync(`${freezer}${path}/freezer.state`).trim(), "FROZEN");
+      }
+    } finally {
+      await runts(["delete", "--force", id], { root });
+      await b.cleanup();
+      Deno.writeTextFileSync(`${freezer}${path}/freezer.state`, "THAWED");
+      removeCgroupDirs([path, parent]);
+    }
+  },
+});
+
+Deno.test({
+  name: "a pre-existing cgroup with processes in it is a warning, as with runc",
+  ...opts,
+  async fn() {
+    const pidsDir = "/sys/fs/cgroup/pids";
+    if (!exists(`${pidsDir}/cgroup.procs`)) {
+      console.log("skipped: no v1 pids hierarchy on this host");
+      return;
+    }
+    const parent = `/runts-test-${rand()}`;
+    const path = `${parent}/busy`;
+    Deno.mkdirSync(`${pidsDir}${path}`, { recursive: true });
+    const squatter = new Deno.Command("sleep", { args: ["600"], stdout: "null", stderr: "null" })
+      .spawn();
+    Deno.writeTextFileSync(`${pidsDir}${path}/cgroup.procs`, String(squatter.pid));
+    const id = `cgc-busy-${rand()}`;
+    const b = await makeBundle({
+      args: ["sleep", "1000"],
+      mutate: (s) => s.linux.cgroupsPath = path,
+    });
+    try {
+      const r = await runts(["run", "-d", "-b", b.dir, id], { root });
+      const where = exists("/sys/fs/cgroup/freezer/cgroup.procs")
+        ? `/sys/fs/cgroup/freezer${path}`
+        : `${pidsDir}${path}`;
+      assertEquals([r.code, r.stdout, r.stderr], [
+        0,
+        "",
+        `runts: warning: the container's cgroup "${where}" is not empty: 1 process(es) found ` +
+        `(${squatter.pid}); they share its limits and are killed when the container is deleted\n`,
+      ]);
+      const st = JSON.parse((await runts(["state", id], { root })).stdout);
+      assertEquals(st.status, "running");
+      const procs = Deno.readTextFileSync(`${pidsDir}${path}/cgroup.procs`).trim().split("\n");
+      assertEquals(procs.map(Number).sort(), [squatter.pid, st.pid].sort());
+      const d = await runts(["delete", "--force", id], { root });
+      assertEquals([d.code, d.stderr], [0, ""]);
+      assertEquals((await squatter.status).signal, "SIGKILL", "killed with the container");
+      assertEquals(hierarchiesWith(path), []);
+      assertEquals(await leftovers(root), NOTHING);
+    } finally {
+      try {
+        squatter.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+      await squatter.status;
+      await runts(["delete", "--force", id], { root });
+      await b.cleanup();
+      removeCgroupDirs([path, parent]);
+    }
+  },
+});
+
+Deno.test({
+  name: "v1 resources with unified keys this host cannot apply: one error before anything is made",
+  ...opts,
+  async fn() {
+    const controllers = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+      .map((d) => readOr(`${d}/cgroup.controllers`, "")).find((t) => t !== "");
+    if (!exists("/sys/fs/cgroup/memory/cgroup.procs")) {
+      console.log("skipped: the memory controller is not a v1 hierarchy on this host");
+      return;
+    }
+    const parent = `/runts-test-${rand()}`;
+    const id = `cgc-unified-${rand()}`;
+    const b = await makeBundle({
+      args: ["true"],
+      mutate: (s) => {
+        s.linux.cgroupsPath = `${parent}/u`;
+        s.linux.resources = {
+          memory: { limit: 64 * 1024 * 1024 },
+          unified: { "memory.max": "33554432" },
+        };
+      },
+    });
+    try {
+      const r = await runts(["run", "-b", b.dir, id], { root });
+      const hybrid = controllers !== undefined;
+      const have = (controllers ?? "").trim().split(/\s+/).filter((c) => c !== "");
+      assertEquals([r.code, r.stdout], [1, ""]);
+      assertEquals(
+        r.stderr,
+        hybrid
+          ? 'runts: linux.resources.unified: "memory.max" cannot be set: this host is hybrid ' +
+            "and its memory controller is bound to cgroup v1 (the cgroup2 hierarchy at " +
+            `/sys/fs/cgroup/unified has ${
+              have.length === 0 ? "no controller" : `only ${have.join(", ")}`
+            }); linux.resources.memory is given too and applied through cgroup v1: set each ` +
+            "limit in one place\n"
+          : "runts: linux.resources.unified: cgroup v2 files (memory.max) cannot be set: this " +
+            "host has only cgroup v1 hierarchies\n",
+      );
+      assertEquals(hierarchiesWith(parent), [], "no cgroup made");
+      assertEquals(await leftovers(root), NOTHING);
+    } finally {
+      await runts(["delete", "--force", id], { root });
+      await b.cleanup();
+      removeCgroupDirs([`${parent}/u`, parent]);
+    }
+  },
+});
+
+Deno.test({
+  name: "blkio weight: written where the kernel has a weight file, refused naming what it lacks",
+  ...opts,
+  async fn() {
+    const file = blkioWeightFile();
+    if (!exists("/sys/fs/cgroup/blkio/cgroup.procs")) {
+      console.log("skipped: no v1 blkio hierarchy on this host");
+      return;
+    }
+    const parent = `/runts-test-${rand()}`;
+    const id = `cgc-blkio-${rand()}`;
+    const b = await makeBundle({
+      args: ["sh", "-c", "cat /proc/self/cgroup | grep blkio | cut -d: -f3"],
+      mutate: (s) => {
+        s.linux.cgroupsPath = `${parent}/w`;
+        s.linux.resources = { blockIO: { weight: 300 } };
+      },
+    });
+    try {
+      if (file !== undefined) {
+        console.log(`this kernel has ${file}: the weight is written`);
+        const r = await runts(["create", "-b", b.dir, id], { root });
+        assertEquals([r.code, r.stderr], [0, ""]);
+        assertEquals(readOr(`/sys/fs/cgroup/blkio${parent}/w/${file}`).trim(), "300");
+      } else {
+        console.log("this kernel has no blkio weight file (no BFQ, no CFQ): refused as by runc");
+        const r = await runts(["run", "-b", b.dir, id], { root });
+        assertEquals([r.code, r.stdout], [1, ""]);
+        assertEquals(
+          r.stderr,
+          "runts: linux.resources.blockIO.weight: this kernel has no I/O weight to set: the BFQ " +
+            "I/O scheduler is not available (no blkio.bfq.weight; CONFIG_IOSCHED_BFQ, modprobe " +
+            "bfq) and there is no CFQ (no blkio.weight)\n",
+        );
+        assertEquals(hierarchiesWith(`${parent}/w`), [], "the cgroup is removed");
+      }
+      await runts(["delete", "--force", id], { root });
+      assertEquals(await leftovers(root), NOTHING);
+    } finally {
+      await runts(["delete", "--force", id], { root });
+      await b.cleanup();
+      removeCgroupDirs([`${parent}/w`, parent]);
     }
   },
 });
