@@ -213,12 +213,15 @@ Deno.test({
 });
 
 /**
- * A mount namespace in which the host's cgroup mounts are gone and cgroup2 is mounted at
- * /sys/fs/cgroup: runts sees a cgroup v2 host there (the v1 controllers stay bound to v1, so
- * only the device filter and the controllers left to cgroup2 work). The holder process keeps
- * the namespace.
+ * A mount namespace in which the cgroup layout is another one, made by `setup` (a shell
+ * script): a v2 host (the host's cgroup mounts gone, cgroup2 mounted at /sys/fs/cgroup; the v1
+ * controllers stay bound to v1, so only the device filter and the controllers left to cgroup2
+ * work) or a v1 host (the cgroup2 mount of a hybrid host gone). `run` runs runts in it; the
+ * holder process keeps the namespace.
  */
-async function v2Namespace(): Promise<{ run: (a: string[]) => Promise<Result>; close(): void }> {
+async function layoutNamespace(
+  setup: string,
+): Promise<{ run: (a: string[]) => Promise<Result>; close(): Promise<void> }> {
   const holder = new Deno.Command("unshare", {
     args: [
       "--mount",
@@ -226,8 +229,7 @@ async function v2Namespace(): Promise<{ run: (a: string[]) => Promise<Result>; c
       "private",
       "sh",
       "-c",
-      "umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && echo ready && " +
-      "exec sleep 600",
+      `${setup} && echo ready && exec sleep 600`,
     ],
     stdout: "piped",
     stderr: "inherit",
@@ -238,7 +240,7 @@ async function v2Namespace(): Promise<{ run: (a: string[]) => Promise<Result>; c
   if (first.value?.trim() !== "ready") {
     holder.kill("SIGKILL");
     await holder.status;
-    throw new Error("could not mount cgroup2 in a new mount namespace");
+    throw new Error(`could not set up a mount namespace with: ${setup}`);
   }
   const tmp = Deno.makeTempDirSync({ prefix: "runts-v2ns-" });
   let n = 0;
@@ -263,9 +265,10 @@ async function v2Namespace(): Promise<{ run: (a: string[]) => Promise<Result>; c
       }).output();
       return { code: st.code, stdout: readOr(out), stderr: readOr(err) };
     },
-    close() {
+    async close() {
       holder.kill("SIGKILL");
-      holder.status.then(() => {});
+      await holder.status;
+      await holder.stdout.cancel().catch(() => {});
       Deno.removeSync(tmp, { recursive: true });
     },
   };
@@ -288,7 +291,9 @@ Deno.test({
       console.log("skipped: this host has no cgroup2 hierarchy");
       return;
     }
-    const ns = await v2Namespace();
+    const ns = await layoutNamespace(
+      "umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup",
+    );
     const id = `cgc-v2-${rand()}`;
     const parent = `/runts-test-${rand()}`;
     const b = await makeBundle({
@@ -314,7 +319,7 @@ Deno.test({
       assertEquals(await leftovers(root), NOTHING);
     } finally {
       await ns.run(["delete", "--force", id]);
-      ns.close();
+      await ns.close();
       await b.cleanup();
       for (const d of [`${parent}/v2`, parent]) {
         try {
@@ -530,6 +535,49 @@ Deno.test({
       await runts(["delete", "--force", id], { root });
       await b.cleanup();
       removeCgroupDirs([`${parent}/w`, parent]);
+    }
+  },
+});
+
+Deno.test({
+  name: "device cgroup deny-all on a cgroup v1 host (no cgroup2 mounted): init and exec",
+  ...opts,
+  async fn() {
+    if (!exists("/sys/fs/cgroup/devices/cgroup.procs")) {
+      console.log("skipped: no v1 devices hierarchy on this host");
+      return;
+    }
+    const ns = await layoutNamespace(
+      "if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi",
+    );
+    const id = `cgc-v1-${rand()}`;
+    const parent = `/runts-test-${rand()}`;
+    const b = await makeBundle({
+      args: ["sh", "-c", PROBE],
+      mutate: (s) => {
+        denyAllWithKmsg(s);
+        s.linux.cgroupsPath = `${parent}/v1`;
+      },
+    });
+    try {
+      const r = await ns.run(["run", "-d", "-b", b.dir, id]);
+      assertEquals([r.code, r.stderr], [0, ""]);
+      const pid = JSON.parse((await ns.run(["state", id])).stdout).pid as number;
+      assertEquals(devicesDir(pid), `/sys/fs/cgroup/devices${parent}/v1`);
+      assertEquals(hierarchiesWith(parent).includes("unified"), false, "no cgroup2 directory");
+      await assertKmsgDenied(ns.run, id, pid);
+      const u = await ns.run(["update", "--pids-limit", "50", id]);
+      assertEquals([u.code, u.stderr], [0, ""]);
+      await assertKmsgDenied(ns.run, id, pid);
+      const del = await ns.run(["delete", "--force", id]);
+      assertEquals([del.code, del.stderr], [0, ""]);
+      assertEquals(hierarchiesWith(`${parent}/v1`), []);
+      assertEquals(await leftovers(root), NOTHING);
+    } finally {
+      await ns.run(["delete", "--force", id]);
+      await ns.close();
+      await b.cleanup();
+      removeCgroupDirs([`${parent}/v1`, parent]);
     }
   },
 });
