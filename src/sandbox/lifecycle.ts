@@ -60,8 +60,9 @@ export async function createContainer(
   const store = new ContainerStore(g.root);
   store.validateId(o.id);
   const { spec, rootfs, bundle } = loadBundle(o.bundle);
-  // The sandbox process checks again; its warnings would reach only its log.
-  const cg = cgroupOf(spec, o.id);
+  // The sandbox process checks again; its warnings would reach only its log. An id in use is
+  // refused below, and its container's cgroup is not a stranger's.
+  const cg = store.tryLoad(o.id) === undefined ? cgroupOf(spec, o.id) : undefined;
   if (cg !== undefined) {
     for (const w of checkBeforeCreate(cg, spec.linux?.resources ?? {})) {
       console.error(`runts: warning: ${w}`);
