@@ -3,6 +3,8 @@
  * @module
  */
 
+import type { Platform } from "../kvm/platform.ts";
+
 /** Global options (runc's global flags). */
 export interface GlobalOptions {
   /** State root, default /run/runts. */
@@ -13,6 +15,10 @@ export interface GlobalOptions {
   logFormat: "text" | "json";
   /** --debug. */
   debug: boolean;
+  /** --platform (absent: the annotation decides, else native). */
+  platform?: Platform;
+  /** --systemd-cgroup: cgroups are transient systemd scopes (cgroupsPath slice:prefix:name). */
+  systemdCgroup?: boolean;
   /** Accepted-and-ignored runc flags that were given. */
   ignored: string[];
   /** --version. */
