@@ -5,7 +5,7 @@
  * @module
  */
 import { debugLog, mark, setDebug } from "./src/trace.ts";
-import { type GlobalOptions, logError } from "./src/cmd/context.ts";
+import { checkRootOwner, defaultRoot, type GlobalOptions, logError } from "./src/cmd/context.ts";
 
 /** The version line tools parse (first line of `runts --version`). */
 export const VERSION = "0.1.0";
@@ -38,10 +38,13 @@ const VALUE_FLAGS = new Set(["root", "log", "log-format", "criu", "rootless"]);
 /** Global flags runc accepts that runts does not need: accepted and ignored. */
 const IGNORED = new Set(["systemd-cgroup", "criu", "rootless"]);
 
+/** Commands that never read the state directory (need no --root or XDG_RUNTIME_DIR). */
+const STATELESS = new Set(["spec", "features"]);
+
 const USAGE = `usage: runts [global options] <command> [options] [args]
 
 global options:
-  --root DIR             state directory (default /run/runts)
+  --root DIR             state directory (default /run/runts; non-root: $XDG_RUNTIME_DIR/runts)
   --log FILE             also write errors to FILE
   --log-format text|json format of the --log file (default text)
   --debug                debug output on stderr
@@ -52,7 +55,7 @@ commands: ${Object.keys(COMMANDS).filter((c) => c !== "boot").join(", ")}`;
 /** Splits global flags from the command and its arguments. */
 export function parseGlobal(argv: string[]): { g: GlobalOptions; rest: string[] } {
   const g: GlobalOptions = {
-    root: "/run/runts",
+    root: "", // no --root: defaultRoot(), filled in for the commands that keep state
     logFormat: "text",
     debug: false,
     ignored: [],
@@ -110,6 +113,10 @@ async function main(argv: string[]): Promise<number> {
     }
     const load = COMMANDS[cmd];
     if (load === undefined) throw new Error(`unknown command ${JSON.stringify(cmd)}`);
+    if (!STATELESS.has(cmd)) {
+      if (g.root === "") g.root = defaultRoot();
+      checkRootOwner(g.root);
+    }
     setDebug(g.debug);
     if (g.ignored.length) debugLog(`ignoring ${g.ignored.join(" ")}`);
     return (await (await load())(g, args)) ?? 0;

@@ -7,8 +7,8 @@ import { closeFd, type ExitStatus, killPid, openPath, pidfdSignal } from "../../
 import { createInit, type ExecOptions, execProcess, type Init } from "../linux/init.ts";
 import { procState, startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
-import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
-import { mark } from "../trace.ts";
+import { type CgroupManager, cgroupManagerFor, RootlessNoCgroup } from "../cgroup/manager.ts";
+import { debugLog, mark } from "../trace.ts";
 import { resourcesWithDevices } from "../linux/device_rules.ts";
 import { containerPlace, runHooks } from "../linux/hooks.ts";
 import { listenerPayload, sendListener } from "../linux/listener.ts";
@@ -92,7 +92,12 @@ export class ContainerManager {
     if (this.#entries.has(o.id)) throw new Error(`container "${o.id}" already exists`);
     const spec = this.#root === undefined ? o.spec : this.#joinPod(o.spec);
     // The cgroup exists, with its limits, before the init runs; the init is put in it first.
-    const cgroup = cgroupManagerFor({ cgroupsPath: spec.linux?.cgroupsPath, id: o.id });
+    const cgroup = cgroupManagerFor({
+      cgroupsPath: spec.linux?.cgroupsPath,
+      id: o.id,
+      ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+    });
+    if (cgroup instanceof RootlessNoCgroup) debugLog(cgroup.reason);
     let init: Init;
     try {
       cgroup.create();

@@ -26,6 +26,8 @@ import { CgroupError, type CgroupFs, type CgroupManager, hostCgroupFs } from "./
 import { DisabledManager } from "./disabled.ts";
 import { type V1Hierarchy, V1Manager } from "./v1.ts";
 import { V2Manager } from "./v2.ts";
+import { rootlessCgroupManager } from "./rootless.ts";
+import type { LinuxResources } from "../oci/spec.ts";
 
 export type {
   BlkioEntry,
@@ -41,6 +43,7 @@ export type {
 } from "./_common.ts";
 export { CgroupError, emptyStats, hostCgroupFs, RecordingCgroupFs } from "./_common.ts";
 export { DisabledManager } from "./disabled.ts";
+export { RootlessNoCgroup, RootlessV2Manager } from "./rootless.ts";
 export { V1Manager } from "./v1.ts";
 export { applyDevicesV2, blkioWeightToIoWeight, sharesToWeight, V2Manager } from "./v2.ts";
 
@@ -250,6 +253,12 @@ export interface CgroupManagerOptions {
   fs?: CgroupFs;
   /** SIGKILL sender used by destroy() (default: Deno.kill). */
   kill?: (pid: number) => void;
+  /** The caller's uid (default: the process's); not 0 means the rootless rules apply. */
+  uid?: number;
+  /** linux.resources (only the rootless decision reads it: does the container ask for limits). */
+  resources?: LinuxResources;
+  /** Owner uid of a path (rootless delegation check; default: lstat). */
+  ownerOf?: (path: string) => number | undefined;
 }
 
 /**
@@ -270,6 +279,20 @@ export function cgroupManagerFor(opts: CgroupManagerOptions): CgroupManager {
     : new Map<string, string>();
   const fs = opts.fs ?? hostCgroupFs;
   const kill = opts.kill === undefined ? {} : { kill: opts.kill };
+  const uid = opts.uid ?? Deno.uid() ?? 0;
+  if (uid !== 0) {
+    const u = layout.unified;
+    return rootlessCgroupManager({
+      unified: u === undefined
+        ? undefined
+        : { mountPoint: u.mountPoint, dir: cgroupDirIn(u, path, own) },
+      resources: opts.resources,
+      uid,
+      fs,
+      ...kill,
+      ...(opts.ownerOf ? { ownerOf: opts.ownerOf } : {}),
+    });
+  }
   if (layout.mode === "v2") {
     const u = layout.unified!;
     return new V2Manager({ fs, mountPoint: u.mountPoint, dir: cgroupDirIn(u, path, own), ...kill });

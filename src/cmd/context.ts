@@ -39,3 +39,60 @@ export function logError(g: GlobalOptions, msg: string): void {
 export function debug(g: GlobalOptions, msg: string): void {
   if (g.debug) console.error(`runts: debug: ${msg}`);
 }
+
+/** Where root keeps container state by default (runc's is /run/runc). */
+export const ROOT_STATE_DIR = "/run/runts";
+
+/**
+ * The default state directory (`--root`): /run/runts for root; for any other user
+ * `$XDG_RUNTIME_DIR/runts` (as runc uses `$XDG_RUNTIME_DIR/runc`), created 0700 when state is
+ * first written.
+ *
+ * @throws {Error} for a non-root caller without XDG_RUNTIME_DIR, naming the variable and --root.
+ */
+export function defaultRoot(
+  uid: number = Deno.uid() ?? 0,
+  xdgRuntimeDir: string | undefined = Deno.env.get("XDG_RUNTIME_DIR"),
+): string {
+  if (uid === 0) return ROOT_STATE_DIR;
+  if (xdgRuntimeDir === undefined || xdgRuntimeDir === "") {
+    throw new Error(
+      `XDG_RUNTIME_DIR is not set: a non-root user (uid ${uid}) keeps container state in $XDG_RUNTIME_DIR/runts; set it or give --root DIR`,
+    );
+  }
+  if (!xdgRuntimeDir.startsWith("/")) {
+    throw new Error(
+      `XDG_RUNTIME_DIR ${
+        JSON.stringify(xdgRuntimeDir)
+      } is not an absolute path; fix it or give --root DIR`,
+    );
+  }
+  return `${xdgRuntimeDir.replace(/\/+$/, "")}/runts`;
+}
+
+/**
+ * Refuses a state directory that belongs to another user when the caller is not root: its
+ * containers are not the caller's, and their control sockets would refuse it anyway.
+ *
+ * @throws {Error} naming the directory, its owner and the caller.
+ */
+export function checkRootOwner(root: string, uid: number = Deno.uid() ?? 0): void {
+  if (uid === 0) return;
+  let owner: number | null;
+  try {
+    owner = Deno.statSync(root).uid;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new Error(`state directory ${JSON.stringify(root)}: permission denied for uid ${uid}`);
+    }
+    throw e;
+  }
+  if (owner !== null && owner !== uid) {
+    throw new Error(
+      `state directory ${
+        JSON.stringify(root)
+      } is owned by uid ${owner}, not by the caller (uid ${uid}); use your own --root`,
+    );
+  }
+}

@@ -34,6 +34,7 @@ import { containerPlace, runHooks } from "./hooks.ts";
 import { compileSeccomp } from "./seccomp.ts";
 import { startTime } from "./procs.ts";
 import { NS_FLAG } from "./consts.ts";
+import { writeMapsRootless } from "./idmap.ts";
 import { buildInitProgram, type NsType, SCRATCH_FD } from "./init_program.ts";
 
 const PHASES: Record<string, string> = {
@@ -354,6 +355,7 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       waitAtStart: (o.cgroupProcs?.length ?? 0) > 0,
       ...execLabelOption(o.spec),
       execStubFd: high(execStubFd(), false),
+      setgroupsDenied: rootless(),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
     if (pidNsJoin !== undefined) {
@@ -441,7 +443,21 @@ export function joinCgroup(pid: number, procsFiles: string[]): void {
   }
 }
 
+/** The caller is not root: id maps, groups and cgroups follow the rootless rules. */
+function rootless(): boolean {
+  return (Deno.uid() ?? 0) !== 0;
+}
+
 function writeIdMaps(pid: number, spec: Spec): void {
+  if (rootless()) {
+    writeMapsRootless({
+      pid,
+      uidMappings: spec.linux?.uidMappings ?? [],
+      gidMappings: spec.linux?.gidMappings ?? [],
+      writeProc: (file, text) => writeProcFile(pid, file, text),
+    });
+    return;
+  }
   const uid = idMap(spec.linux?.uidMappings);
   const gid = idMap(spec.linux?.gidMappings);
   const enc = new TextEncoder();
@@ -455,6 +471,17 @@ function writeIdMaps(pid: number, spec: Spec): void {
     } finally {
       closeFd(fd);
     }
+  }
+}
+
+function writeProcFile(pid: number, file: string, text: string): void {
+  const fd = openPath(`/proc/${pid}/${file}`, 1);
+  try {
+    writeAll(fd, new TextEncoder().encode(text), `/proc/${pid}/${file}`);
+  } catch (e) {
+    throw new Error(`writing ${file} ${JSON.stringify(text.trim())}: ${(e as Error).message}`);
+  } finally {
+    closeFd(fd);
   }
 }
 
@@ -552,6 +579,7 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
       ...seccompOption(o.spec),
       ...execLabelOption(o.spec),
       execStubFd: high(execStubFd()),
+      setgroupsDenied: rootless(),
       ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd) } : {}),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.

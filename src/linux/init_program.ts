@@ -119,6 +119,12 @@ export interface InitOptions {
    * through it, never straight from this (the runtime's) image.
    */
   execStubFd?: number;
+  /**
+   * /proc/<pid>/setgroups of the user namespace may be "deny" (a rootless map of the caller's
+   * own gid): clearing the supplementary groups is then refused with EPERM, and there are none
+   * to clear (an unprivileged user namespace starts with none it can change).
+   */
+  setgroupsDenied?: boolean;
 }
 
 /** A free fd number in the child: every fd the child uses is at HIGH_FD (64) or above. */
@@ -991,6 +997,7 @@ class InitBuilder {
     }
     const gids = user.additionalGids ?? [];
     this.call("setgroups", SYS.setgroups, [gids.length, gidArray(gids)], {
+      ...(this.o.setgroupsDenied && gids.length === 0 ? { ok: [E.EPERM] } : {}),
       subject: `process.user.additionalGids ${JSON.stringify(gids)}`,
     });
     this.call("setresgid", SYS.setresgid, [user.gid, user.gid, user.gid], {

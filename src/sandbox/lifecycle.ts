@@ -396,7 +396,11 @@ export async function poststop(
 export function cgroupOf(spec: Spec | undefined, id: string): CgroupManager | undefined {
   if (spec === undefined) return undefined;
   try {
-    return cgroupManagerFor({ cgroupsPath: spec.linux?.cgroupsPath, id });
+    return cgroupManagerFor({
+      cgroupsPath: spec.linux?.cgroupsPath,
+      id,
+      ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+    });
   } catch {
     return undefined;
   }
