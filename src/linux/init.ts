@@ -4,7 +4,14 @@
  * @module
  */
 import { debugLog, mark } from "../trace.ts";
-import { CLONE, HIGH_FD, readReport, spawnProgram } from "../../ffi/clone.ts";
+import {
+  CLONE,
+  HIGH_FD,
+  ownChildren,
+  readReport,
+  type Spawned,
+  spawnProgram,
+} from "../../ffi/clone.ts";
 import { readFileInRoot, resolveInRoot } from "../../ffi/fs.ts";
 import { execStubFd } from "../../ffi/memory.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
@@ -485,6 +492,35 @@ function writeProcFile(pid: number, file: string, text: string): void {
   }
 }
 
+/**
+ * The process an exec forked into the container's pid namespace (buildExecForked): its pid
+ * comes on the report pipe, then the intermediate exits and is reaped; the report pipe is the
+ * forked process's from then on.
+ */
+async function forkedProcess(
+  spawned: Spawned,
+  program: Program,
+  cloneParent: boolean | undefined,
+): Promise<Spawned> {
+  const r = await readReport(spawned.reportFd);
+  if (!cloneParent) reapBlocking(spawned.pid);
+  else await pollPidfd(spawned.pidfd, 5000);
+  closeFd(spawned.pidfd);
+  if (r.kind !== "pid") {
+    closeFd(spawned.reportFd);
+    throw r.kind === "failed"
+      ? reportError(program, r.index, r.errno)
+      : new Error("the process exited before it was ready");
+  }
+  const pidfd = pidfdOpen(r.pid);
+  if (pidfd === undefined) {
+    closeFd(spawned.reportFd);
+    throw new Error(`the process forked into the container's pid namespace (${r.pid}) is gone`);
+  }
+  if (!cloneParent) ownChildren.add(r.pid);
+  return { pid: r.pid, pidfd, reportFd: spawned.reportFd };
+}
+
 /** Turns a failure report of the child into an error naming the step. */
 export function reportError(program: Program, index: number, errno: number): Error {
   const step = program.steps[index];
@@ -563,6 +599,9 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
   let ownPidNs: number | undefined;
   try {
     const { nsFlags, joinPid } = nsJoinFlags(o.initPid);
+    // Without root, only a process inside the container's user namespace may join its pid
+    // namespace: the child joins it and forks (buildExecForked).
+    const forkIntoPidNs = joinPid && rootless();
     const stdio = o.stdio.map((fd, i) => (fd === i ? fd : high(fd))) as [number, number, number];
     const [ctlRd, ctlWr] = pipe();
     opened.push(ctlRd);
@@ -575,7 +614,7 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
       ignoredSignals: ignoredSignals(),
       startImmediately: true,
       waitAtStart: true,
-      exec: { pidfd: high(pidfd), nsFlags },
+      exec: { pidfd: high(pidfd), nsFlags, forkIntoPidNs },
       ...seccompOption(o.spec),
       ...execLabelOption(o.spec),
       execStubFd: high(execStubFd()),
@@ -583,7 +622,7 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
       ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd) } : {}),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
-    if (joinPid) {
+    if (joinPid && !forkIntoPidNs) {
       ownPidNs = openPath("/proc/self/ns/pid", 0);
       opened.push(ownPidNs);
       setns(pidfd, NS_FLAG.pid, "the container's pid namespace");
@@ -594,6 +633,7 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
     } finally {
       if (ownPidNs !== undefined) setns(ownPidNs, NS_FLAG.pid, "own pid namespace");
     }
+    if (forkIntoPidNs) spawned = await forkedProcess(spawned, plan.program, o.cloneParent);
     const proc = new Init({
       pid: spawned.pid,
       pidfd: spawned.pidfd,
