@@ -115,6 +115,9 @@ export interface RootlessMapOptions {
   subgid?: string;
   /** The caller's user name (default: from /etc/passwd). */
   user?: string;
+  /** Where the helpers are (default: NEWUIDMAP, NEWGIDMAP). */
+  newuidmap?: string;
+  newgidmap?: string;
   /** Runs a helper, throws its stderr on failure (default: Deno.Command). */
   runHelper?: (path: string, args: string[]) => void;
 }
@@ -176,11 +179,11 @@ export function writeMapsRootless(o: RootlessMapOptions): void {
   const text = (maps: LinuxIDMapping[]) =>
     maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join("");
   if (o.uidMappings.length > 0) {
-    if (uidHelper) run(NEWUIDMAP, helperArgs(o.pid, o.uidMappings));
+    if (uidHelper) run(o.newuidmap ?? NEWUIDMAP, helperArgs(o.pid, o.uidMappings));
     else o.writeProc("uid_map", text(o.uidMappings));
   }
   if (o.gidMappings.length > 0) {
-    if (gidHelper) run(NEWGIDMAP, helperArgs(o.pid, o.gidMappings));
+    if (gidHelper) run(o.newgidmap ?? NEWGIDMAP, helperArgs(o.pid, o.gidMappings));
     else {
       o.writeProc("setgroups", "deny");
       o.writeProc("gid_map", text(o.gidMappings));
