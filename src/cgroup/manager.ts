@@ -26,7 +26,7 @@ import { CgroupError, type CgroupFs, type CgroupManager, hostCgroupFs } from "./
 import { DisabledManager } from "./disabled.ts";
 import { type V1Hierarchy, V1Manager } from "./v1.ts";
 import { V2Manager } from "./v2.ts";
-import { rootlessCgroupManager } from "./rootless.ts";
+import { rootlessCaller, rootlessCgroupManager } from "./rootless.ts";
 import type { LinuxResources } from "../oci/spec.ts";
 
 export type {
@@ -43,7 +43,7 @@ export type {
 } from "./_common.ts";
 export { CgroupError, emptyStats, hostCgroupFs, RecordingCgroupFs } from "./_common.ts";
 export { DisabledManager } from "./disabled.ts";
-export { RootlessNoCgroup, RootlessV2Manager } from "./rootless.ts";
+export { rootlessCaller, RootlessNoCgroup, RootlessV2Manager } from "./rootless.ts";
 export { V1Manager } from "./v1.ts";
 export { applyDevicesV2, blkioWeightToIoWeight, sharesToWeight, V2Manager } from "./v2.ts";
 
@@ -253,7 +253,10 @@ export interface CgroupManagerOptions {
   fs?: CgroupFs;
   /** SIGKILL sender used by destroy() (default: Deno.kill). */
   kill?: (pid: number) => void;
-  /** The caller's uid (default: the process's); not 0 means the rootless rules apply. */
+  /**
+   * The caller's uid (default: the process's). Given, the rootless rules apply when it is not 0;
+   * by default also to root of a user namespace (rootlessCaller()).
+   */
   uid?: number;
   /** linux.resources (only the rootless decision reads it: does the container ask for limits). */
   resources?: LinuxResources;
@@ -280,7 +283,7 @@ export function cgroupManagerFor(opts: CgroupManagerOptions): CgroupManager {
   const fs = opts.fs ?? hostCgroupFs;
   const kill = opts.kill === undefined ? {} : { kill: opts.kill };
   const uid = opts.uid ?? Deno.uid() ?? 0;
-  if (uid !== 0) {
+  if (opts.uid !== undefined ? uid !== 0 : rootlessCaller(uid)) {
     const u = layout.unified;
     return rootlessCgroupManager({
       unified: u === undefined

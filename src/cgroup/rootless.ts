@@ -18,6 +18,16 @@ import type { LinuxResources } from "../oci/spec.ts";
 import { CgroupError, type CgroupFs, type CgroupManager } from "./_common.ts";
 import { DisabledManager } from "./disabled.ts";
 import { V2Manager, type V2ManagerOptions } from "./v2.ts";
+import { inUserNamespace } from "../../ffi/process.ts";
+
+/**
+ * Whether the rootless rules apply to the caller (runc's shouldUseRootlessCgroupManager): it is
+ * not root, or it is root of a user namespace (what it may do in the host's cgroups is unknown,
+ * and the rootless rules only differ where permission is missing).
+ */
+export function rootlessCaller(uid: number = Deno.uid() ?? 0, userNs?: boolean): boolean {
+  return uid !== 0 || (userNs ?? inUserNamespace());
+}
 
 /** The limits of linux.resources that a rootless container asks for (device rules excluded). */
 export function requestedLimits(res: LinuxResources | undefined): string[] {

@@ -2,6 +2,7 @@
  * What every command receives: the global options.
  * @module
  */
+import { inUserNamespace } from "../../ffi/process.ts";
 
 /** Global options (runc's global flags). */
 export interface GlobalOptions {
@@ -43,31 +44,52 @@ export function debug(g: GlobalOptions, msg: string): void {
 /** Where root keeps container state by default (runc's is /run/runc). */
 export const ROOT_STATE_DIR = "/run/runts";
 
+/** Who asks for the default state directory (defaultRoot's inputs; default: this process). */
+export interface RootCaller {
+  /** Effective uid. */
+  uid: number;
+  /** $XDG_RUNTIME_DIR. */
+  xdgRuntimeDir: string | undefined;
+  /** Runs in a user namespace (rootless podman runs the runtime as its uid 0). */
+  userNs: boolean;
+  /** $USER. */
+  user: string | undefined;
+}
+
+function thisCaller(): RootCaller {
+  return {
+    uid: Deno.uid() ?? 0,
+    xdgRuntimeDir: Deno.env.get("XDG_RUNTIME_DIR"),
+    userNs: inUserNamespace(),
+    user: Deno.env.get("USER"),
+  };
+}
+
 /**
- * The default state directory (`--root`): /run/runts for root; for any other user
- * `$XDG_RUNTIME_DIR/runts` (as runc uses `$XDG_RUNTIME_DIR/runc`), created 0700 when state is
- * first written.
+ * The default state directory (`--root`): /run/runts for root; `$XDG_RUNTIME_DIR/runts` (as
+ * runc uses `$XDG_RUNTIME_DIR/runc`) for any other user, and for root of a user namespace that
+ * has XDG_RUNTIME_DIR and is not `USER=root` (rootless podman's conmon calls the runtime so).
+ * The directory is created 0700 when state is first written.
  *
  * @throws {Error} for a non-root caller without XDG_RUNTIME_DIR, naming the variable and --root.
  */
-export function defaultRoot(
-  uid: number = Deno.uid() ?? 0,
-  xdgRuntimeDir: string | undefined = Deno.env.get("XDG_RUNTIME_DIR"),
-): string {
-  if (uid === 0) return ROOT_STATE_DIR;
-  if (xdgRuntimeDir === undefined || xdgRuntimeDir === "") {
+export function defaultRoot(caller: Partial<RootCaller> = {}): string {
+  const c = { ...thisCaller(), ...caller };
+  const xdg = c.xdgRuntimeDir === "" ? undefined : c.xdgRuntimeDir;
+  if (c.uid === 0 && (!c.userNs || xdg === undefined || c.user === "root")) {
+    return ROOT_STATE_DIR;
+  }
+  if (xdg === undefined) {
     throw new Error(
-      `XDG_RUNTIME_DIR is not set: a non-root user (uid ${uid}) keeps container state in $XDG_RUNTIME_DIR/runts; set it or give --root DIR`,
+      `XDG_RUNTIME_DIR is not set: a non-root user (uid ${c.uid}) keeps container state in $XDG_RUNTIME_DIR/runts; set it or give --root DIR`,
     );
   }
-  if (!xdgRuntimeDir.startsWith("/")) {
+  if (!xdg.startsWith("/")) {
     throw new Error(
-      `XDG_RUNTIME_DIR ${
-        JSON.stringify(xdgRuntimeDir)
-      } is not an absolute path; fix it or give --root DIR`,
+      `XDG_RUNTIME_DIR ${JSON.stringify(xdg)} is not an absolute path; fix it or give --root DIR`,
     );
   }
-  return `${xdgRuntimeDir.replace(/\/+$/, "")}/runts`;
+  return `${xdg.replace(/\/+$/, "")}/runts`;
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   closeFd,
   dupAbove,
   type ExitStatus,
+  inUserNamespace,
   killPid,
   openPath,
   pidfdOpen,
@@ -363,6 +364,7 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       ...execLabelOption(o.spec),
       execStubFd: high(execStubFd(), false),
       setgroupsDenied: rootless(),
+      bindDevices: inUserNamespace(),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
     if (pidNsJoin !== undefined) {
@@ -599,9 +601,10 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
   let ownPidNs: number | undefined;
   try {
     const { nsFlags, joinPid } = nsJoinFlags(o.initPid);
-    // Without root, only a process inside the container's user namespace may join its pid
-    // namespace: the child joins it and forks (buildExecForked).
-    const forkIntoPidNs = joinPid && rootless();
+    // Without root of the host, only a process inside the container's user namespace may join
+    // its pid namespace, and root of a user namespace may not come back to the host's: the
+    // child joins it and forks (buildExecForked).
+    const forkIntoPidNs = joinPid && (rootless() || inUserNamespace());
     const stdio = o.stdio.map((fd, i) => (fd === i ? fd : high(fd))) as [number, number, number];
     const [ctlRd, ctlWr] = pipe();
     opened.push(ctlRd);

@@ -133,6 +133,11 @@ export interface InitOptions {
    * to clear (an unprivileged user namespace starts with none it can change).
    */
   setgroupsDenied?: boolean;
+  /**
+   * The runtime itself runs in a user namespace (rootless podman): device nodes cannot be made
+   * there, so the host's devices are bound, as with a user namespace of the container's own.
+   */
+  bindDevices?: boolean;
 }
 
 /** A free fd number in the child: every fd the child uses is at HIGH_FD (64) or above. */
@@ -607,7 +612,8 @@ class InitBuilder {
       posix.normalize(m.destination) === "/dev" && parseMountOptions(m.options ?? [], m.type).bind
     );
     if (devBound) return;
-    const inUserNs = (this.spec.linux?.namespaces ?? []).some((n) => n.type === "user");
+    const inUserNs = this.o.bindDevices === true ||
+      (this.spec.linux?.namespaces ?? []).some((n) => n.type === "user");
     const devices = [
       ...DEFAULT_DEVICES.map((d) => ({ ...d, type: "c", fileMode: 0o666, uid: 0, gid: 0 })),
       ...(this.spec.linux?.devices ?? []).map((d) => ({
