@@ -109,6 +109,8 @@ export interface RunAsOptions {
   cgroupProcs?: string;
   /** Kill after this many ms (default 60000). */
   timeoutMs?: number;
+  /** Given to the command's stdin (otherwise /dev/null). */
+  stdin?: string;
 }
 
 /** The user's default environment. */
@@ -127,13 +129,18 @@ export async function runAs(
 ): Promise<RuntsResult> {
   const out = await Deno.makeTempFile({ prefix: "runts-rl-out-" });
   const err = await Deno.makeTempFile({ prefix: "runts-rl-err-" });
+  const inp = await Deno.makeTempFile({ prefix: "runts-rl-in-" });
+  await Deno.writeTextFile(inp, opts.stdin ?? "");
+  await Deno.chmod(inp, 0o644);
   try {
     const drop = ["/usr/bin/setpriv", "--reuid", String(u.uid), "--regid", String(u.gid)];
     const inner = [...drop, "--init-groups", "--", ...argv];
     const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
     const script = `${
       opts.cgroupProcs ? `echo $$ > ${q(opts.cgroupProcs)} || exit 99; ` : ""
-    }exec ${inner.map(q).join(" ")} >${q(out)} 2>${q(err)} </dev/null`;
+    }exec ${inner.map(q).join(" ")} >${q(out)} 2>${q(err)} <${
+      opts.stdin === undefined ? "/dev/null" : q(inp)
+    }`;
     const child = new Deno.Command("/bin/sh", {
       args: ["-c", script],
       clearEnv: true,
@@ -159,6 +166,7 @@ export async function runAs(
   } finally {
     await Deno.remove(out).catch(() => {});
     await Deno.remove(err).catch(() => {});
+    await Deno.remove(inp).catch(() => {});
   }
 }
 
