@@ -453,3 +453,60 @@ function exists(p: string): boolean {
     return false;
   }
 }
+
+/** Connects to a control socket with the given euid (fsuid 0 passes the 0700 dirs) and asks. */
+const PEER = `
+import ctypes, json, os, socket, sys
+path, cid, uid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+libc = ctypes.CDLL(None, use_errno=True)
+os.setgroups([])
+os.setresgid(uid, uid, 0)
+os.setresuid(uid, uid, 0)
+libc.setfsgid(0)
+libc.setfsuid(0)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(10)
+s.connect(path)
+try:
+    s.send(json.dumps({"id": 1, "method": "containerManager.Processes", "arg": {"id": cid}}).encode())
+    print("reply" if s.recv(1 << 16) else "closed", flush=True)
+except OSError as e:
+    print("closed", type(e).__name__, flush=True)
+`;
+
+const PYTHON = ["/usr/bin/python3", "/usr/local/bin/python3"].find(exists);
+
+Deno.test({
+  name:
+    "a user's sandbox: state 0700 and socket 0600 owned by it; the socket answers it, refuses others",
+  ignore: ignore || PYTHON === undefined,
+  ...sanitize,
+  async fn() {
+    const u = await theUser();
+    const id = `rl-sock-${Deno.pid}`;
+    const b = await rootlessBundle(u, ["sleep", "1000"]);
+    try {
+      const r = await runtsAs(u, ["create", "-b", b.dir, id]);
+      assertEquals(r.code, 0, r.stderr);
+      const dir = `${u.xdg}/runts/${id}`;
+      const sock = `${dir}/sock`;
+      for (const [p, mode] of [[`${u.xdg}/runts`, 0o700], [dir, 0o700], [sock, 0o600]] as const) {
+        const st = Deno.lstatSync(p);
+        assertEquals([st.uid, st.mode! & 0o7777], [u.uid, mode], p);
+      }
+      const peer = async (uid: number) => {
+        const o = await new Deno.Command(PYTHON!, { args: ["-c", PEER, sock, id, String(uid)] })
+          .output();
+        return new TextDecoder().decode(o.stdout).trim();
+      };
+      assertEquals(await peer(u.uid), "reply");
+      assertEquals((await peer(65534)).split(" ")[0], "closed");
+      assertEquals(await peer(0), "reply");
+      assertEquals((await runtsAs(u, ["delete", "--force", id])).code, 0);
+      await assertNothingLeft(u);
+    } finally {
+      await runtsAs(u, ["delete", "--force", id]);
+      await b.cleanup();
+    }
+  },
+});
