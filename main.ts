@@ -6,6 +6,7 @@
  */
 import { debugLog, mark, setDebug } from "./src/trace.ts";
 import { checkRootOwner, defaultRoot, type GlobalOptions, logError } from "./src/cmd/context.ts";
+import { parsePlatformFlag } from "./src/kvm/platform.ts";
 
 /** The version line tools parse (first line of `runts --version`). */
 export const VERSION = "0.1.0";
@@ -34,9 +35,9 @@ const COMMANDS: Record<string, () => Promise<Runner>> = {
 };
 
 /** Global flags that take a value. */
-const VALUE_FLAGS = new Set(["root", "log", "log-format", "criu", "rootless"]);
+const VALUE_FLAGS = new Set(["root", "log", "log-format", "criu", "rootless", "platform"]);
 /** Global flags runc accepts that runts does not need: accepted and ignored. */
-const IGNORED = new Set(["systemd-cgroup", "criu", "rootless"]);
+const IGNORED = new Set(["criu", "rootless"]);
 
 /** Commands that never read the state directory (need no --root or XDG_RUNTIME_DIR). */
 const STATELESS = new Set(["spec", "features"]);
@@ -48,6 +49,9 @@ global options:
   --log FILE             also write errors to FILE
   --log-format text|json format of the --log file (default text)
   --debug                debug output on stderr
+  --platform native|kvm  how sandboxes run containers (default native; kvm: /dev/kvm is
+                         handed to the sandbox process; annotation dev.runts.platform too)
+  --systemd-cgroup       cgroups through systemd (cgroupsPath "slice:prefix:name")
   --version, -v          print the version
 
 commands: ${Object.keys(COMMANDS).filter((c) => c !== "boot").join(", ")}`;
@@ -81,7 +85,9 @@ export function parseGlobal(argv: string[]): { g: GlobalOptions; rest: string[] 
         throw new Error(`--log-format: must be "text" or "json", not ${JSON.stringify(value)}`);
       }
       g.logFormat = value;
-    } else if (name === "debug") g.debug = true;
+    } else if (name === "platform") g.platform = parsePlatformFlag(value!); // kvm (issue 17)
+    else if (name === "debug") g.debug = true;
+    else if (name === "systemd-cgroup") g.systemdCgroup = true;
     else if (IGNORED.has(name)) g.ignored.push(a);
     else throw new Error(`unknown global flag ${JSON.stringify(a)}`);
   }
@@ -133,4 +139,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+// kvm (issue 17): in the one-file bundle or a compiled binary, a vCPU thread (a Worker,
+// src/kvm/machine.ts) runs this module; it then serves the vCPU loop instead of the CLI.
+if ("WorkerGlobalScope" in globalThis) await import("./src/kvm/vcpu_worker.ts");
+else if (import.meta.main) Deno.exit(await main(Deno.args));

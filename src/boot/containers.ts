@@ -75,8 +75,15 @@ export interface ManagerCreateOptions {
 }
 
 /** The containers of one sandbox. */
+/** Options of the ContainerManager. */
+export interface ContainerManagerOptions {
+  /** Cgroups through systemd (--systemd-cgroup). */
+  systemdCgroup?: boolean;
+}
+
 export class ContainerManager {
   #entries = new Map<string, Entry>();
+  readonly #systemdCgroup: boolean;
   /** The sandbox's first (root) container. */
   #root: string | undefined;
   /**
@@ -87,6 +94,11 @@ export class ContainerManager {
   /** Called when a container is destroyed and none is left. */
   onEmpty: () => void = () => {};
 
+  /** A manager for one sandbox's containers. */
+  constructor(o: ContainerManagerOptions = {}) {
+    this.#systemdCgroup = o.systemdCgroup ?? false;
+  }
+
   /** Creates a container's init and waits until it is ready (blocked before execve). */
   async create(o: ManagerCreateOptions): Promise<Init> {
     if (this.#entries.has(o.id)) throw new Error(`container "${o.id}" already exists`);
@@ -95,6 +107,7 @@ export class ContainerManager {
     const cgroup = cgroupManagerFor({
       cgroupsPath: spec.linux?.cgroupsPath,
       id: o.id,
+      systemd: this.#systemdCgroup,
       ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
     });
     if (cgroup instanceof RootlessNoCgroup) debugLog(cgroup.reason);
@@ -103,7 +116,7 @@ export class ContainerManager {
       cgroup.create();
       cgroup.apply(resourcesWithDevices(spec));
       mark("boot: cgroup ready");
-      init = await this.#createInit(o, spec, cgroup.procsFiles(), listenerSender(o, spec));
+      init = await this.#createInit(o, spec, cgroup, listenerSender(o, spec));
     } catch (e) {
       await cgroup.destroy().catch(() => {});
       throw e;
@@ -114,7 +127,7 @@ export class ContainerManager {
   #createInit(
     o: ManagerCreateOptions,
     spec: Spec,
-    cgroupProcs: string[],
+    cgroup: CgroupManager,
     onListener: ((fd: number, pid: number) => void) | undefined,
   ): Promise<Init> {
     return createInit({
@@ -128,7 +141,9 @@ export class ContainerManager {
       startImmediately: o.startImmediately ?? false,
       ...(o.consoleFd !== undefined ? { consoleFd: o.consoleFd } : {}),
       hookState: { id: o.id, bundle: o.bundle, annotations: o.spec.annotations ?? {} },
-      cgroupProcs,
+      ...(cgroup.join
+        ? { joinCgroup: (pid: number) => cgroup.join!(pid) }
+        : { cgroupProcs: cgroup.procsFiles() }),
     });
   }
 

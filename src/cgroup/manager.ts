@@ -10,7 +10,8 @@
  * - empty: `/runts/<id>` (runc nests `<id>` under its own cgroup instead; a fixed absolute
  *   parent keeps containers out of whatever cgroup the caller happens to be in, and on v2 out
  *   of a cgroup with processes, which could not delegate controllers);
- * - `slice:prefix:name` (systemd): an error, the systemd driver is not implemented.
+ * - `slice:prefix:name` (systemd): refused unless `systemd` is set (`--systemd-cgroup`); then
+ *   the container's cgroup is a transient scope that systemd creates (systemd.ts).
  *
  * @example
  * ```ts
@@ -28,6 +29,7 @@ import { type V1Hierarchy, V1Manager } from "./v1.ts";
 import { V2Manager } from "./v2.ts";
 import { rootlessCaller, rootlessCgroupManager } from "./rootless.ts";
 import type { LinuxResources } from "../oci/spec.ts";
+import { parseSystemdPath, scopeDir, SystemdManager, type SystemdUnits } from "./systemd.ts";
 
 export type {
   BlkioEntry,
@@ -45,6 +47,7 @@ export { CgroupError, emptyStats, hostCgroupFs, RecordingCgroupFs } from "./_com
 export { DisabledManager } from "./disabled.ts";
 export { rootlessCaller, RootlessNoCgroup, RootlessV2Manager } from "./rootless.ts";
 export { V1Manager } from "./v1.ts";
+export { isSystemdCgroupsPath, pinSystemdCgroupsPath, SystemdManager } from "./systemd.ts";
 export { applyDevicesV2, blkioWeightToIoWeight, sharesToWeight, V2Manager } from "./v2.ts";
 
 /** Where cgroup hierarchies are mounted. */
@@ -249,6 +252,10 @@ export interface CgroupManagerOptions {
   procSelfCgroup?: string;
   /** No cgroups at all: the null manager. */
   disabled?: boolean;
+  /** The systemd driver (--systemd-cgroup): the cgroup is a transient scope unit. */
+  systemd?: boolean;
+  /** Connects to systemd (default: the system bus; tests: a fake). */
+  systemdConnect?: () => SystemdUnits;
   /** Filesystem backend (default: the host's). */
   fs?: CgroupFs;
   /** SIGKILL sender used by destroy() (default: Deno.kill). */
@@ -271,6 +278,7 @@ export interface CgroupManagerOptions {
  */
 export function cgroupManagerFor(opts: CgroupManagerOptions): CgroupManager {
   if (opts.disabled === true) return new DisabledManager();
+  if (opts.systemd === true) return systemdManagerFor(opts);
   const path = resolveCgroupsPath(opts.cgroupsPath, opts.id);
   const fsRoot = opts.fsRoot ?? DEFAULT_CGROUP_ROOT;
   const layout = detectCgroupLayout(
@@ -313,5 +321,40 @@ export function cgroupManagerFor(opts: CgroupManagerOptions): CgroupManager {
       ? {}
       : { unified: { mountPoint: u.mountPoint, dir: cgroupDirIn(u, path, own) } }),
     ...kill,
+  });
+}
+
+/** The systemd driver's manager: a scope in every hierarchy, its files handled by v1 or v2. */
+function systemdManagerFor(opts: CgroupManagerOptions): SystemdManager {
+  const path = parseSystemdPath(opts.cgroupsPath, opts.id);
+  const layout = detectCgroupLayout(
+    opts.mountinfo ?? Deno.readTextFileSync("/proc/self/mountinfo"),
+    opts.fsRoot ?? DEFAULT_CGROUP_ROOT,
+  );
+  const fs = opts.fs ?? hostCgroupFs;
+  const kill = opts.kill === undefined ? {} : { kill: opts.kill };
+  const u = layout.unified;
+  const files = layout.mode === "v2"
+    ? new V2Manager({ fs, mountPoint: u!.mountPoint, dir: scopeDir(u!.mountPoint, path), ...kill })
+    : new V1Manager({
+      fs,
+      hierarchies: layout.v1.map((m) => ({
+        controllers: m.controllers,
+        mountPoint: m.mountPoint,
+        dir: scopeDir(m.mountPoint, path),
+      })),
+      ...(u === undefined
+        ? {}
+        : { unified: { mountPoint: u.mountPoint, dir: scopeDir(u.mountPoint, path) } }),
+      ...kill,
+    });
+  return new SystemdManager({
+    path,
+    id: opts.id,
+    files,
+    mode: layout.mode === "v2" ? "v2" : "v1",
+    fs,
+    ...kill,
+    ...(opts.systemdConnect ? { connect: opts.systemdConnect } : {}),
   });
 }

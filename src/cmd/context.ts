@@ -4,6 +4,8 @@
  */
 import { inUserNamespace } from "../../ffi/process.ts";
 
+import type { Platform } from "../kvm/platform.ts";
+
 /** Global options (runc's global flags). */
 export interface GlobalOptions {
   /** State root, default /run/runts. */
@@ -14,6 +16,10 @@ export interface GlobalOptions {
   logFormat: "text" | "json";
   /** --debug. */
   debug: boolean;
+  /** --platform (absent: the annotation decides, else native). */
+  platform?: Platform;
+  /** --systemd-cgroup: cgroups are transient systemd scopes (cgroupsPath slice:prefix:name). */
+  systemdCgroup?: boolean;
   /** Accepted-and-ignored runc flags that were given. */
   ignored: string[];
   /** --version. */

@@ -1,7 +1,8 @@
 /**
  * `runts debug plan BUNDLE` (the syscall program of a bundle's init, step by step, without
  * running it), `runts debug --ps ID` and `runts debug --stacks ID` (the sandbox process's view:
- * its stack, open fds and processes).
+ * its stack, open fds and processes), `runts debug kvm` (the built-in KVM guests run by a sandbox
+ * process, src/cmd/debug_kvm.ts).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -46,6 +47,7 @@ export function planLines(bundle: string): string[] {
 
 /** Runs debug. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
+  if (argv[0] === "kvm") return await (await import("./debug_kvm.ts")).main(g, argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     options: { ps: { type: "boolean" }, stacks: { type: "boolean" } },

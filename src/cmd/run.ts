@@ -8,11 +8,13 @@ import { mark } from "../trace.ts";
 import { closeFd, pidfdSignal } from "../../ffi/process.ts";
 import { connectConsoleSocket, consolePair, receiveMaster, relay } from "../linux/console.ts";
 import { ContainerManager } from "../boot/containers.ts";
+import { pinSystemdCgroupsPath } from "../cgroup/manager.ts";
 import { registerHandlers } from "../boot/handlers.ts";
 import { ContainerStore } from "../container/record.ts";
 import { listenUnix } from "../../ffi/socket.ts";
 import { startTime } from "../linux/procs.ts";
 import { loadBundle } from "../oci/config.ts";
+import { selectPlatform } from "../kvm/platform.ts";
 import { RpcServer } from "../rpc/server.ts";
 import {
   createContainer,
@@ -54,7 +56,10 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   const store = new ContainerStore(g.root);
   store.validateId(args.id);
   const { spec, rootfs, bundle } = loadBundle(args.bundle);
+  if (g.systemdCgroup) pinSystemdCgroupsPath(spec, args.id);
   if (sandboxIdOf(spec.annotations) !== undefined) return await runInSandbox(g, args);
+  // kvm: the device goes to a sandbox process, never to this one (issue 17).
+  if (selectPlatform(g.platform, spec.annotations) === "kvm") return await runInSandbox(g, args);
   const terminal = spec.process?.terminal === true;
   if (!terminal && args.consoleSocket !== undefined) {
     throw new Error("--console-socket given but process.terminal is false");
@@ -80,7 +85,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   });
   rec.sandboxPid = Deno.pid;
   rec.sandboxStartTime = startTime(Deno.pid) ?? "";
-  const mgr = new ContainerManager();
+  const mgr = new ContainerManager({ systemdCgroup: g.systemdCgroup === true });
   let server: RpcServer | undefined;
   const listeners: [Deno.Signal, () => void][] = [];
   // With a terminal: the init sends its pty master to `theirs`; we relay it unless the caller

@@ -126,6 +126,23 @@ export interface Features {
   linux: LinuxFeatures;
   /** Runtime metadata. */
   annotations: Record<string, string>;
+  /** runts: the platforms and what this host offers for them (`runts features` fills it in). */
+  platforms?: PlatformFeatures;
+}
+
+/** The platforms part of `runts features` (runts' own field, read from the host). */
+export interface PlatformFeatures {
+  native: { available: boolean };
+  kvm: {
+    available: boolean;
+    /** Why not, when unavailable. */
+    reason?: string;
+    apiVersion?: number;
+    /** vmx, svm, pvm or unknown: what the host shows (CPU flags, loaded modules). */
+    backend: string;
+    /** KVM_CHECK_EXTENSION answers by capability name. */
+    capabilities?: Record<string, number>;
+  };
 }
 
 /** The runts version reported in the features annotations. */
@@ -148,7 +165,7 @@ export function featuresDocument(): Features {
     linux: {
       namespaces: [...NAMESPACE_TYPES].sort(),
       capabilities: [...ALL_CAPABILITIES],
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: false },
       // Compiled with libseccomp (dlopen'd when a spec has a filter); a NOTIFY listener fd goes
       // to linux.seccomp.listenerPath with the process state, as runc sends it.
       seccomp: {

@@ -16,8 +16,15 @@ import type { OciState } from "../oci/state.ts";
 import { OCI_VERSION } from "../oci/default_spec.ts";
 import type { LinuxResources, Spec } from "../oci/spec.ts";
 import { runHook } from "../linux/hooks.ts";
-import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
+import {
+  type CgroupManager,
+  cgroupManagerFor,
+  isSystemdCgroupsPath,
+  pinSystemdCgroupsPath,
+} from "../cgroup/manager.ts";
 import { RpcClient } from "../rpc/client.ts";
+import { openKvm } from "../kvm/device.ts";
+import { selectPlatform } from "../kvm/platform.ts";
 import * as M from "../rpc/methods.ts";
 import { killSandbox, sandboxAlive, type SandboxProcess, startSandbox } from "./sandbox.ts";
 
@@ -59,12 +66,15 @@ export async function createContainer(
   const store = new ContainerStore(g.root);
   store.validateId(o.id);
   const { spec, rootfs, bundle } = loadBundle(o.bundle);
+  if (g.systemdCgroup) pinSystemdCgroupsPath(spec, o.id);
   if (spec.process?.terminal && o.consoleSocket === undefined) {
     throw new Error("process.terminal is true: --console-socket is required");
   }
   if (!spec.process?.terminal && o.consoleSocket !== undefined) {
     throw new Error("--console-socket given but process.terminal is false");
   }
+  // Platform kvm: /dev/kvm is opened and checked here, before anything exists (issue 17).
+  let kvmFd = selectPlatform(g.platform, spec.annotations) === "kvm" ? openKvm().fd : -1;
   const p = paths(g.root, o.id);
   // A container whose annotations name a sandbox joins that sandbox's process (a pod).
   const sandboxId = sandboxIdOf(spec.annotations) ?? o.id;
@@ -104,6 +114,7 @@ export async function createContainer(
         listenFd,
         logPath: p.log,
         debug: g.debug,
+        systemdCgroup: g.systemdCgroup === true,
       });
       closeFd(listenFd);
       listenFd = -1;
@@ -116,6 +127,7 @@ export async function createContainer(
       const fds: Record<string, number> = { stdin: 0, stdout: 1, stderr: 2 };
       ourFds(3, o.preserveFds).forEach((fd, i) => (fds[`p${i}`] = fd));
       if (consoleFd >= 0) fds.console = consoleFd;
+      if (kvmFd >= 0) fds.kvm = kvmFd;
       const args: M.CreateArgs = {
         id: o.id,
         spec,
@@ -134,6 +146,8 @@ export async function createContainer(
       store.save(rec);
       closeFd(consoleFd);
       consoleFd = -1;
+      closeFd(kvmFd);
+      kvmFd = -1;
       return rec;
     } finally {
       client.close();
@@ -141,6 +155,7 @@ export async function createContainer(
   } catch (e) {
     closeFd(listenFd);
     closeFd(consoleFd);
+    closeFd(kvmFd);
     const why = lastLogLine(p.log);
     if (why !== "" && e instanceof Error) e.message += ` (sandbox process: ${why})`;
     await destroyLeftovers(store, rec);
@@ -396,9 +411,12 @@ export async function poststop(
 export function cgroupOf(spec: Spec | undefined, id: string): CgroupManager | undefined {
   if (spec === undefined) return undefined;
   try {
+    const cgroupsPath = spec.linux?.cgroupsPath;
+    // A container made with --systemd-cgroup has a slice:prefix:name path in its stored spec.
     return cgroupManagerFor({
-      cgroupsPath: spec.linux?.cgroupsPath,
+      cgroupsPath,
       id,
+      systemd: isSystemdCgroupsPath(cgroupsPath),
       ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
     });
   } catch {
