@@ -7,7 +7,12 @@ import { closeFd, type ExitStatus, killPid, openPath, pidfdSignal } from "../../
 import { createInit, type ExecOptions, execProcess, type Init } from "../linux/init.ts";
 import { procState, startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
-import { type CgroupManager, cgroupManagerFor, RootlessNoCgroup } from "../cgroup/manager.ts";
+import {
+  type CgroupManager,
+  cgroupManagerFor,
+  rootlessCaller,
+  RootlessNoCgroup,
+} from "../cgroup/manager.ts";
 import { debugLog, mark } from "../trace.ts";
 import { resourcesWithDevices } from "../linux/device_rules.ts";
 import { containerPlace, runHooks } from "../linux/hooks.ts";
@@ -109,6 +114,7 @@ export class ContainerManager {
       id: o.id,
       systemd: this.#systemdCgroup,
       ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+      rootless: rootlessCaller(),
     });
     if (cgroup instanceof RootlessNoCgroup) debugLog(cgroup.reason);
     let init: Init;

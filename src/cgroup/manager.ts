@@ -27,7 +27,7 @@ import { CgroupError, type CgroupFs, type CgroupManager, hostCgroupFs } from "./
 import { DisabledManager } from "./disabled.ts";
 import { type V1Hierarchy, V1Manager } from "./v1.ts";
 import { V2Manager } from "./v2.ts";
-import { rootlessCaller, rootlessCgroupManager } from "./rootless.ts";
+import { rootlessCgroupManager } from "./rootless.ts";
 import type { LinuxResources } from "../oci/spec.ts";
 import { parseSystemdPath, scopeDir, SystemdManager, type SystemdUnits } from "./systemd.ts";
 
@@ -261,9 +261,11 @@ export interface CgroupManagerOptions {
   /** SIGKILL sender used by destroy() (default: Deno.kill). */
   kill?: (pid: number) => void;
   /**
-   * The caller's uid (default: the process's). Given, the rootless rules apply when it is not 0;
-   * by default also to root of a user namespace (rootlessCaller()).
+   * The rootless rules apply (see rootless.ts): the caller is not root of the host; callers pass
+   * rootlessCaller(). Default false, so tests on fake trees are not affected by who runs them.
    */
+  rootless?: boolean;
+  /** The caller's uid, owner of a delegated subtree (default: the process's). */
   uid?: number;
   /** linux.resources (only the rootless decision reads it: does the container ask for limits). */
   resources?: LinuxResources;
@@ -290,8 +292,8 @@ export function cgroupManagerFor(opts: CgroupManagerOptions): CgroupManager {
     : new Map<string, string>();
   const fs = opts.fs ?? hostCgroupFs;
   const kill = opts.kill === undefined ? {} : { kill: opts.kill };
-  const uid = opts.uid ?? Deno.uid() ?? 0;
-  if (opts.uid !== undefined ? uid !== 0 : rootlessCaller(uid)) {
+  if (opts.rootless === true) {
+    const uid = opts.uid ?? Deno.uid() ?? 0;
     const u = layout.unified;
     return rootlessCgroupManager({
       unified: u === undefined

@@ -34,6 +34,7 @@ Deno.test("cgroupManagerFor() for a non-root caller decides as runc rootless", a
           mountinfo: h.mountinfo,
           fs: h.fs,
           uid: 1000,
+          rootless: true,
           resources: { devices: [{ allow: false, access: "rwm" }] },
           ownerOf: owners(),
         });
@@ -63,6 +64,7 @@ Deno.test("cgroupManagerFor() for a non-root caller decides as runc rootless", a
             mountinfo: h.mountinfo,
             fs: h.fs,
             uid: 1000,
+            rootless: true,
             resources: { pids: { limit: 5 } },
             ownerOf: owners(),
           }),
@@ -86,6 +88,7 @@ Deno.test("cgroupManagerFor() for a non-root caller decides as runc rootless", a
         mountinfo: h.mountinfo,
         fs: h.fs,
         uid: 1000,
+        rootless: true,
         resources: { pids: { limit: 5 } },
         ownerOf: owners(`${h.root}/unified/deleg`),
       });
@@ -96,7 +99,7 @@ Deno.test("cgroupManagerFor() for a non-root caller decides as runc rootless", a
       h.cleanup();
     }
   });
-  await t.step("root (uid 0) is not affected", () => {
+  await t.step("not rootless: the root rules", () => {
     const h = fakeHost("hybrid");
     try {
       const cg = cgroupManagerFor({
@@ -106,6 +109,7 @@ Deno.test("cgroupManagerFor() for a non-root caller decides as runc rootless", a
         mountinfo: h.mountinfo,
         fs: h.fs,
         uid: 0,
+        rootless: false,
       });
       assertEquals(cg.kind, "v1");
     } finally {

@@ -21,6 +21,7 @@ import {
   cgroupManagerFor,
   isSystemdCgroupsPath,
   pinSystemdCgroupsPath,
+  rootlessCaller,
 } from "../cgroup/manager.ts";
 import { RpcClient } from "../rpc/client.ts";
 import { openKvm } from "../kvm/device.ts";
@@ -418,6 +419,7 @@ export function cgroupOf(spec: Spec | undefined, id: string): CgroupManager | un
       id,
       systemd: isSystemdCgroupsPath(cgroupsPath),
       ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+      rootless: rootlessCaller(),
     });
   } catch {
     return undefined;
