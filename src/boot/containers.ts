@@ -10,6 +10,7 @@ import { containerPids } from "../linux/procs.ts";
 import {
   type CgroupManager,
   cgroupManagerFor,
+  checkBeforeCreate,
   rootlessCaller,
   RootlessNoCgroup,
 } from "../cgroup/manager.ts";
@@ -117,6 +118,9 @@ export class ContainerManager {
       rootless: rootlessCaller(),
     });
     if (cgroup instanceof RootlessNoCgroup) debugLog(cgroup.reason);
+    // refused before anything is made: a cgroup that existed is not ours to remove
+    const warnings = checkBeforeCreate(cgroup, spec.linux?.resources ?? {});
+    for (const w of warnings) console.error(`runts: warning: ${w}`);
     let init: Init;
     try {
       cgroup.create();
