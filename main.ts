@@ -5,7 +5,14 @@
  * @module
  */
 import { debugLog, mark, setDebug } from "./src/trace.ts";
-import { ExitError, type GlobalOptions, logError, setLog } from "./src/cmd/context.ts";
+import {
+  checkRootOwner,
+  defaultRoot,
+  ExitError,
+  type GlobalOptions,
+  logError,
+  setLog,
+} from "./src/cmd/context.ts";
 import { commandHelp, didYouMean, mainHelp, parseFlags, UsageError } from "./src/cmd/cli.ts";
 import { commandDef, COMMANDS, GLOBAL_DEF } from "./src/cmd/defs.ts";
 import { VERSION } from "./src/version.ts";
@@ -13,9 +20,9 @@ import { parsePlatformFlag } from "./src/kvm/platform.ts";
 
 export { VERSION };
 
-/** The global options before any flag is read. */
+/** The global options before any flag is read (root "": defaultRoot() for the caller). */
 function defaults(): GlobalOptions {
-  return { root: "/run/runts", logFormat: "text", debug: false, ignored: [] };
+  return { root: "", logFormat: "text", debug: false, ignored: [] };
 }
 
 /** Splits global flags from the command and its arguments. */
@@ -23,7 +30,7 @@ export function parseGlobal(argv: string[]): { g: GlobalOptions; rest: string[] 
   const p = parseFlags(GLOBAL_DEF, argv);
   const v = p.values;
   const g = defaults();
-  g.root = v.root as string;
+  if (v.root !== undefined) g.root = v.root as string;
   if (v.log !== undefined) g.log = v.log as string;
   const lf = v["log-format"] as string;
   if (lf !== "text" && lf !== "json") {
@@ -108,6 +115,10 @@ async function main(argv: string[]): Promise<number> {
       if (text === undefined) throw unknownCommand(pre.positionals[0]!);
       console.log(text);
       return 0;
+    }
+    if (!def.stateless) {
+      if (g.root === "") g.root = defaultRoot();
+      checkRootOwner(g.root);
     }
     debugLog(`command ${cmd}: ${JSON.stringify(args)}`);
     if (g.ignored.length) debugLog(`ignoring ${g.ignored.join(" ")}`);

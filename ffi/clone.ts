@@ -7,7 +7,7 @@
 import { SyscallError } from "./error.ts";
 import { lastErrno, libc } from "./libc.ts";
 import { Region, runProgramPointer } from "./memory.ts";
-import { HOOKS_INDEX, NOTIFY_INDEX, type Program, READY_INDEX } from "./program.ts";
+import { HOOKS_INDEX, NOTIFY_INDEX, PID_INDEX, type Program, READY_INDEX } from "./program.ts";
 import { SYS } from "./sysno_x86_64.ts";
 import { rawSyscall, sys } from "./syscall.ts";
 import { readable } from "./watcher.ts";
@@ -106,6 +106,7 @@ export type Report =
   | { kind: "hooks" }
   | { kind: "notify" }
   | { kind: "eof" }
+  | { kind: "pid"; pid: number }
   | { kind: "failed"; index: number; errno: number };
 
 /** Waits for the next report from a child (blocking read on the FFI thread). */
@@ -125,6 +126,7 @@ export async function readReport(fd: number): Promise<Report> {
   if (index === READY_INDEX) return { kind: "ready" };
   if (index === HOOKS_INDEX) return { kind: "hooks" };
   if (index === NOTIFY_INDEX) return { kind: "notify" };
+  if (index === PID_INDEX) return { kind: "pid", pid: Number(dv.getBigInt64(8, true)) };
   return { kind: "failed", index: Number(index), errno: Number(dv.getBigUint64(8, true)) };
 }
 

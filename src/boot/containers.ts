@@ -7,8 +7,14 @@ import { closeFd, type ExitStatus, killPid, openPath, pidfdSignal } from "../../
 import { createInit, type ExecOptions, execProcess, type Init } from "../linux/init.ts";
 import { procState, startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
-import { type CgroupManager, cgroupManagerFor, checkBeforeCreate } from "../cgroup/manager.ts";
-import { mark } from "../trace.ts";
+import {
+  type CgroupManager,
+  cgroupManagerFor,
+  checkBeforeCreate,
+  rootlessCaller,
+  RootlessNoCgroup,
+} from "../cgroup/manager.ts";
+import { debugLog, mark } from "../trace.ts";
 import { resourcesWithDevices } from "../linux/device_rules.ts";
 import { containerPlace, runHooks } from "../linux/hooks.ts";
 import { listenerPayload, sendListener } from "../linux/listener.ts";
@@ -108,7 +114,10 @@ export class ContainerManager {
       cgroupsPath: spec.linux?.cgroupsPath,
       id: o.id,
       systemd: this.#systemdCgroup,
+      ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+      rootless: rootlessCaller(),
     });
+    if (cgroup instanceof RootlessNoCgroup) debugLog(cgroup.reason);
     // refused before anything is made: a cgroup that existed is not ours to remove
     const warnings = checkBeforeCreate(cgroup, spec.linux?.resources ?? {});
     for (const w of warnings) console.error(`runts: warning: ${w}`);

@@ -28,6 +28,7 @@ import { CgroupError, type CgroupFs, type CgroupManager, hostCgroupFs } from "./
 import { DisabledManager } from "./disabled.ts";
 import { type V1Hierarchy, V1Manager } from "./v1.ts";
 import { V2Manager } from "./v2.ts";
+import { rootlessCgroupManager } from "./rootless.ts";
 import { parseSystemdPath, scopeDir, SystemdManager, type SystemdUnits } from "./systemd.ts";
 
 export type {
@@ -44,6 +45,7 @@ export type {
 } from "./_common.ts";
 export { CgroupError, emptyStats, hostCgroupFs, RecordingCgroupFs } from "./_common.ts";
 export { DisabledManager } from "./disabled.ts";
+export { rootlessCaller, RootlessNoCgroup, RootlessV2Manager } from "./rootless.ts";
 export { V1Manager } from "./v1.ts";
 export { isSystemdCgroupsPath, pinSystemdCgroupsPath, SystemdManager } from "./systemd.ts";
 export { applyDevicesV2, blkioWeightToIoWeight, sharesToWeight, V2Manager } from "./v2.ts";
@@ -258,6 +260,17 @@ export interface CgroupManagerOptions {
   fs?: CgroupFs;
   /** SIGKILL sender used by destroy() (default: Deno.kill). */
   kill?: (pid: number) => void;
+  /**
+   * The rootless rules apply (see rootless.ts): the caller is not root of the host; callers pass
+   * rootlessCaller(). Default false, so tests on fake trees are not affected by who runs them.
+   */
+  rootless?: boolean;
+  /** The caller's uid, owner of a delegated subtree (default: the process's). */
+  uid?: number;
+  /** linux.resources (only the rootless decision reads it: does the container ask for limits). */
+  resources?: LinuxResources;
+  /** Owner uid of a path (rootless delegation check; default: lstat). */
+  ownerOf?: (path: string) => number | undefined;
 }
 
 /**
@@ -279,6 +292,20 @@ export function cgroupManagerFor(opts: CgroupManagerOptions): CgroupManager {
     : new Map<string, string>();
   const fs = opts.fs ?? hostCgroupFs;
   const kill = opts.kill === undefined ? {} : { kill: opts.kill };
+  if (opts.rootless === true) {
+    const uid = opts.uid ?? Deno.uid() ?? 0;
+    const u = layout.unified;
+    return rootlessCgroupManager({
+      unified: u === undefined
+        ? undefined
+        : { mountPoint: u.mountPoint, dir: cgroupDirIn(u, path, own) },
+      resources: opts.resources,
+      uid,
+      fs,
+      ...kill,
+      ...(opts.ownerOf ? { ownerOf: opts.ownerOf } : {}),
+    });
+  }
   if (layout.mode === "v2") {
     const u = layout.unified!;
     return new V2Manager({ fs, mountPoint: u.mountPoint, dir: cgroupDirIn(u, path, own), ...kill });

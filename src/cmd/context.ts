@@ -2,6 +2,7 @@
  * What every command receives: the global options.
  * @module
  */
+import { inUserNamespace } from "../../ffi/process.ts";
 import { debugLog, setLogTarget, writeLog } from "../trace.ts";
 
 import type { Platform } from "../kvm/platform.ts";
@@ -52,5 +53,83 @@ export class ExitError extends Error {
     super(message, { cause });
     this.name = "ExitError";
     this.status = status;
+  }
+}
+
+/** Where root keeps container state by default (runc's is /run/runc). */
+export const ROOT_STATE_DIR = "/run/runts";
+
+/** Who asks for the default state directory (defaultRoot's inputs; default: this process). */
+export interface RootCaller {
+  /** Effective uid. */
+  uid: number;
+  /** $XDG_RUNTIME_DIR. */
+  xdgRuntimeDir: string | undefined;
+  /** Runs in a user namespace (rootless podman runs the runtime as its uid 0). */
+  userNs: boolean;
+  /** $USER. */
+  user: string | undefined;
+}
+
+function thisCaller(): RootCaller {
+  return {
+    uid: Deno.uid() ?? 0,
+    xdgRuntimeDir: Deno.env.get("XDG_RUNTIME_DIR"),
+    userNs: inUserNamespace(),
+    user: Deno.env.get("USER"),
+  };
+}
+
+/**
+ * The default state directory (`--root`): /run/runts for root; `$XDG_RUNTIME_DIR/runts` (as
+ * runc uses `$XDG_RUNTIME_DIR/runc`) for any other user, and for root of a user namespace that
+ * has XDG_RUNTIME_DIR and is not `USER=root` (rootless podman's conmon calls the runtime so).
+ * The directory is created 0700 when state is first written.
+ *
+ * @throws {Error} for a non-root caller without XDG_RUNTIME_DIR, naming the variable and --root.
+ */
+export function defaultRoot(caller: Partial<RootCaller> = {}): string {
+  const c = { ...thisCaller(), ...caller };
+  const xdg = c.xdgRuntimeDir === "" ? undefined : c.xdgRuntimeDir;
+  if (c.uid === 0 && (!c.userNs || xdg === undefined || c.user === "root")) {
+    return ROOT_STATE_DIR;
+  }
+  if (xdg === undefined) {
+    throw new Error(
+      `XDG_RUNTIME_DIR is not set: a non-root user (uid ${c.uid}) keeps container state in $XDG_RUNTIME_DIR/runts; set it or give --root DIR`,
+    );
+  }
+  if (!xdg.startsWith("/")) {
+    throw new Error(
+      `XDG_RUNTIME_DIR ${JSON.stringify(xdg)} is not an absolute path; fix it or give --root DIR`,
+    );
+  }
+  return `${xdg.replace(/\/+$/, "")}/runts`;
+}
+
+/**
+ * Refuses a state directory that belongs to another user when the caller is not root: its
+ * containers are not the caller's, and their control sockets would refuse it anyway.
+ *
+ * @throws {Error} naming the directory, its owner and the caller.
+ */
+export function checkRootOwner(root: string, uid: number = Deno.uid() ?? 0): void {
+  if (uid === 0) return;
+  let owner: number | null;
+  try {
+    owner = Deno.statSync(root).uid;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new Error(`state directory ${JSON.stringify(root)}: permission denied for uid ${uid}`);
+    }
+    throw e;
+  }
+  if (owner !== null && owner !== uid) {
+    throw new Error(
+      `state directory ${
+        JSON.stringify(root)
+      } is owned by uid ${owner}, not by the caller (uid ${uid}); use your own --root`,
+    );
   }
 }

@@ -18,6 +18,8 @@ export type Runner = (g: GlobalOptions, argv: string[]) => Promise<number | void
 export interface CommandDef extends HelpDef {
   /** Internal commands (boot) are left out of help, man pages and completion. */
   hidden?: boolean;
+  /** Needs no state directory (--root is neither defaulted nor checked). */
+  stateless?: boolean;
   /** Imports the command's module (lazily: only the command that runs is loaded). */
   load: () => Promise<Runner>;
 }
@@ -28,8 +30,8 @@ export const GLOBAL_FLAGS: FlagDef[] = [
     name: "root",
     type: "string",
     value: "DIR",
-    default: "/run/runts",
-    help: "directory holding the state of containers",
+    help: "directory holding the state of containers (default /run/runts; for other users " +
+      "$XDG_RUNTIME_DIR/runts)",
   },
   {
     name: "log",
@@ -160,6 +162,7 @@ function one(
 export const COMMANDS: CommandDef[] = [
   {
     name: "check",
+    stateless: true,
     summary: "check what this host offers runts",
     args: "",
     minArgs: 0,
@@ -316,6 +319,7 @@ export const COMMANDS: CommandDef[] = [
   },
   {
     name: "features",
+    stateless: true,
     summary: "print what this runtime supports (runtime-spec features, JSON)",
     args: "",
     minArgs: 0,
@@ -326,6 +330,7 @@ export const COMMANDS: CommandDef[] = [
   },
   {
     name: "help",
+    stateless: true,
     summary: "show the commands, or one command's help",
     args: "[command]",
     minArgs: 0,
@@ -413,6 +418,7 @@ export const COMMANDS: CommandDef[] = [
   },
   {
     name: "spec",
+    stateless: true,
     summary: "write a default config.json",
     args: "",
     minArgs: 0,

@@ -4,7 +4,14 @@
  * @module
  */
 import { debugLog, mark } from "../trace.ts";
-import { CLONE, HIGH_FD, readReport, spawnProgram } from "../../ffi/clone.ts";
+import {
+  CLONE,
+  HIGH_FD,
+  ownChildren,
+  readReport,
+  type Spawned,
+  spawnProgram,
+} from "../../ffi/clone.ts";
 import { readFileInRoot, resolveInRoot } from "../../ffi/fs.ts";
 import { execStubFd } from "../../ffi/memory.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
@@ -14,6 +21,7 @@ import {
   closeFd,
   dupAbove,
   type ExitStatus,
+  inUserNamespace,
   killPid,
   openPath,
   pidfdOpen,
@@ -34,6 +42,7 @@ import { containerPlace, runHooks } from "./hooks.ts";
 import { compileSeccomp } from "./seccomp.ts";
 import { startTime } from "./procs.ts";
 import { NS_FLAG } from "./consts.ts";
+import { writeMapsRootless } from "./idmap.ts";
 import { buildInitProgram, type NsType, SCRATCH_FD } from "./init_program.ts";
 
 const PHASES: Record<string, string> = {
@@ -360,6 +369,8 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       waitAtStart: joinsCgroup,
       ...execLabelOption(o.spec),
       execStubFd: high(execStubFd(), false),
+      setgroupsDenied: rootless(),
+      bindDevices: inUserNamespace(),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
     if (pidNsJoin !== undefined) {
@@ -448,7 +459,21 @@ export function joinCgroup(pid: number, procsFiles: string[]): void {
   }
 }
 
+/** The caller is not root: id maps, groups and cgroups follow the rootless rules. */
+function rootless(): boolean {
+  return (Deno.uid() ?? 0) !== 0;
+}
+
 function writeIdMaps(pid: number, spec: Spec): void {
+  if (rootless()) {
+    writeMapsRootless({
+      pid,
+      uidMappings: spec.linux?.uidMappings ?? [],
+      gidMappings: spec.linux?.gidMappings ?? [],
+      writeProc: (file, text) => writeProcFile(pid, file, text),
+    });
+    return;
+  }
   const uid = idMap(spec.linux?.uidMappings);
   const gid = idMap(spec.linux?.gidMappings);
   const enc = new TextEncoder();
@@ -463,6 +488,46 @@ function writeIdMaps(pid: number, spec: Spec): void {
       closeFd(fd);
     }
   }
+}
+
+function writeProcFile(pid: number, file: string, text: string): void {
+  const fd = openPath(`/proc/${pid}/${file}`, 1);
+  try {
+    writeAll(fd, new TextEncoder().encode(text), `/proc/${pid}/${file}`);
+  } catch (e) {
+    throw new Error(`writing ${file} ${JSON.stringify(text.trim())}: ${(e as Error).message}`);
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/**
+ * The process an exec forked into the container's pid namespace (buildExecForked): its pid
+ * comes on the report pipe, then the intermediate exits and is reaped; the report pipe is the
+ * forked process's from then on.
+ */
+async function forkedProcess(
+  spawned: Spawned,
+  program: Program,
+  cloneParent: boolean | undefined,
+): Promise<Spawned> {
+  const r = await readReport(spawned.reportFd);
+  if (!cloneParent) reapBlocking(spawned.pid);
+  else await pollPidfd(spawned.pidfd, 5000);
+  closeFd(spawned.pidfd);
+  if (r.kind !== "pid") {
+    closeFd(spawned.reportFd);
+    throw r.kind === "failed"
+      ? reportError(program, r.index, r.errno)
+      : new Error("the process exited before it was ready");
+  }
+  const pidfd = pidfdOpen(r.pid);
+  if (pidfd === undefined) {
+    closeFd(spawned.reportFd);
+    throw new Error(`the process forked into the container's pid namespace (${r.pid}) is gone`);
+  }
+  if (!cloneParent) ownChildren.add(r.pid);
+  return { pid: r.pid, pidfd, reportFd: spawned.reportFd };
 }
 
 /** Turns a failure report of the child into an error naming the step. */
@@ -545,6 +610,10 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
   let ownPidNs: number | undefined;
   try {
     const { nsFlags, joinPid } = nsJoinFlags(o.initPid);
+    // Without root of the host, only a process inside the container's user namespace may join
+    // its pid namespace, and root of a user namespace may not come back to the host's: the
+    // child joins it and forks (buildExecForked).
+    const forkIntoPidNs = joinPid && (rootless() || inUserNamespace());
     const stdio = o.stdio.map((fd, i) => (fd === i ? fd : high(fd))) as [number, number, number];
     const [ctlRd, ctlWr] = pipe();
     opened.push(ctlRd);
@@ -557,14 +626,15 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
       ignoredSignals: ignoredSignals(),
       startImmediately: true,
       waitAtStart: true,
-      exec: { pidfd: high(pidfd), nsFlags },
+      exec: { pidfd: high(pidfd), nsFlags, forkIntoPidNs },
       ...seccompOption(o.spec),
       ...execLabelOption(o.spec),
       execStubFd: high(execStubFd()),
+      setgroupsDenied: rootless(),
       ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd) } : {}),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
-    if (joinPid) {
+    if (joinPid && !forkIntoPidNs) {
       ownPidNs = openPath("/proc/self/ns/pid", 0);
       opened.push(ownPidNs);
       setns(pidfd, NS_FLAG.pid, "the container's pid namespace");
@@ -575,6 +645,7 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
     } finally {
       if (ownPidNs !== undefined) setns(ownPidNs, NS_FLAG.pid, "own pid namespace");
     }
+    if (forkIntoPidNs) spawned = await forkedProcess(spawned, plan.program, o.cloneParent);
     const proc = new Init({
       pid: spawned.pid,
       pidfd: spawned.pidfd,

@@ -23,6 +23,7 @@ import {
   checkBeforeCreate,
   isSystemdCgroupsPath,
   pinSystemdCgroupsPath,
+  rootlessCaller,
 } from "../cgroup/manager.ts";
 import { RpcClient } from "../rpc/client.ts";
 import { openKvm } from "../kvm/device.ts";
@@ -469,7 +470,13 @@ export function cgroupOf(spec: Spec | undefined, id: string): CgroupManager | un
   try {
     const cgroupsPath = spec.linux?.cgroupsPath;
     // A container made with --systemd-cgroup has a slice:prefix:name path in its stored spec.
-    return cgroupManagerFor({ cgroupsPath, id, systemd: isSystemdCgroupsPath(cgroupsPath) });
+    return cgroupManagerFor({
+      cgroupsPath,
+      id,
+      systemd: isSystemdCgroupsPath(cgroupsPath),
+      ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+      rootless: rootlessCaller(),
+    });
   } catch {
     return undefined;
   }
