@@ -7,7 +7,7 @@ import { closeFd, type ExitStatus, killPid, openPath, pidfdSignal } from "../../
 import { createInit, type ExecOptions, execProcess, type Init } from "../linux/init.ts";
 import { procState, startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
-import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
+import { type CgroupManager, cgroupManagerFor, checkBeforeCreate } from "../cgroup/manager.ts";
 import { mark } from "../trace.ts";
 import { resourcesWithDevices } from "../linux/device_rules.ts";
 import { containerPlace, runHooks } from "../linux/hooks.ts";
@@ -109,6 +109,9 @@ export class ContainerManager {
       id: o.id,
       systemd: this.#systemdCgroup,
     });
+    // refused before anything is made: a cgroup that existed is not ours to remove
+    const warnings = checkBeforeCreate(cgroup, spec.linux?.resources ?? {});
+    for (const w of warnings) console.error(`runts: warning: ${w}`);
     let init: Init;
     try {
       cgroup.create();

@@ -23,6 +23,7 @@
  * @module
  */
 import { posix } from "node:path";
+import type { LinuxResources } from "../oci/spec.ts";
 import { CgroupError, type CgroupFs, type CgroupManager, hostCgroupFs } from "./_common.ts";
 import { DisabledManager } from "./disabled.ts";
 import { type V1Hierarchy, V1Manager } from "./v1.ts";
@@ -296,6 +297,45 @@ export function cgroupManagerFor(opts: CgroupManagerOptions): CgroupManager {
       : { unified: { mountPoint: u.mountPoint, dir: cgroupDirIn(u, path, own) } }),
     ...kill,
   });
+}
+
+/**
+ * Checks a container's cgroup and resources before anything is created (runc's checks, and
+ * what would otherwise fail late):
+ *
+ * - a cgroup that exists and is frozen is refused: the init would be frozen in it and
+ *   `create` would never return;
+ * - `linux.resources.unified` keys this host cannot apply are refused in one error;
+ * - a cgroup that already has processes is a warning (runc warns too): they share the
+ *   container's limits and are killed when the container is deleted.
+ *
+ * @returns the warnings, one line each
+ * @throws {CgroupError} for a frozen cgroup or unified keys this host cannot apply
+ */
+export function checkBeforeCreate(cg: CgroupManager, res: LinuxResources): string[] {
+  if (cg instanceof V1Manager) cg.checkUnified(res);
+  const paths = cg.paths();
+  const where = paths["freezer"] ?? paths[""] ?? Object.values(paths)[0] ?? "";
+  let frozen = false;
+  try {
+    frozen = cg.frozen();
+  } catch {
+    // no freezer on this host: nothing can be frozen
+  }
+  if (frozen) {
+    throw new CgroupError(
+      "linux.cgroupsPath",
+      `the cgroup ${JSON.stringify(where)} exists and is frozen; a container cannot start in ` +
+        "it (thaw it, or use another cgroupsPath)",
+    );
+  }
+  const pids = cg.pids();
+  if (pids.length === 0) return [];
+  return [
+    `the container's cgroup ${JSON.stringify(where)} is not empty: ${pids.length} ` +
+    `process(es) found (${pids.slice(0, 10).join(", ")}${pids.length > 10 ? ", ..." : ""}); ` +
+    "they share its limits and are killed when the container is deleted",
+  ];
 }
 
 /** The systemd driver's manager: a scope in every hierarchy, its files handled by v1 or v2. */

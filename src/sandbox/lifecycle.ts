@@ -16,9 +16,11 @@ import type { OciState } from "../oci/state.ts";
 import { OCI_VERSION } from "../oci/default_spec.ts";
 import type { LinuxResources, Spec } from "../oci/spec.ts";
 import { runHook } from "../linux/hooks.ts";
+import { resourcesWithDevices } from "../linux/device_rules.ts";
 import {
   type CgroupManager,
   cgroupManagerFor,
+  checkBeforeCreate,
   isSystemdCgroupsPath,
   pinSystemdCgroupsPath,
 } from "../cgroup/manager.ts";
@@ -67,6 +69,14 @@ export async function createContainer(
   store.validateId(o.id);
   const { spec, rootfs, bundle } = loadBundle(o.bundle);
   if (g.systemdCgroup) pinSystemdCgroupsPath(spec, o.id);
+  // The sandbox process checks again; its warnings would reach only its log. An id in use is
+  // refused below, and its container's cgroup is not a stranger's.
+  const cg = store.tryLoad(o.id) === undefined ? cgroupOf(spec, o.id) : undefined;
+  if (cg !== undefined) {
+    for (const w of checkBeforeCreate(cg, spec.linux?.resources ?? {})) {
+      console.error(`runts: warning: ${w}`);
+    }
+  }
   if (spec.process?.terminal && o.consoleSocket === undefined) {
     throw new Error("process.terminal is true: --console-socket is required");
   }
@@ -353,10 +363,17 @@ export function updateContainer(g: GlobalOptions, id: string, res: LinuxResource
   const { store, rec } = loadContainer(g, id);
   const status = currentStatus(rec);
   if (status === "stopped") throw new Error(`container "${id}" is not running`);
-  cgroupFor(store, id).update(res);
   const spec = storedSpec(store, id);
+  // Device rules are not changed by update (as with runc); the container's own are re-applied,
+  // which writes nothing when its cgroup holds them and restores them when it does not.
+  const { devices: _, ...limits } = res;
+  const devices = spec === undefined ? {} : { devices: resourcesWithDevices(spec).devices };
+  cgroupFor(store, id).update({ ...limits, ...devices });
   if (spec !== undefined) {
-    spec.linux = { ...spec.linux, resources: mergeResources(spec.linux?.resources ?? {}, res) };
+    spec.linux = {
+      ...spec.linux,
+      resources: mergeResources(spec.linux?.resources ?? {}, limits),
+    };
     Deno.writeTextFileSync(`${store.dir(id)}/config.json`, JSON.stringify(spec), { mode: 0o600 });
   }
 }
