@@ -90,6 +90,7 @@ Deno.test({
       // defaultSpec() does (ociVersion, no ambient capabilities, /sys/devices/virtual/tpm masked).
       const doc = JSON.parse(theirs);
       doc.ociVersion = spec.ociVersion;
+      doc.hostname = "runts"; // the one intended difference
       delete doc.process.capabilities.ambient;
       if (!doc.linux.maskedPaths.includes("/sys/devices/virtual/tpm")) {
         doc.linux.maskedPaths.push("/sys/devices/virtual/tpm");
@@ -114,7 +115,10 @@ Deno.test({
       assertEquals(r.stdout.split("\n")[0], "0");
       assertMatch(r.stdout, new RegExp(`^\\s+0\\s+${u.uid}\\s+1$`, "m"));
       // No cgroup was asked for and none can be made: said with --debug.
-      assertStringIncludes(r.stderr, "runts: debug: rootless: running without a cgroup of its own");
+      assertStringIncludes(
+        r.stderr,
+        'level=debug msg="rootless: running without a cgroup of its own',
+      );
       const st = Deno.statSync(`${u.xdg}/runts`);
       assertEquals(st.mode! & 0o777, 0o700);
       assertEquals(st.uid, u.uid);
