@@ -61,6 +61,17 @@ const SYMBOLS = {
     parameters: ["pointer", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",
   },
+  // int sd_bus_process(sd_bus *bus, sd_bus_message **r);
+  //   (*r: a message no callback handled, such as a signal this connection matched)
+  sd_bus_process: { parameters: ["pointer", "buffer"], result: "i32" },
+  // int sd_bus_wait(sd_bus *bus, uint64_t timeout_usec);
+  sd_bus_wait: { parameters: ["pointer", "u64"], result: "i32" },
+  // int sd_bus_message_is_signal(sd_bus_message *m, const char *interface, const char *member);
+  sd_bus_message_is_signal: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
+  // const char *sd_bus_message_get_path(sd_bus_message *m);
+  sd_bus_message_get_path: { parameters: ["pointer"], result: "pointer" },
+  // const char *sd_bus_message_get_signature(sd_bus_message *m, int complete);
+  sd_bus_message_get_signature: { parameters: ["pointer", "i32"], result: "pointer" },
   // void free(void *p);   (libc, found through libsystemd's dependencies)
   free: { parameters: ["pointer"], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -181,6 +192,10 @@ function cString(addr: bigint): string {
   return p === null ? "" : Deno.UnsafePointerView.getCString(p);
 }
 
+function pointerString(p: Deno.PointerValue): string {
+  return p === null ? "" : Deno.UnsafePointerView.getCString(p);
+}
+
 /** One method call. */
 export interface MethodCall {
   /** Bus name (`org.freedesktop.systemd1`). */
@@ -197,6 +212,17 @@ export interface MethodCall {
   args?: DbusValue[];
   /** Reply timeout in microseconds (default 25 s, sd-bus's). */
   timeoutUs?: number;
+}
+
+/** A signal received by {@linkcode SdBus.nextSignal}. */
+export interface Signal {
+  /** The object path it was sent from. */
+  path: string;
+  /**
+   * Its leading basic arguments: strings for `s o g`, numbers for `y n q i u b`, bigints for
+   * `x t` (reading stops at the first container or other type).
+   */
+  values: (string | number | bigint)[];
 }
 
 /** A connection to a bus. Not shared between threads; close() it. */
@@ -311,6 +337,46 @@ export class SdBus {
   }
 
   /**
+   * Waits for the next signal `iface.member` that reaches this connection (one must have asked
+   * the bus for it first: `AddMatch`), reading and dropping any other message meanwhile; signals
+   * that arrived while call() waited for its reply are returned too. Blocks the thread.
+   *
+   * @returns the signal, or undefined when none came within `timeoutMs`.
+   * @throws {DbusError} when the connection fails.
+   */
+  nextSignal(iface: string, member: string, timeoutMs: number): Signal | undefined {
+    const s = sd();
+    const bus = this.#live();
+    const deadline = Date.now() + timeoutMs;
+    const fail = (what: string, r: number): never => {
+      throw new DbusError(`waiting for ${member}: ${what}: ${errnoText(r)}`, "", errnoName(-r));
+    };
+    for (;;) {
+      const out = new BigUint64Array(1);
+      const r = s.sd_bus_process(bus, out);
+      if (r < 0) fail("sd_bus_process", r);
+      if (out[0] !== 0n) {
+        const msg = ptr(out[0]!);
+        try {
+          if (s.sd_bus_message_is_signal(msg, cs(iface), cs(member)) > 0) {
+            return {
+              path: pointerString(s.sd_bus_message_get_path(msg)),
+              values: readBasics(s, msg),
+            };
+          }
+        } finally {
+          s.sd_bus_message_unref(msg);
+        }
+      }
+      if (r > 0) continue; // more may be queued: process before waiting
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      const w = s.sd_bus_wait(bus, BigInt(left) * 1000n);
+      if (w < 0) fail("sd_bus_wait", w);
+    }
+  }
+
+  /**
    * Reads a string property (`ActiveState` of a unit).
    *
    * @throws {DbusError} for an error reply.
@@ -346,6 +412,48 @@ export class SdBus {
       s.sd_bus_error_free(err);
     }
   }
+}
+
+/** The leading basic values of a received message (see {@linkcode Signal}). */
+function readBasics(s: Symbols, msg: Deno.PointerValue): (string | number | bigint)[] {
+  const sig = pointerString(s.sd_bus_message_get_signature(msg, 1));
+  const values: (string | number | bigint)[] = [];
+  for (const t of sig) {
+    const buf = new BigUint64Array(1);
+    if (!"sogybnqiuxt".includes(t)) break;
+    const r = s.sd_bus_message_read_basic(msg, ch(t), buf);
+    if (r <= 0) throw new DbusError(`reading a signal: ${errnoText(r || -5)}`, "", "EIO");
+    const dv = new DataView(buf.buffer);
+    switch (t) {
+      case "s":
+      case "o":
+      case "g":
+        values.push(cString(buf[0]!));
+        break;
+      case "y":
+        values.push(dv.getUint8(0));
+        break;
+      case "n":
+        values.push(dv.getInt16(0, true));
+        break;
+      case "q":
+        values.push(dv.getUint16(0, true));
+        break;
+      case "i":
+      case "b":
+        values.push(dv.getInt32(0, true));
+        break;
+      case "u":
+        values.push(dv.getUint32(0, true));
+        break;
+      case "x":
+        values.push(dv.getBigInt64(0, true));
+        break;
+      default:
+        values.push(buf[0]!);
+    }
+  }
+  return values;
 }
 
 function check(r: number, what: string): void {

@@ -13,8 +13,14 @@ import {
 } from "../linux/init.ts";
 import { procState, startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
-import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
-import { mark } from "../trace.ts";
+import {
+  type CgroupManager,
+  cgroupManagerFor,
+  checkBeforeCreate,
+  rootlessCaller,
+  RootlessNoCgroup,
+} from "../cgroup/manager.ts";
+import { debugLog, mark } from "../trace.ts";
 import { SIGKILL } from "../linux/signals.ts";
 import { resourcesWithDevices } from "../linux/device_rules.ts";
 import { containerPlace, runHooks } from "../linux/hooks.ts";
@@ -117,7 +123,13 @@ export class ContainerManager {
       cgroupsPath: spec.linux?.cgroupsPath,
       id: o.id,
       systemd: this.#systemdCgroup,
+      ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+      rootless: rootlessCaller(),
     });
+    if (cgroup instanceof RootlessNoCgroup) debugLog(cgroup.reason);
+    // refused before anything is made: a cgroup that existed is not ours to remove
+    const warnings = checkBeforeCreate(cgroup, spec.linux?.resources ?? {});
+    for (const w of warnings) console.error(`runts: warning: ${w}`);
     let init: Init;
     try {
       cgroup.create();
@@ -262,18 +274,19 @@ export class ContainerManager {
 
   /**
    * Kills what is left of a container and forgets it. Destroying the root container destroys
-   * every container of the sandbox.
+   * every container of the sandbox. `keepCgroup` leaves its cgroup for a later delete
+   * (`run --keep`).
    */
-  async destroy(id: string): Promise<void> {
+  async destroy(id: string, keepCgroup = false): Promise<void> {
     if (id === this.#root) {
       for (const other of this.ids()) if (other !== id) await this.#destroyOne(other);
       for (const fd of Object.values(this.#podNs)) if (fd !== undefined) closeFd(fd);
       this.#podNs = {};
     }
-    await this.#destroyOne(id);
+    await this.#destroyOne(id, keepCgroup);
   }
 
-  async #destroyOne(id: string): Promise<void> {
+  async #destroyOne(id: string, keepCgroup = false): Promise<void> {
     const e = this.#entries.get(id);
     if (e === undefined) return;
     try {
@@ -290,7 +303,7 @@ export class ContainerManager {
     }
     if (e.cgroup.frozen()) e.cgroup.thaw();
     await e.exited;
-    await e.cgroup.destroy().catch(() => {});
+    if (!keepCgroup) await e.cgroup.destroy().catch(() => {});
     e.init.close();
     this.#entries.delete(id);
     if (this.#entries.size === 0) this.onEmpty();

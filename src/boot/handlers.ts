@@ -75,6 +75,7 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
       stdio: [need(fds, "stdin"), need(fds, "stdout"), need(fds, "stderr")],
       preserveFds: preserve,
       ...(fds.console !== undefined ? { consoleFd: fds.console } : {}),
+      ...(a.cgroupProcs !== undefined ? { cgroupProcs: a.cgroupProcs } : {}),
     });
     return { result: { pid } };
   });

@@ -30,7 +30,11 @@ export interface CgroupManager {
   paths(): Record<string, string>;
   /** Writes every limit of the resources (at create time: device rules included). */
   apply(res: LinuxResources): void;
-  /** Writes the limits given (device rules are not updated, as with runc). */
+  /**
+   * Writes the limits given. Device rules, when given, are re-applied without a moment in
+   * which a device they deny can be opened (v1: the fewest writes from the current rules, none
+   * when unchanged; v2: the new filter is attached before the old one is detached).
+   */
   update(res: LinuxResources): void;
   /** Usage and limits in the shape of runc's `events --stats` data. */
   stats(): Stats;

@@ -23,11 +23,13 @@
  * @module
  */
 import { posix } from "node:path";
+import type { LinuxResources } from "../oci/spec.ts";
 import { CgroupError, type CgroupFs, type CgroupManager, hostCgroupFs } from "./_common.ts";
 import { DisabledManager } from "./disabled.ts";
 import { type V1Hierarchy, V1Manager } from "./v1.ts";
 import { V2Manager } from "./v2.ts";
 import { parseMountinfo } from "../linux/mountinfo.ts";
+import { rootlessCgroupManager } from "./rootless.ts";
 import { parseSystemdPath, scopeDir, SystemdManager, type SystemdUnits } from "./systemd.ts";
 
 export type {
@@ -44,6 +46,7 @@ export type {
 } from "./_common.ts";
 export { CgroupError, emptyStats, hostCgroupFs, RecordingCgroupFs } from "./_common.ts";
 export { DisabledManager } from "./disabled.ts";
+export { rootlessCaller, RootlessNoCgroup, RootlessV2Manager } from "./rootless.ts";
 export { V1Manager } from "./v1.ts";
 export { isSystemdCgroupsPath, pinSystemdCgroupsPath, SystemdManager } from "./systemd.ts";
 export { applyDevicesV2, blkioWeightToIoWeight, sharesToWeight, V2Manager } from "./v2.ts";
@@ -248,6 +251,17 @@ export interface CgroupManagerOptions {
   fs?: CgroupFs;
   /** SIGKILL sender used by destroy() (default: Deno.kill). */
   kill?: (pid: number) => void;
+  /**
+   * The rootless rules apply (see rootless.ts): the caller is not root of the host; callers pass
+   * rootlessCaller(). Default false, so tests on fake trees are not affected by who runs them.
+   */
+  rootless?: boolean;
+  /** The caller's uid, owner of a delegated subtree (default: the process's). */
+  uid?: number;
+  /** linux.resources (only the rootless decision reads it: does the container ask for limits). */
+  resources?: LinuxResources;
+  /** Owner uid of a path (rootless delegation check; default: lstat). */
+  ownerOf?: (path: string) => number | undefined;
 }
 
 /**
@@ -269,6 +283,20 @@ export function cgroupManagerFor(opts: CgroupManagerOptions): CgroupManager {
     : new Map<string, string>();
   const fs = opts.fs ?? hostCgroupFs;
   const kill = opts.kill === undefined ? {} : { kill: opts.kill };
+  if (opts.rootless === true) {
+    const uid = opts.uid ?? Deno.uid() ?? 0;
+    const u = layout.unified;
+    return rootlessCgroupManager({
+      unified: u === undefined
+        ? undefined
+        : { mountPoint: u.mountPoint, dir: cgroupDirIn(u, path, own) },
+      resources: opts.resources,
+      uid,
+      fs,
+      ...kill,
+      ...(opts.ownerOf ? { ownerOf: opts.ownerOf } : {}),
+    });
+  }
   if (layout.mode === "v2") {
     const u = layout.unified!;
     return new V2Manager({ fs, mountPoint: u.mountPoint, dir: cgroupDirIn(u, path, own), ...kill });
@@ -287,6 +315,45 @@ export function cgroupManagerFor(opts: CgroupManagerOptions): CgroupManager {
       : { unified: { mountPoint: u.mountPoint, dir: cgroupDirIn(u, path, own) } }),
     ...kill,
   });
+}
+
+/**
+ * Checks a container's cgroup and resources before anything is created (runc's checks, and
+ * what would otherwise fail late):
+ *
+ * - a cgroup that exists and is frozen is refused: the init would be frozen in it and
+ *   `create` would never return;
+ * - `linux.resources.unified` keys this host cannot apply are refused in one error;
+ * - a cgroup that already has processes is a warning (runc warns too): they share the
+ *   container's limits and are killed when the container is deleted.
+ *
+ * @returns the warnings, one line each
+ * @throws {CgroupError} for a frozen cgroup or unified keys this host cannot apply
+ */
+export function checkBeforeCreate(cg: CgroupManager, res: LinuxResources): string[] {
+  if (cg instanceof V1Manager) cg.checkUnified(res);
+  const paths = cg.paths();
+  const where = paths["freezer"] ?? paths[""] ?? Object.values(paths)[0] ?? "";
+  let frozen = false;
+  try {
+    frozen = cg.frozen();
+  } catch {
+    // no freezer on this host: nothing can be frozen
+  }
+  if (frozen) {
+    throw new CgroupError(
+      "linux.cgroupsPath",
+      `the cgroup ${JSON.stringify(where)} exists and is frozen; a container cannot start in ` +
+        "it (thaw it, or use another cgroupsPath)",
+    );
+  }
+  const pids = cg.pids();
+  if (pids.length === 0) return [];
+  return [
+    `the container's cgroup ${JSON.stringify(where)} is not empty: ${pids.length} ` +
+    `process(es) found (${pids.slice(0, 10).join(", ")}${pids.length > 10 ? ", ..." : ""}); ` +
+    "they share its limits and are killed when the container is deleted",
+  ];
 }
 
 /** The systemd driver's manager: a scope in every hierarchy, its files handled by v1 or v2. */

@@ -5,7 +5,7 @@
  * process, src/cmd/debug_kvm.ts).
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "./defs.ts";
 import { HIGH_FD } from "../../ffi/clone.ts";
 import { cgroupManagerFor } from "../cgroup/manager.ts";
 import { planOfCreate, planText } from "../linux/init.ts";
@@ -38,12 +38,7 @@ export function planLines(bundle: string): string[] {
 /** Runs debug. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   if (argv[0] === "kvm") return await (await import("./debug_kvm.ts")).main(g, argv.slice(1));
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { ps: { type: "boolean" }, stacks: { type: "boolean" } },
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseCommandArgs("debug", argv);
   if (positionals[0] === "plan") {
     const bundle = positionals[1];
     if (bundle === undefined) throw new Error("debug plan: a bundle directory is required");

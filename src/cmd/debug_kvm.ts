@@ -5,7 +5,8 @@
  * request, prints each guest's output and timings, and leaves nothing behind.
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseFlags } from "./cli.ts";
+import { DEBUG_KVM_FLAGS } from "./defs.ts";
 import { closeFd, reapNoHang } from "../../ffi/process.ts";
 import { listenUnix } from "../../ffi/socket.ts";
 import { hostFacts, kvmBackend, openKvm } from "../kvm/device.ts";
@@ -38,21 +39,17 @@ function positiveInt(flag: string, v: string | undefined): number | undefined {
 
 /** Parses the arguments after `debug kvm`. */
 export function parseDebugKvmArgs(argv: string[]): DebugKvmArgs {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      guest: { type: "string", multiple: true },
-      count: { type: "string" },
-      timeout: { type: "string" },
-      memory: { type: "string" },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (positionals.length) {
-    throw new Error(`debug kvm: unexpected argument ${JSON.stringify(positionals[0])}`);
-  }
-  const guests = (values.guest ?? [...DEFAULT_GUESTS]).map((g) => {
+  const { values: v } = parseFlags(
+    { name: "debug kvm", flags: DEBUG_KVM_FLAGS, minArgs: 0, maxArgs: 0, args: "" },
+    argv,
+  );
+  const values = {
+    guest: v.guest as string[],
+    count: v.count as string | undefined,
+    timeout: v.timeout as string | undefined,
+    memory: v.memory as string | undefined,
+  };
+  const guests = (values.guest.length ? values.guest : [...DEFAULT_GUESTS]).map((g) => {
     if (!(GUEST_NAMES as readonly string[]).includes(g)) {
       throw new Error(
         `debug kvm: --guest: no built-in guest ${JSON.stringify(g)} (${GUEST_NAMES.join(", ")})`,

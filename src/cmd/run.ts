@@ -17,7 +17,13 @@ import { serveControl } from "../boot/serve.ts";
 import type { RpcServer } from "../rpc/server.ts";
 import { Container } from "../container/container.ts";
 import { validateId } from "../container/record.ts";
-import { claim, createContainer, sandboxIdOf, writePidFile } from "../container/create.ts";
+import {
+  checkPidFile,
+  claim,
+  createContainer,
+  sandboxIdOf,
+  writePidFile,
+} from "../container/create.ts";
 import { deleteContainer, poststop } from "../container/delete.ts";
 import { startContainer } from "../container/start.ts";
 import { waitContainer } from "../container/wait.ts";
@@ -26,10 +32,8 @@ import { type CreateArgs, parseCreateArgs } from "./create.ts";
 
 /** Runs run. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
-  const { args, flags } = parseCreateArgs(argv, {
-    detach: { type: "boolean", short: "d" },
-    keep: { type: "boolean" },
-  });
+  const { args, flags } = parseCreateArgs(argv, "run");
+  if (args.pidFile !== undefined) checkPidFile(args.pidFile);
   if (flags.detach === true) {
     await createContainer(g, args);
     await startContainer(g, args.id);
@@ -110,10 +114,15 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     closeFd(theirs);
     for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
     mgr.onEmpty = () => {};
-    for (const id of mgr.ids()) await mgr.destroy(id);
+    // --keep: the stopped container's state and cgroup stay until `runts delete` (which runs
+    // the poststop hooks then), as with runc.
+    const keep = flags.keep === true;
+    for (const id of mgr.ids()) await mgr.destroy(id, keep);
     server?.close();
-    await poststop(Container.of(store, rec));
-    if (flags.keep !== true) store.remove(args.id);
+    if (!keep) {
+      await poststop(Container.of(store, rec));
+      store.remove(args.id);
+    }
     mark("run: cleaned up");
   }
 }

@@ -6,7 +6,12 @@
  * container's lock ({@linkcode Container.locked}).
  * @module
  */
-import { type CgroupManager, cgroupManagerFor, isSystemdCgroupsPath } from "../cgroup/manager.ts";
+import {
+  type CgroupManager,
+  cgroupManagerFor,
+  isSystemdCgroupsPath,
+  rootlessCaller,
+} from "../cgroup/manager.ts";
 import type { Platform } from "../kvm/platform.ts";
 import type { Spec } from "../oci/spec.ts";
 import { type OciState, ociStateOf } from "../oci/state.ts";
@@ -31,6 +36,24 @@ export interface Runtime {
   systemdCgroup?: boolean;
   /** `--platform` (absent: the annotation decides, else native). */
   platform?: Platform;
+}
+
+/** The cgroup manager of a container's spec (undefined when unknown or not possible). */
+export function cgroupOf(spec: Spec | undefined, id: string): CgroupManager | undefined {
+  if (spec === undefined) return undefined;
+  try {
+    const cgroupsPath = spec.linux?.cgroupsPath;
+    // A container made with --systemd-cgroup has a slice:prefix:name path in its stored spec.
+    return cgroupManagerFor({
+      cgroupsPath,
+      id,
+      systemd: isSystemdCgroupsPath(cgroupsPath),
+      ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+      rootless: rootlessCaller(),
+    });
+  } catch {
+    return undefined;
+  }
 }
 
 /** A container loaded from its store. */
@@ -151,19 +174,7 @@ export class Container {
 
   /** The container's cgroup manager, undefined when its spec is unknown or names none. */
   cgroup(): CgroupManager | undefined {
-    const spec = this.spec;
-    if (spec === undefined) return undefined;
-    try {
-      const cgroupsPath = spec.linux?.cgroupsPath;
-      // A container made with --systemd-cgroup has a slice:prefix:name path in its stored spec.
-      return cgroupManagerFor({
-        cgroupsPath,
-        id: this.id,
-        systemd: isSystemdCgroupsPath(cgroupsPath),
-      });
-    } catch {
-      return undefined;
-    }
+    return cgroupOf(this.spec, this.id);
   }
 
   /** The cgroup of a container that must have one (pause, resume, update, stats). */

@@ -9,14 +9,14 @@ import { closeFd } from "../../ffi/process.ts";
 import { listenUnix } from "../../ffi/socket.ts";
 import { connectConsoleSocket } from "../linux/console.ts";
 import { startTime } from "../linux/procs.ts";
-import { pinSystemdCgroupsPath } from "../cgroup/manager.ts";
+import { checkBeforeCreate, pinSystemdCgroupsPath } from "../cgroup/manager.ts";
 import { openKvm } from "../kvm/device.ts";
 import { selectPlatform } from "../kvm/platform.ts";
 import { loadBundle } from "../oci/config.ts";
 import type { Spec } from "../oci/spec.ts";
 import { SandboxClient } from "../sandbox/client.ts";
 import { startSandbox } from "../sandbox/sandbox.ts";
-import { Container, type Runtime } from "./container.ts";
+import { cgroupOf, Container, type Runtime } from "./container.ts";
 import { destroyLocked } from "./delete.ts";
 import { type ContainerRecord, ContainerStore } from "./record.ts";
 
@@ -32,12 +32,46 @@ export interface CreateOptions {
   preserveFds: number;
 }
 
+/** The temporary file a pid file is written to before its rename (runc's `.NAME`). */
+function pidFileTmp(path: string): string {
+  const abs = resolve(path);
+  const slash = abs.lastIndexOf("/");
+  return `${abs.slice(0, slash)}/.${abs.slice(slash + 1)}`;
+}
+
+/** `open PATH: no such file or directory`: runc's wording of a failed open. */
+function openError(path: string, e: unknown): Error {
+  const reason = e instanceof Deno.errors.NotFound
+    ? "no such file or directory"
+    : e instanceof Deno.errors.PermissionDenied
+    ? "permission denied"
+    : (e as Error).message.replace(/ \(os error \d+\).*$/s, "").toLowerCase();
+  return new Error(`open ${path}: ${reason}`, { cause: e });
+}
+
+/**
+ * Checks, before anything is created, that a pid file can be written where it is asked for
+ * (its directory exists and is writable), with runc's error text.
+ */
+export function checkPidFile(path: string): void {
+  const tmp = pidFileTmp(path);
+  const dir = tmp.slice(0, tmp.lastIndexOf("/")) || "/";
+  try {
+    if (!Deno.statSync(dir).isDirectory) throw new Deno.errors.NotFound();
+  } catch (e) {
+    throw openError(tmp, e);
+  }
+}
+
 /** Writes a pid file atomically, as runc does. */
 export function writePidFile(path: string, pid: number): void {
-  const abs = resolve(path);
-  const tmp = `${abs}.${Deno.pid}.tmp`;
-  Deno.writeTextFileSync(tmp, String(pid));
-  Deno.renameSync(tmp, abs);
+  const tmp = pidFileTmp(path);
+  try {
+    Deno.writeTextFileSync(tmp, String(pid));
+  } catch (e) {
+    throw openError(tmp, e);
+  }
+  Deno.renameSync(tmp, resolve(path));
 }
 
 /** The sandbox a container's annotations name (containerd's CRI, CRI-O), if it is not a sandbox. */
@@ -78,6 +112,16 @@ export function claim(
   store.validateId(o.id);
   const { spec, rootfs, bundle } = loaded ?? loadBundle(o.bundle);
   if (rt.systemdCgroup) pinSystemdCgroupsPath(spec, o.id);
+  // The sandbox process checks again; its warnings would reach only its log. An id in use is
+  // refused below, and its container's cgroup is not a stranger's.
+  if (!store.exists(o.id)) {
+    const cg = cgroupOf(spec, o.id);
+    if (cg !== undefined) {
+      for (const w of checkBeforeCreate(cg, spec.linux?.resources ?? {})) {
+        console.error(`runts: warning: ${w}`);
+      }
+    }
+  }
   const terminal = spec.process?.terminal === true;
   if (terminal && o.consoleSocket === undefined && self === undefined) {
     throw new Error("process.terminal is true: --console-socket is required");

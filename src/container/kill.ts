@@ -18,6 +18,9 @@ export async function killContainer(
   o: KillOptions,
 ): Promise<void> {
   await Container.locked(rt, id, (c) => {
+    // `kill --all` of a stopped container succeeds, as with runc (containerd's shims send it
+    // after every exit).
+    if (o.all && c.status() === "stopped") return Promise.resolve();
     const status = c.check("kill");
     const rec = c.rec;
     const pids = o.all ? containerPids(rec.pid) : [rec.pid];

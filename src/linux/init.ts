@@ -4,7 +4,7 @@
  * @module
  */
 import { debugLog, debugOn, mark } from "../trace.ts";
-import { CLONE, HIGH_FD, spawnProgram } from "../../ffi/clone.ts";
+import { CLONE, HIGH_FD, ownChildren, type Spawned, spawnProgram } from "../../ffi/clone.ts";
 import { describeStep, type Program } from "../../ffi/program.ts";
 import { readFileInRoot, resolveInRoot } from "../../ffi/fs.ts";
 import { execStubFd } from "../../ffi/exec_stub.ts";
@@ -14,6 +14,7 @@ import {
   closeFd,
   dupAbove,
   type ExitStatus,
+  inUserNamespace,
   killPid,
   openPath,
   pidfdOpen,
@@ -27,13 +28,14 @@ import {
 } from "../../ffi/process.ts";
 import type { Spec } from "../oci/spec.ts";
 import { CATCHABLE_SIGNALS, SIGKILL } from "./signals.ts";
-import { InitChannel } from "./channel.ts";
+import { InitChannel, readReport, reportError } from "./channel.ts";
 import { ociStateOf } from "../oci/state.ts";
 import { cgroupLayout, cgroupProcsOf } from "./cgroup_mounts.ts";
 import { containerPlace, runHooks } from "./hooks.ts";
 import { compileSeccomp } from "./seccomp.ts";
 import { nsJoinFlags, startTime } from "./procs.ts";
 import { NS_FLAG } from "./consts.ts";
+import { writeMapsRootless } from "./idmap.ts";
 import { buildInitProgram, type NsType, SCRATCH_FD } from "./init_program.ts";
 
 /** Options for creating an init. */
@@ -359,6 +361,8 @@ export function planInit(o: CreateInitOptions, fds: FdSource): InitPlan {
     waitAtStart: joinsCgroup(o),
     ...execLabelOption(spec),
     execStubFd: fds.high(fds.execStub(), false),
+    setgroupsDenied: rootless(),
+    bindDevices: inUserNamespace(),
   });
   return { plan, ctlWr, pidNsJoin };
 }
@@ -511,7 +515,21 @@ export function joinCgroup(pid: number, procsFiles: string[]): void {
   }
 }
 
+/** The caller is not root: id maps, groups and cgroups follow the rootless rules. */
+function rootless(): boolean {
+  return (Deno.uid() ?? 0) !== 0;
+}
+
 function writeIdMaps(pid: number, spec: Spec): void {
+  if (rootless()) {
+    writeMapsRootless({
+      pid,
+      uidMappings: spec.linux?.uidMappings ?? [],
+      gidMappings: spec.linux?.gidMappings ?? [],
+      writeProc: (file, text) => writeProcFile(pid, file, text),
+    });
+    return;
+  }
   const uid = idMap(spec.linux?.uidMappings);
   const gid = idMap(spec.linux?.gidMappings);
   const enc = new TextEncoder();
@@ -526,6 +544,46 @@ function writeIdMaps(pid: number, spec: Spec): void {
       closeFd(fd);
     }
   }
+}
+
+function writeProcFile(pid: number, file: string, text: string): void {
+  const fd = openPath(`/proc/${pid}/${file}`, 1);
+  try {
+    writeAll(fd, new TextEncoder().encode(text), `/proc/${pid}/${file}`);
+  } catch (e) {
+    throw new Error(`writing ${file} ${JSON.stringify(text.trim())}: ${(e as Error).message}`);
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/**
+ * The process an exec forked into the container's pid namespace (buildExecForked): its pid
+ * comes on the report pipe, then the intermediate exits and is reaped; the report pipe is the
+ * forked process's from then on.
+ */
+async function forkedProcess(
+  spawned: Spawned,
+  program: Program,
+  cloneParent: boolean | undefined,
+): Promise<Spawned> {
+  const r = await readReport(spawned.reportFd);
+  if (!cloneParent) reapBlocking(spawned.pid);
+  else await pollPidfd(spawned.pidfd, 5000);
+  closeFd(spawned.pidfd);
+  if (r.kind !== "pid") {
+    closeFd(spawned.reportFd);
+    throw r.kind === "failed"
+      ? reportError(program, r.index, r.errno)
+      : new Error("the process exited before it was ready");
+  }
+  const pidfd = pidfdOpen(r.pid);
+  if (pidfd === undefined) {
+    closeFd(spawned.reportFd);
+    throw new Error(`the process forked into the container's pid namespace (${r.pid}) is gone`);
+  }
+  if (!cloneParent) ownChildren.add(r.pid);
+  return { pid: r.pid, pidfd, reportFd: spawned.reportFd };
 }
 
 /** Options of execProcess(). */
@@ -543,6 +601,8 @@ export interface ExecOptions {
   cloneParent?: boolean;
   /** A connected console socket for process.terminal. */
   consoleFd?: number;
+  /** cgroup.procs files to join instead of the init's cgroups (`exec --cgroup`). */
+  cgroupProcs?: string[];
 }
 
 /**
@@ -566,6 +626,10 @@ export async function execProcess(o: ExecOptions): Promise<ContainerProcess> {
   let ownPidNs: number | undefined;
   try {
     const { nsFlags, joinPid } = nsJoinFlags(o.initPid);
+    // Without root of the host, only a process inside the container's user namespace may join
+    // its pid namespace, and root of a user namespace may not come back to the host's: the
+    // child joins it and forks (buildExecForked).
+    const forkIntoPidNs = joinPid && (rootless() || inUserNamespace());
     const stdio = o.stdio.map((fd, i) => (fd === i ? fd : high(fd))) as [number, number, number];
     const [ctlRd, ctlWr] = pipe();
     opened.push(ctlRd);
@@ -578,14 +642,15 @@ export async function execProcess(o: ExecOptions): Promise<ContainerProcess> {
       ignoredSignals: [...CATCHABLE_SIGNALS],
       startImmediately: true,
       waitAtStart: true,
-      exec: { pidfd: high(pidfd), nsFlags },
+      exec: { pidfd: high(pidfd), nsFlags, forkIntoPidNs },
       ...seccompOption(o.spec),
       ...execLabelOption(o.spec),
       execStubFd: high(execStubFd()),
+      setgroupsDenied: rootless(),
       ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd) } : {}),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
-    if (joinPid) {
+    if (joinPid && !forkIntoPidNs) {
       ownPidNs = openPath("/proc/self/ns/pid", 0);
       opened.push(ownPidNs);
       setns(pidfd, NS_FLAG.pid, "the container's pid namespace");
@@ -596,6 +661,7 @@ export async function execProcess(o: ExecOptions): Promise<ContainerProcess> {
     } finally {
       if (ownPidNs !== undefined) setns(ownPidNs, NS_FLAG.pid, "own pid namespace");
     }
+    if (forkIntoPidNs) spawned = await forkedProcess(spawned, plan.program, o.cloneParent);
     const channel = new InitChannel(ctlWr, spawned.reportFd, plan.program);
     const proc = new ContainerProcess({
       pid: spawned.pid,
@@ -604,7 +670,7 @@ export async function execProcess(o: ExecOptions): Promise<ContainerProcess> {
       own: !o.cloneParent,
     });
     try {
-      joinCgroup(spawned.pid, cgroupProcsOf(o.initPid));
+      joinCgroup(spawned.pid, o.cgroupProcs ?? cgroupProcsOf(o.initPid));
       channel.send("sync");
     } catch (e) {
       killPid(spawned.pid, SIGKILL);

@@ -5,6 +5,7 @@
  * @module
  */
 import { OCI_VERSION } from "./default_spec.ts";
+import { VERSION } from "../version.ts";
 import { HOOK_NAMES, type HookName, type LinuxNamespaceType, NAMESPACE_TYPES } from "./spec.ts";
 
 /**
@@ -146,7 +147,7 @@ export interface PlatformFeatures {
 }
 
 /** The runts version reported in the features annotations. */
-export const RUNTS_VERSION = "0.1.0";
+export const RUNTS_VERSION = VERSION;
 
 /**
  * The features document. A fresh object each call (callers may change it).

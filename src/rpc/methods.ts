@@ -59,6 +59,8 @@ export interface ExecuteAsyncArgs {
   id: string;
   spec: Spec;
   preserveFds: number;
+  /** cgroup.procs files to join instead of the init's cgroups (`exec --cgroup`). */
+  cgroupProcs?: string[];
 }
 
 /** Result of DEBUG_STACKS. */

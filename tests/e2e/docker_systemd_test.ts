@@ -72,7 +72,10 @@ Deno.test({
     };
     const show = async (unit: string) =>
       showMap(await ok(`systemctl show ${unit} -p ${PROPS.join(" -p ")}`));
+    // The rootfs (and Docker's state in it) is cached: containers of a run that failed midway.
+    const removeContainers = () => sh("docker rm -f web ref >/dev/null 2>&1");
     try {
+      await removeContainers();
       assertEquals(await ok(`docker info --format '{{.CgroupDriver}}'`), "systemd");
       await ok("tar -C /busybox -c . | docker import - busybox-runts >/dev/null");
       const runArgs =
@@ -138,6 +141,7 @@ Deno.test({
         assertEquals(same(dockerProps, unit), same(p, `docker-${rid}.scope`));
       });
     } finally {
+      await removeContainers();
       await box.stop();
       await Deno.remove(files, { recursive: true }).catch(() => {});
     }

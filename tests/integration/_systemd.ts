@@ -134,6 +134,15 @@ export async function bootSystemd(o: BootOptions): Promise<SystemdBox> {
       s.process.noNewPrivileges = false;
       s.process.env.push("container=runts");
       s.linux.namespaces.push({ type: "cgroup" });
+      // Containers started inside (Docker's, runc's defaults) allow /dev/console (c 5:1), which
+      // runts's defaults leave out: a devices cgroup below ours can only allow what ours does.
+      s.linux.resources = {
+        ...s.linux.resources,
+        devices: [
+          ...(s.linux.resources?.devices ?? []),
+          { allow: true, type: "c", major: 5, minor: 1, access: "rwm" },
+        ],
+      };
       const dirOpts = ["nosuid", "nodev"];
       s.mounts.push(
         {

@@ -131,9 +131,13 @@ Deno.test({
       // With --debug the sandbox process logs the program it runs, line by line.
       const c = await runts(["--debug", "create", "-b", b.dir, id], { root });
       assertEquals(c.code, 0, c.stderr);
-      const prefix = "runts: debug: init plan: ";
+      // Lines of runc's log form: time="..." level=debug msg="init plan: ...".
       const ran = Deno.readTextFileSync(`${root}/${id}/sandbox.log`).split("\n")
-        .filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
+        .map((l) => /level=debug msg=(".*")$/.exec(l)?.[1])
+        .filter((m): m is string => m !== undefined)
+        .map((m) => JSON.parse(m) as string)
+        .filter((m) => m.startsWith("init plan: "))
+        .map((m) => m.slice("init plan: ".length));
       assertEquals(printed, ran);
       assert(ran.some((l) => l.includes("seccomp(")), "no seccomp step");
       assert(ran.some((l) => l.includes("through the exec stub")), "no exec stub");

@@ -279,6 +279,53 @@ Deno.test({
       });
 
       await t.step(
+        "a scope whose start job fails: one line with the job's result, nothing left",
+        async () => {
+          // A slice that requires a service which fails: the scope's start job ends "dependency".
+          const slice = `rf${id}.slice`;
+          const failing = `runts-fail-${id}.service`;
+          await sh(
+            `mkdir -p /run/systemd/system && cd /run/systemd/system && ` +
+              `printf '[Service]\\nType=oneshot\\nExecStart=/bin/false\\n' >${failing} && ` +
+              `printf '[Unit]\\nRequires=${failing}\\nAfter=${failing}\\n' >${slice} && ` +
+              `systemctl daemon-reload`,
+          );
+          const spec = JSON.parse(innerSpec(id));
+          spec.linux.cgroupsPath = `${slice}:runts:${id}f`;
+          spec.process.args = ["true"];
+          await sh(
+            `mkdir -p /tmp/b3 && cat > /tmp/b3/config.json <<'EOF'\n${JSON.stringify(spec)}\nEOF`,
+          );
+          const r = await sh(
+            `cd /tmp/b3 && ${RUNTS_IN} --root /run/runts-test --systemd-cgroup run ${id}f`,
+          );
+          assertEquals(r.code, 1);
+          assertEquals(
+            r.stderr.trim(),
+            `runts: systemd unit "runts-${id}f.scope" did not start: its start job ended ` +
+              `"dependency"`,
+          );
+          assertEquals(
+            (await sh(`systemctl show runts-${id}f.scope -p LoadState`)).out,
+            "LoadState=not-found",
+          );
+          assertEquals((await sh(`ls /run/runts-test`)).out, "");
+          const dirs = `/sys/fs/cgroup/*/${slice}/runts-${id}f.scope ` +
+            `/sys/fs/cgroup/${slice}/runts-${id}f.scope`;
+          assertEquals((await sh(`ls -d ${dirs} 2>/dev/null`)).out, "");
+          // no container init is left (a process in a pid namespace below systemd's)
+          assertEquals(
+            (await sh(`grep -lE '^NSpid:\\s+[0-9]+\\s+[0-9]+' /proc/[0-9]*/status`)).out,
+            "",
+          );
+          await sh(
+            `systemctl reset-failed ${failing} ${slice}; ` +
+              `rm /run/systemd/system/${failing} /run/systemd/system/${slice}; systemctl daemon-reload`,
+          );
+        },
+      );
+
+      await t.step(
         "runc --systemd-cgroup on the same bundle sets the same unit properties",
         async () => {
           if (!exists("/usr/sbin/runc")) {
