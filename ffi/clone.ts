@@ -103,12 +103,13 @@ export function spawnProgram(program: Program, opts: SpawnOptions): Spawned {
 /**
  * What the child wrote on its report pipe: nothing (it exec'd or exited: `eof`), the index and
  * errno of the step that failed, or a `mark` — a 64-bit value above any step index that the
- * program writes on purpose (what a mark means is the caller's protocol, not this module's).
+ * program writes on purpose, with the 8 bytes after it as `value` (what a mark means is the
+ * caller's protocol, not this module's).
  */
 export type Report =
   | { kind: "eof" }
   | { kind: "failed"; index: number; errno: number }
-  | { kind: "mark"; mark: bigint };
+  | { kind: "mark"; mark: bigint; value: bigint };
 
 /** Report indices from here up are marks, not steps. */
 export const FIRST_MARK = 0xffff_ffff_0000_0000n;
@@ -127,7 +128,7 @@ export async function readReport(fd: number): Promise<Report> {
   if (got < 16) return { kind: "failed", index: -1, errno: 5 };
   const dv = new DataView(buf.buffer);
   const index = dv.getBigUint64(0, true);
-  if (index >= FIRST_MARK) return { kind: "mark", mark: index };
+  if (index >= FIRST_MARK) return { kind: "mark", mark: index, value: dv.getBigInt64(8, true) };
   return { kind: "failed", index: Number(index), errno: Number(dv.getBigUint64(8, true)) };
 }
 

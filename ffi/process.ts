@@ -143,3 +143,20 @@ export function setns(fd: number, nstype: number, subject = ""): void {
 export function unshare(flags: number): void {
   sys("unshare", `flags 0x${flags.toString(16)}`, SYS.unshare, flags);
 }
+
+/**
+ * Whether this process runs in a user namespace other than the host's: its uid_map is not the
+ * identity map of every id (rootless podman runs the runtime as uid 0 of such a namespace).
+ */
+export function inUserNamespace(uidMap?: string): boolean {
+  let text = uidMap;
+  if (text === undefined) {
+    try {
+      text = Deno.readTextFileSync("/proc/self/uid_map");
+    } catch {
+      return false;
+    }
+  }
+  const lines = text.trim().split("\n").map((l) => l.trim().split(/\s+/).join(" "));
+  return !(lines.length === 1 && lines[0] === "0 0 4294967295");
+}

@@ -29,7 +29,8 @@ export type StepArg =
   | { strv: string[] }
   | { bytes: Uint8Array }
   | { blob: Blob }
-  | { reportFd: true };
+  | { reportFd: true }
+  | { resultAddr: number };
 
 /**
  * Bytes that contain pointers into themselves (a msghdr with its iovec and control buffer):
@@ -41,6 +42,14 @@ export class Blob {
 
 /** An argument that stands for the fd of the report pipe (known only when the program runs). */
 export const REPORT_FD: unique symbol = Symbol("REPORT_FD");
+
+/**
+ * The address of an earlier step's result slot in the running program (the routine writes each
+ * raw result there): lets a step pass that result to the kernel by pointer (write it to a pipe).
+ */
+export class ResultAddr {
+  constructor(readonly index: number) {}
+}
 
 /** A NULL-terminated array of C strings (argv, envp). */
 export class StrV {
@@ -88,6 +97,7 @@ export type ArgInput =
   | string
   | Uint8Array
   | Ref
+  | ResultAddr
   | StrV
   | Blob
   | typeof REPORT_FD
@@ -104,6 +114,7 @@ function toArg(a: ArgInput): StepArg {
   if (typeof a === "bigint") return { imm: BigInt.asUintN(64, a) };
   if (typeof a === "string") return { str: a };
   if (a instanceof Ref) return { ref: a.index };
+  if (a instanceof ResultAddr) return { resultAddr: a.index };
   if (a instanceof StrV) return { strv: a.items };
   if (a instanceof Blob) return { blob: a };
   if (a === REPORT_FD) return { reportFd: true };
@@ -132,7 +143,9 @@ export class Program {
     if ((opts.ok?.length ?? 0) > 2) throw new Error(`${name}: at most two tolerated errnos`);
     const idx = this.steps.length;
     for (const a of args) {
-      if (a instanceof Ref && a.index >= idx) throw new Error(`${name}: refers to a later step`);
+      if ((a instanceof Ref || a instanceof ResultAddr) && a.index >= idx) {
+        throw new Error(`${name}: refers to a later step`);
+      }
     }
     this.steps.push({ name, nr, args: args.map(toArg), opts, labels: this.#pendingLabels });
     this.#pendingLabels = [];
@@ -189,7 +202,9 @@ export class Program {
         let v: bigint;
         if ("imm" in a) v = a.imm;
         else if ("reportFd" in a) v = BigInt(reportFd);
-        else if ("ref" in a) {
+        else if ("resultAddr" in a) {
+          v = base + BigInt(HEADER_SIZE + RECORD_SIZE * a.resultAddr + 64);
+        } else if ("ref" in a) {
           v = BigInt(a.ref);
           refs |= 1 << j;
         } else if ("blob" in a) {
@@ -263,6 +278,7 @@ export function describeStep(s: Step): string {
     if ("strv" in a) return JSON.stringify(a.strv);
     if ("reportFd" in a) return "<report fd>";
     if ("blob" in a) return `<${a.blob.size} bytes>`;
+    if ("resultAddr" in a) return `&$${a.resultAddr}`;
     return `<${a.bytes.byteLength} bytes>`;
   });
   const extra: string[] = [];

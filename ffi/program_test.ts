@@ -8,6 +8,7 @@ import {
   Program,
   RECORD_SIZE,
   REPORT_FD,
+  ResultAddr,
   StrV,
 } from "./program.ts";
 
@@ -99,4 +100,20 @@ Deno.test("Program.describe() prints one line per step with labels and reference
     '  0 openat(-100, "/proc", 0)',
     "  1 here: fchdir($0)  [ok=2]",
   ]);
+});
+
+Deno.test("Program.encode() gives a ResultAddr the address of that step's result slot", () => {
+  const p = new Program();
+  p.call("getpid", 39, []);
+  const pid = p.call("getpid", 39, []);
+  p.call("write", 1, [REPORT_FD, new ResultAddr(pid.index), 8]);
+  const out = new Uint8Array(p.encodedSize());
+  p.encode(out, 0x1000n, 9);
+  assertEquals(record(out, 2).args[1], 0x1000n + BigInt(HEADER_SIZE + RECORD_SIZE * 1 + 64));
+  assertEquals(record(out, 2).refs, 0);
+  assertThrows(
+    () => p.call("write", 1, [1, new ResultAddr(9), 8]),
+    Error,
+    "refers to a later step",
+  );
 });

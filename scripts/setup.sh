@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what runts needs to build, test and run from source, idempotently:
 #   - Deno, pinned, from the npm package `deno` into <repo>/.deno (bin/deno is the real binary)
-#   - Debian packages: busybox-static (the test and demo rootfs)
+#   - Debian packages: busybox-static (the test and demo rootfs), uidmap (rootless id maps)
 # Extra Debian packages: `scripts/setup.sh bench` (runc crun hyperfine), any other argument is
 # a package name, and RUNTS_SETUP_APT="pkg ..." adds more. Prints one line per action; a warm
 # machine does nothing but check.
@@ -53,7 +53,7 @@ if ! deno_ok; then
 fi
 
 # --- Debian packages -------------------------------------------------------------------------
-want=(busybox-static)
+want=(busybox-static uidmap) # uidmap: newuidmap/newgidmap, for rootless mappings and their tests
 for a in "$@"; do
   case $a in
     bench) want+=(runc crun hyperfine) ;;

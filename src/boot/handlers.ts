@@ -8,6 +8,10 @@ import { mark } from "../trace.ts";
 import type { RpcServer } from "../rpc/server.ts";
 import * as M from "../rpc/methods.ts";
 import type { ContainerManager } from "./containers.ts";
+import { checkKvmFd } from "../kvm/device.ts";
+import { GUEST_NAMES, type GuestName } from "../kvm/guests.ts";
+import { runGuest } from "../kvm/machine.ts";
+import { kvmWorkloadRefusal } from "../kvm/platform.ts";
 
 function need(fds: Record<string, number>, name: string): number {
   const fd = fds[name];
@@ -34,6 +38,8 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
     prctl(PR.SET_PDEATHSIG, 0);
     const preserve = Array.from({ length: a.preserveFds }, (_, i) => need(fds, `p${i}`));
     try {
+      // Platform kvm: the caller opened and checked /dev/kvm; check what arrived (issue 17).
+      if (fds.kvm !== undefined) throw kvmWorkloadRefusal(checkKvmFd(fds.kvm, "the received fd"));
       const init = await mgr.create({
         id: a.id,
         spec: a.spec,
@@ -69,6 +75,7 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
       stdio: [need(fds, "stdin"), need(fds, "stdout"), need(fds, "stderr")],
       preserveFds: preserve,
       ...(fds.console !== undefined ? { consoleFd: fds.console } : {}),
+      ...(a.cgroupProcs !== undefined ? { cgroupProcs: a.cgroupProcs } : {}),
     });
     return { result: { pid } };
   });
@@ -93,5 +100,18 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
   on(server, M.DESTROY, async (a) => {
     await mgr.destroy(a.id);
     return { result: {} };
+  });
+  on(server, M.KVM_RUN_GUEST, async (a, fds) => {
+    const kvm = need(fds, "kvm");
+    delete fds.kvm;
+    try {
+      if (!(GUEST_NAMES as readonly string[]).includes(a.guest)) {
+        throw new Error(`kvm: no built-in guest ${JSON.stringify(a.guest)}`);
+      }
+      checkKvmFd(kvm, "the received fd");
+      return { result: await runGuest(kvm, a.guest as GuestName, a) };
+    } finally {
+      closeFd(kvm);
+    }
   });
 }

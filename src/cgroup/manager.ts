@@ -10,7 +10,8 @@
  * - empty: `/runts/<id>` (runc nests `<id>` under its own cgroup instead; a fixed absolute
  *   parent keeps containers out of whatever cgroup the caller happens to be in, and on v2 out
  *   of a cgroup with processes, which could not delegate controllers);
- * - `slice:prefix:name` (systemd): an error, the systemd driver is not implemented.
+ * - `slice:prefix:name` (systemd): refused unless `systemd` is set (`--systemd-cgroup`); then
+ *   the container's cgroup is a transient scope that systemd creates (systemd.ts).
  *
  * @example
  * ```ts
@@ -22,10 +23,14 @@
  * @module
  */
 import { posix } from "node:path";
+import type { LinuxResources } from "../oci/spec.ts";
 import { CgroupError, type CgroupFs, type CgroupManager, hostCgroupFs } from "./_common.ts";
 import { DisabledManager } from "./disabled.ts";
 import { type V1Hierarchy, V1Manager } from "./v1.ts";
 import { V2Manager } from "./v2.ts";
+import { parseMountinfo } from "../linux/mountinfo.ts";
+import { rootlessCgroupManager } from "./rootless.ts";
+import { parseSystemdPath, scopeDir, SystemdManager, type SystemdUnits } from "./systemd.ts";
 
 export type {
   BlkioEntry,
@@ -41,7 +46,9 @@ export type {
 } from "./_common.ts";
 export { CgroupError, emptyStats, hostCgroupFs, RecordingCgroupFs } from "./_common.ts";
 export { DisabledManager } from "./disabled.ts";
+export { rootlessCaller, RootlessNoCgroup, RootlessV2Manager } from "./rootless.ts";
 export { V1Manager } from "./v1.ts";
+export { isSystemdCgroupsPath, pinSystemdCgroupsPath, SystemdManager } from "./systemd.ts";
 export { applyDevicesV2, blkioWeightToIoWeight, sharesToWeight, V2Manager } from "./v2.ts";
 
 /** Where cgroup hierarchies are mounted. */
@@ -84,10 +91,6 @@ const NOT_CONTROLLERS = new Set([
   "none",
 ]);
 
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
 function rebase(mountPoint: string, fsRoot: string): string {
   if (fsRoot === DEFAULT_CGROUP_ROOT) return mountPoint;
   if (mountPoint === DEFAULT_CGROUP_ROOT) return fsRoot;
@@ -111,16 +114,10 @@ export function detectCgroupLayout(
 ): CgroupLayout {
   const v1 = new Map<string, CgroupMount & { preferred: boolean }>();
   const v2: (CgroupMount & { preferred: number })[] = [];
-  for (const line of mountinfo.split("\n")) {
-    const sep = line.indexOf(" - ");
-    if (sep < 0) continue;
-    const left = line.slice(0, sep).split(" ");
-    const [fstype, , superOpts = ""] = line.slice(sep + 3).split(" ");
+  for (const m of parseMountinfo(mountinfo)) {
+    const { fstype, root, mountPoint: mp } = m;
     if (fstype !== "cgroup" && fstype !== "cgroup2") continue;
-    const root = unescapeMountinfo(left[3] ?? "/");
-    const mp = unescapeMountinfo(left[4] ?? "");
-    const mountOpts = (left[5] ?? "").split(",");
-    if (mountOpts.includes("ro") || superOpts.split(",").includes("ro")) continue;
+    if (m.mountOptions.includes("ro") || m.superOptions.includes("ro")) continue;
     const under = mp === DEFAULT_CGROUP_ROOT || mp.startsWith(`${DEFAULT_CGROUP_ROOT}/`);
     const mountPoint = rebase(mp, fsRoot);
     if (fstype === "cgroup2") {
@@ -128,7 +125,7 @@ export function detectCgroupLayout(
       v2.push({ type: "cgroup2", mountPoint, root, controllers: [], preferred });
       continue;
     }
-    const controllers = superOpts.split(",").filter((o) =>
+    const controllers = m.superOptions.filter((o) =>
       o !== "" && !NOT_CONTROLLERS.has(o) && !o.startsWith("release_agent=")
     );
     if (controllers.length === 0) continue;
@@ -246,10 +243,25 @@ export interface CgroupManagerOptions {
   procSelfCgroup?: string;
   /** No cgroups at all: the null manager. */
   disabled?: boolean;
+  /** The systemd driver (--systemd-cgroup): the cgroup is a transient scope unit. */
+  systemd?: boolean;
+  /** Connects to systemd (default: the system bus; tests: a fake). */
+  systemdConnect?: () => SystemdUnits;
   /** Filesystem backend (default: the host's). */
   fs?: CgroupFs;
   /** SIGKILL sender used by destroy() (default: Deno.kill). */
   kill?: (pid: number) => void;
+  /**
+   * The rootless rules apply (see rootless.ts): the caller is not root of the host; callers pass
+   * rootlessCaller(). Default false, so tests on fake trees are not affected by who runs them.
+   */
+  rootless?: boolean;
+  /** The caller's uid, owner of a delegated subtree (default: the process's). */
+  uid?: number;
+  /** linux.resources (only the rootless decision reads it: does the container ask for limits). */
+  resources?: LinuxResources;
+  /** Owner uid of a path (rootless delegation check; default: lstat). */
+  ownerOf?: (path: string) => number | undefined;
 }
 
 /**
@@ -259,6 +271,7 @@ export interface CgroupManagerOptions {
  */
 export function cgroupManagerFor(opts: CgroupManagerOptions): CgroupManager {
   if (opts.disabled === true) return new DisabledManager();
+  if (opts.systemd === true) return systemdManagerFor(opts);
   const path = resolveCgroupsPath(opts.cgroupsPath, opts.id);
   const fsRoot = opts.fsRoot ?? DEFAULT_CGROUP_ROOT;
   const layout = detectCgroupLayout(
@@ -270,6 +283,20 @@ export function cgroupManagerFor(opts: CgroupManagerOptions): CgroupManager {
     : new Map<string, string>();
   const fs = opts.fs ?? hostCgroupFs;
   const kill = opts.kill === undefined ? {} : { kill: opts.kill };
+  if (opts.rootless === true) {
+    const uid = opts.uid ?? Deno.uid() ?? 0;
+    const u = layout.unified;
+    return rootlessCgroupManager({
+      unified: u === undefined
+        ? undefined
+        : { mountPoint: u.mountPoint, dir: cgroupDirIn(u, path, own) },
+      resources: opts.resources,
+      uid,
+      fs,
+      ...kill,
+      ...(opts.ownerOf ? { ownerOf: opts.ownerOf } : {}),
+    });
+  }
   if (layout.mode === "v2") {
     const u = layout.unified!;
     return new V2Manager({ fs, mountPoint: u.mountPoint, dir: cgroupDirIn(u, path, own), ...kill });
@@ -287,5 +314,79 @@ export function cgroupManagerFor(opts: CgroupManagerOptions): CgroupManager {
       ? {}
       : { unified: { mountPoint: u.mountPoint, dir: cgroupDirIn(u, path, own) } }),
     ...kill,
+  });
+}
+
+/**
+ * Checks a container's cgroup and resources before anything is created (runc's checks, and
+ * what would otherwise fail late):
+ *
+ * - a cgroup that exists and is frozen is refused: the init would be frozen in it and
+ *   `create` would never return;
+ * - `linux.resources.unified` keys this host cannot apply are refused in one error;
+ * - a cgroup that already has processes is a warning (runc warns too): they share the
+ *   container's limits and are killed when the container is deleted.
+ *
+ * @returns the warnings, one line each
+ * @throws {CgroupError} for a frozen cgroup or unified keys this host cannot apply
+ */
+export function checkBeforeCreate(cg: CgroupManager, res: LinuxResources): string[] {
+  if (cg instanceof V1Manager) cg.checkUnified(res);
+  const paths = cg.paths();
+  const where = paths["freezer"] ?? paths[""] ?? Object.values(paths)[0] ?? "";
+  let frozen = false;
+  try {
+    frozen = cg.frozen();
+  } catch {
+    // no freezer on this host: nothing can be frozen
+  }
+  if (frozen) {
+    throw new CgroupError(
+      "linux.cgroupsPath",
+      `the cgroup ${JSON.stringify(where)} exists and is frozen; a container cannot start in ` +
+        "it (thaw it, or use another cgroupsPath)",
+    );
+  }
+  const pids = cg.pids();
+  if (pids.length === 0) return [];
+  return [
+    `the container's cgroup ${JSON.stringify(where)} is not empty: ${pids.length} ` +
+    `process(es) found (${pids.slice(0, 10).join(", ")}${pids.length > 10 ? ", ..." : ""}); ` +
+    "they share its limits and are killed when the container is deleted",
+  ];
+}
+
+/** The systemd driver's manager: a scope in every hierarchy, its files handled by v1 or v2. */
+function systemdManagerFor(opts: CgroupManagerOptions): SystemdManager {
+  const path = parseSystemdPath(opts.cgroupsPath, opts.id);
+  const layout = detectCgroupLayout(
+    opts.mountinfo ?? Deno.readTextFileSync("/proc/self/mountinfo"),
+    opts.fsRoot ?? DEFAULT_CGROUP_ROOT,
+  );
+  const fs = opts.fs ?? hostCgroupFs;
+  const kill = opts.kill === undefined ? {} : { kill: opts.kill };
+  const u = layout.unified;
+  const files = layout.mode === "v2"
+    ? new V2Manager({ fs, mountPoint: u!.mountPoint, dir: scopeDir(u!.mountPoint, path), ...kill })
+    : new V1Manager({
+      fs,
+      hierarchies: layout.v1.map((m) => ({
+        controllers: m.controllers,
+        mountPoint: m.mountPoint,
+        dir: scopeDir(m.mountPoint, path),
+      })),
+      ...(u === undefined
+        ? {}
+        : { unified: { mountPoint: u.mountPoint, dir: scopeDir(u.mountPoint, path) } }),
+      ...kill,
+    });
+  return new SystemdManager({
+    path,
+    id: opts.id,
+    files,
+    mode: layout.mode === "v2" ? "v2" : "v1",
+    fs,
+    ...kill,
+    ...(opts.systemdConnect ? { connect: opts.systemdConnect } : {}),
   });
 }

@@ -3,13 +3,9 @@
  * one loads nothing else (`state` would otherwise load what `start` needs).
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "./defs.ts";
 
 /** The single positional container id of a command. */
-export function oneId(argv: string[], cmd: string, options = {}): string {
-  const { positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  if (positionals.length !== 1) {
-    throw new Error(`${cmd}: expected one container id, got ${positionals.length}`);
-  }
-  return positionals[0]!;
+export function oneId(argv: string[], cmd: string): string {
+  return parseCommandArgs(cmd, argv).positionals[0]!;
 }

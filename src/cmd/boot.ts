@@ -49,7 +49,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   if ("creator" in a && a.creator !== undefined && Deno.ppid !== a.creator) return 1;
   // Orphans of the containers come to us, not to the host's init.
   prctl(PR.SET_CHILD_SUBREAPER, 1);
-  const mgr = new ContainerManager();
+  const mgr = new ContainerManager({ systemdCgroup: g.systemdCgroup === true });
   // As a subreaper we inherit orphans of the containers: reap those nobody waits for.
   Deno.addSignalListener("SIGCHLD", () => {
     reapOrphans(mgr.trackedPids(), (pid) => reapNoHang(pid));

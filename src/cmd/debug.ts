@@ -1,56 +1,44 @@
 /**
  * `runts debug plan BUNDLE` (the syscall program of a bundle's init, step by step, without
  * running it), `runts debug --ps ID` and `runts debug --stacks ID` (the sandbox process's view:
- * its stack, open fds and processes).
+ * its stack, open fds and processes), `runts debug kvm` (the built-in KVM guests run by a sandbox
+ * process, src/cmd/debug_kvm.ts).
  * @module
  */
-import { parseArgs } from "node:util";
-import { buildInitProgram } from "../linux/init_program.ts";
-import { cgroupLayout } from "../linux/cgroup_mounts.ts";
+import { parseCommandArgs } from "./defs.ts";
+import { HIGH_FD } from "../../ffi/clone.ts";
+import { cgroupManagerFor } from "../cgroup/manager.ts";
+import { planOfCreate, planText } from "../linux/init.ts";
 import { containerPids } from "../linux/procs.ts";
-import { describeStep } from "../../ffi/program.ts";
 import { loadBundle } from "../oci/config.ts";
 import { Container } from "../container/container.ts";
 import { SandboxClient } from "../sandbox/client.ts";
 import type { GlobalOptions } from "./context.ts";
 import { psRow, userNames } from "./ps.ts";
 
-/** The lines `debug plan` prints for a bundle. */
+/** The lines `debug plan` prints for a bundle: the program `create` would run for it. */
 export function planLines(bundle: string): string[] {
   const { spec, rootfs } = loadBundle(bundle);
-  const plan = buildInitProgram({
+  const plan = planOfCreate({
     spec,
     rootfs,
-    stdio: [0, 1, 2],
-    ctlFd: 64,
-    cgroupHierarchies: (spec.mounts ?? []).some((m) => m.type === "cgroup") ? cgroupLayout() : [],
+    cgroupProcs: cgroupManagerFor({ cgroupsPath: spec.linux?.cgroupsPath, id: "plan" })
+      .procsFiles(),
   });
-  const lines = [
+  return [
     `# init of ${JSON.stringify(bundle)}: clone(${
       plan.newNamespaces.join(", ") || "no new namespaces"
     })`,
-    `# fds: 0-2 stdio, 64 control pipe (id maps, start); $N is the result of step N`,
+    `# fds: as in the sandbox process: stdio, control pipe and the rest from ${HIGH_FD} up; ` +
+    `$N is the result of step N`,
+    ...planText(plan.program),
   ];
-  let phase = "";
-  plan.program.steps.forEach((s, i) => {
-    if (s.opts.phase !== phase) {
-      phase = s.opts.phase ?? "";
-      lines.push(`## ${phase}`);
-    }
-    const about = s.opts.subject ? `    # ${s.opts.subject}` : "";
-    lines.push(`${String(i).padStart(4)} ${describeStep(s)}${about}`);
-  });
-  return lines;
 }
 
 /** Runs debug. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { ps: { type: "boolean" }, stacks: { type: "boolean" } },
-    allowPositionals: true,
-    strict: true,
-  });
+  if (argv[0] === "kvm") return await (await import("./debug_kvm.ts")).main(g, argv.slice(1));
+  const { values, positionals } = parseCommandArgs("debug", argv);
   if (positionals[0] === "plan") {
     const bundle = positionals[1];
     if (bundle === undefined) throw new Error("debug plan: a bundle directory is required");

@@ -6,6 +6,7 @@
  */
 import { mark } from "../trace.ts";
 import { closeFd, pidfdSignal } from "../../ffi/process.ts";
+import { selectPlatform } from "../kvm/platform.ts";
 import { listenUnix } from "../../ffi/socket.ts";
 import { connectConsoleSocket, consolePair, receiveMaster, relay } from "../linux/console.ts";
 import { startTime } from "../linux/procs.ts";
@@ -16,7 +17,13 @@ import { serveControl } from "../boot/serve.ts";
 import type { RpcServer } from "../rpc/server.ts";
 import { Container } from "../container/container.ts";
 import { validateId } from "../container/record.ts";
-import { claim, createContainer, sandboxIdOf, writePidFile } from "../container/create.ts";
+import {
+  checkPidFile,
+  claim,
+  createContainer,
+  sandboxIdOf,
+  writePidFile,
+} from "../container/create.ts";
 import { deleteContainer, poststop } from "../container/delete.ts";
 import { startContainer } from "../container/start.ts";
 import { waitContainer } from "../container/wait.ts";
@@ -25,10 +32,8 @@ import { type CreateArgs, parseCreateArgs } from "./create.ts";
 
 /** Runs run. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
-  const { args, flags } = parseCreateArgs(argv, {
-    detach: { type: "boolean", short: "d" },
-    keep: { type: "boolean" },
-  });
+  const { args, flags } = parseCreateArgs(argv, "run");
+  if (args.pidFile !== undefined) checkPidFile(args.pidFile);
   if (flags.detach === true) {
     await createContainer(g, args);
     await startContainer(g, args.id);
@@ -38,12 +43,16 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   validateId(args.id);
   const loaded = loadBundle(args.bundle);
   if (sandboxIdOf(loaded.spec.annotations) !== undefined) return await runInSandbox(g, args);
+  // kvm: the device goes to a sandbox process, never to this one.
+  if (selectPlatform(g.platform, loaded.spec.annotations) === "kvm") {
+    return await runInSandbox(g, args);
+  }
   // This process is the sandbox process: the record names it from the start.
   const self = { sandboxPid: Deno.pid, sandboxStartTime: startTime(Deno.pid) ?? "" };
   const { store, rec, spec } = claim(g, args, self, loaded);
   const { bundle, rootfs } = rec;
   const terminal = spec.process?.terminal === true;
-  const mgr = new ContainerManager();
+  const mgr = new ContainerManager({ systemdCgroup: g.systemdCgroup === true });
   let server: RpcServer | undefined;
   const listeners: [Deno.Signal, () => void][] = [];
   // With a terminal: the init sends its pty master to `theirs`; we relay it unless the caller
@@ -105,10 +114,15 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     closeFd(theirs);
     for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
     mgr.onEmpty = () => {};
-    for (const id of mgr.ids()) await mgr.destroy(id);
+    // --keep: the stopped container's state and cgroup stay until `runts delete` (which runs
+    // the poststop hooks then), as with runc.
+    const keep = flags.keep === true;
+    for (const id of mgr.ids()) await mgr.destroy(id, keep);
     server?.close();
-    await poststop(Container.of(store, rec));
-    if (flags.keep !== true) store.remove(args.id);
+    if (!keep) {
+      await poststop(Container.of(store, rec));
+      store.remove(args.id);
+    }
     mark("run: cleaned up");
   }
 }

@@ -3,23 +3,41 @@
  * a cgroup (`state`, `start`) do not load the cgroup code.
  * @module
  */
-import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
+import {
+  type CgroupManager,
+  cgroupManagerFor,
+  isSystemdCgroupsPath,
+  rootlessCaller,
+} from "../cgroup/manager.ts";
+import type { Spec } from "../oci/spec.ts";
 import type { Container } from "./container.ts";
 
-/** The container's cgroup manager, undefined when its spec is unknown or names none. */
-export function cgroupOf(c: Container): CgroupManager | undefined {
-  const spec = c.spec;
+/** The cgroup manager of a container's spec (undefined when unknown or not possible). */
+export function cgroupOf(spec: Spec | undefined, id: string): CgroupManager | undefined {
   if (spec === undefined) return undefined;
   try {
-    return cgroupManagerFor({ cgroupsPath: spec.linux?.cgroupsPath, id: c.id });
+    const cgroupsPath = spec.linux?.cgroupsPath;
+    // A container made with --systemd-cgroup has a slice:prefix:name path in its stored spec.
+    return cgroupManagerFor({
+      cgroupsPath,
+      id,
+      systemd: isSystemdCgroupsPath(cgroupsPath),
+      ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+      rootless: rootlessCaller(),
+    });
   } catch {
     return undefined;
   }
 }
 
+/** The container's cgroup manager, undefined when its spec is unknown or names none. */
+export function containerCgroup(c: Container): CgroupManager | undefined {
+  return cgroupOf(c.spec, c.id);
+}
+
 /** The cgroup of a container that must have one (pause, resume, update, stats). */
 export function requireCgroup(c: Container): CgroupManager {
-  const cg = cgroupOf(c);
+  const cg = containerCgroup(c);
   if (cg === undefined || cg.kind === "disabled") {
     throw new Error(`container ${JSON.stringify(c.id)} has no cgroup`);
   }

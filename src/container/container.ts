@@ -6,6 +6,7 @@
  * container's lock ({@linkcode Container.locked}).
  * @module
  */
+import type { Platform } from "../kvm/platform.ts";
 import type { Spec } from "../oci/spec.ts";
 import { type OciState, ociStateOf } from "../oci/state.ts";
 import { sandboxAlive, type SandboxProcess } from "../sandbox/process.ts";
@@ -19,12 +20,16 @@ export interface RuntimeState extends OciState {
   owner: string;
 }
 
-/** What the container layer needs of the global options (`--root`, `--debug`). */
+/** What the container layer needs of the global options. */
 export interface Runtime {
-  /** State root. */
+  /** State root (`--root`). */
   root: string;
   /** Start sandbox processes with --debug. */
   debug: boolean;
+  /** `--systemd-cgroup`: cgroups are systemd scopes (cgroupsPath slice:prefix:name). */
+  systemdCgroup?: boolean;
+  /** `--platform` (absent: the annotation decides, else native). */
+  platform?: Platform;
 }
 
 /** A container loaded from its store. */

@@ -9,11 +9,15 @@ import { closeFd } from "../../ffi/process.ts";
 import { listenUnix } from "../../ffi/socket.ts";
 import { connectConsoleSocket } from "../linux/console.ts";
 import { startTime } from "../linux/procs.ts";
+import { checkBeforeCreate, pinSystemdCgroupsPath } from "../cgroup/manager.ts";
+import { openKvm } from "../kvm/device.ts";
+import { selectPlatform } from "../kvm/platform.ts";
 import { loadBundle } from "../oci/config.ts";
 import type { Spec } from "../oci/spec.ts";
 import { SandboxClient } from "../sandbox/client.ts";
 import { startSandbox } from "../sandbox/sandbox.ts";
 import { adoptSpare, spareEnabled, spareKey, startSpare } from "../sandbox/spare.ts";
+import { cgroupOf } from "./cgroup.ts";
 import { Container, type Runtime } from "./container.ts";
 import { destroyLocked } from "./delete.ts";
 import { type ContainerRecord, ContainerStore } from "./record.ts";
@@ -30,12 +34,46 @@ export interface CreateOptions {
   preserveFds: number;
 }
 
+/** The temporary file a pid file is written to before its rename (runc's `.NAME`). */
+function pidFileTmp(path: string): string {
+  const abs = resolve(path);
+  const slash = abs.lastIndexOf("/");
+  return `${abs.slice(0, slash)}/.${abs.slice(slash + 1)}`;
+}
+
+/** `open PATH: no such file or directory`: runc's wording of a failed open. */
+function openError(path: string, e: unknown): Error {
+  const reason = e instanceof Deno.errors.NotFound
+    ? "no such file or directory"
+    : e instanceof Deno.errors.PermissionDenied
+    ? "permission denied"
+    : (e as Error).message.replace(/ \(os error \d+\).*$/s, "").toLowerCase();
+  return new Error(`open ${path}: ${reason}`, { cause: e });
+}
+
+/**
+ * Checks, before anything is created, that a pid file can be written where it is asked for
+ * (its directory exists and is writable), with runc's error text.
+ */
+export function checkPidFile(path: string): void {
+  const tmp = pidFileTmp(path);
+  const dir = tmp.slice(0, tmp.lastIndexOf("/")) || "/";
+  try {
+    if (!Deno.statSync(dir).isDirectory) throw new Deno.errors.NotFound();
+  } catch (e) {
+    throw openError(tmp, e);
+  }
+}
+
 /** Writes a pid file atomically, as runc does. */
 export function writePidFile(path: string, pid: number): void {
-  const abs = resolve(path);
-  const tmp = `${abs}.${Deno.pid}.tmp`;
-  Deno.writeTextFileSync(tmp, String(pid));
-  Deno.renameSync(tmp, abs);
+  const tmp = pidFileTmp(path);
+  try {
+    Deno.writeTextFileSync(tmp, String(pid));
+  } catch (e) {
+    throw openError(tmp, e);
+  }
+  Deno.renameSync(tmp, resolve(path));
 }
 
 /** The sandbox a container's annotations name (containerd's CRI, CRI-O), if it is not a sandbox. */
@@ -57,6 +95,8 @@ export interface Claimed {
   spec: Spec;
   /** The pod's root container when this one joins an existing sandbox. */
   root: ContainerRecord | undefined;
+  /** The checked /dev/kvm (platform kvm), -1 otherwise; the caller closes it. */
+  kvmFd: number;
 }
 
 /**
@@ -65,7 +105,7 @@ export interface Claimed {
  * @throws {ContainerExistsError} when the id is taken.
  */
 export function claim(
-  rt: Pick<Runtime, "root">,
+  rt: Pick<Runtime, "root" | "systemdCgroup" | "platform">,
   o: Pick<CreateOptions, "id" | "bundle" | "consoleSocket" | "pidFile">,
   self?: { sandboxPid: number; sandboxStartTime: string },
   loaded?: ReturnType<typeof loadBundle>,
@@ -73,6 +113,17 @@ export function claim(
   const store = new ContainerStore(rt.root);
   store.validateId(o.id);
   const { spec, rootfs, bundle } = loaded ?? loadBundle(o.bundle);
+  if (rt.systemdCgroup) pinSystemdCgroupsPath(spec, o.id);
+  // The sandbox process checks again; its warnings would reach only its log. An id in use is
+  // refused below, and its container's cgroup is not a stranger's.
+  if (!store.exists(o.id)) {
+    const cg = cgroupOf(spec, o.id);
+    if (cg !== undefined) {
+      for (const w of checkBeforeCreate(cg, spec.linux?.resources ?? {})) {
+        console.error(`runts: warning: ${w}`);
+      }
+    }
+  }
   const terminal = spec.process?.terminal === true;
   if (terminal && o.consoleSocket === undefined && self === undefined) {
     throw new Error("process.terminal is true: --console-socket is required");
@@ -94,34 +145,42 @@ export function claim(
     (root?.sandboxPid !== undefined
       ? { sandboxPid: root.sandboxPid, sandboxStartTime: root.sandboxStartTime ?? "" }
       : {});
-  const rec = store.create(o.id, {
-    id: o.id,
-    bundle,
-    rootfs,
-    status: "creating",
-    pid: 0,
-    initStartTime: "",
-    created: new Date().toISOString(),
-    annotations: spec.annotations ?? {},
-    sandboxId,
-    socketPath: root?.socketPath ?? store.socketPath(o.id),
-    pidFileUsed: o.pidFile !== undefined,
-    owner: "",
-    ...sandbox,
-    // exec starts from the container's spec as it was created (runc keeps it in its state too).
-  }, spec);
-  return { store, rec, spec, root };
+  // Platform kvm: /dev/kvm is opened and checked here, before anything exists.
+  const kvmFd = selectPlatform(rt.platform, spec.annotations) === "kvm" ? openKvm().fd : -1;
+  let rec: ContainerRecord;
+  try {
+    rec = store.create(o.id, {
+      id: o.id,
+      bundle,
+      rootfs,
+      status: "creating",
+      pid: 0,
+      initStartTime: "",
+      created: new Date().toISOString(),
+      annotations: spec.annotations ?? {},
+      sandboxId,
+      socketPath: root?.socketPath ?? store.socketPath(o.id),
+      pidFileUsed: o.pidFile !== undefined,
+      owner: "",
+      ...sandbox,
+      // exec starts from the container's spec as it was created (runc keeps it in its state).
+    }, spec);
+  } catch (e) {
+    closeFd(kvmFd);
+    throw e;
+  }
+  return { store, rec, spec, root, kvmFd };
 }
 
 /** Creates a container (in a new sandbox process, or in its pod's) and returns it. */
 export async function createContainer(rt: Runtime, o: CreateOptions): Promise<Container> {
-  const { store, spec, root } = claim(rt, o);
+  const { store, spec, root, kvmFd } = claim(rt, o);
   // A spare sandbox process of this --root (started by an earlier create) saves a Deno start.
   // Not with a pid file: then the init must become the caller's child (CLONE_PARENT from the
   // sandbox process, whose parent is the create that started it), and a spare's parent is an
   // earlier create's caller (a containerd shim or conmon of another container).
   const spareKeyed = root === undefined && o.pidFile === undefined && spareEnabled()
-    ? spareKey(rt.debug)
+    ? spareKey(rt)
     : undefined;
   const made = await store.withLockAsync(o.id, async () => {
     // Loaded again under the lock: a delete --force may have been quicker.
@@ -146,6 +205,7 @@ export async function createContainer(rt: Runtime, o: CreateOptions): Promise<Co
           listenFd,
           logPath: store.logPath(o.id),
           debug: rt.debug,
+          systemdCgroup: rt.systemdCgroup === true,
           onSpawned: (sb) => {
             rec.sandboxPid = sb.pid;
             rec.sandboxStartTime = sb.startTime;
@@ -169,6 +229,7 @@ export async function createContainer(rt: Runtime, o: CreateOptions): Promise<Co
           stdio: [0, 1, 2],
           preserve: Array.from({ length: o.preserveFds }, (_, i) => 3 + i),
           ...(consoleFd >= 0 ? { console: consoleFd } : {}),
+          ...(kvmFd >= 0 ? { kvm: kvmFd } : {}),
         });
         rec.pid = pid;
         rec.initStartTime = startTime(pid) ?? "";
@@ -187,10 +248,11 @@ export async function createContainer(rt: Runtime, o: CreateOptions): Promise<Co
       throw e;
     } finally {
       closeFd(consoleFd);
+      closeFd(kvmFd);
     }
   });
   // The next create's: started once this one is done, so it costs this create only the clone.
-  if (spareKeyed !== undefined) await startSpare(store.root, spareKeyed, rt.debug);
+  if (spareKeyed !== undefined) await startSpare(store.root, spareKeyed, rt);
   return made;
 }
 

@@ -11,7 +11,7 @@ import { SIGKILL } from "../linux/signals.ts";
 import { ociStateOf } from "../oci/state.ts";
 import { SandboxClient } from "../sandbox/client.ts";
 import { killSandbox } from "../sandbox/sandbox.ts";
-import { cgroupOf } from "./cgroup.ts";
+import { containerCgroup } from "./cgroup.ts";
 import { Container, type Runtime } from "./container.ts";
 import { ContainerNotFoundError, ContainerStore, isAlive } from "./record.ts";
 
@@ -24,7 +24,7 @@ export async function deleteContainer(
   try {
     await Container.locked(rt, id, async (c) => {
       if (!force) c.check("delete");
-      await destroyLocked(c, { poststop: true });
+      await destroyLocked(c, { deleted: true });
     });
   } catch (e) {
     if (!(force && e instanceof ContainerNotFoundError)) throw e;
@@ -35,11 +35,13 @@ export async function deleteContainer(
 
 /**
  * Kills everything of a container and removes its state directory. The caller holds the lock.
- * With `poststop`, the poststop hooks run (delete; not a create that failed).
+ * `delete` (with `deleted`) also removes the cgroup its spec names and runs the poststop hooks;
+ * a create that failed leaves the cgroup to the sandbox process, which made it or refused it
+ * (a cgroup that belongs to another container, such as an active systemd unit, is not ours).
  */
-export async function destroyLocked(c: Container, o: { poststop?: boolean } = {}): Promise<void> {
+export async function destroyLocked(c: Container, o: { deleted?: boolean } = {}): Promise<void> {
   const rec = c.rec;
-  const cg = cgroupOf(c);
+  const cg = o.deleted ? containerCgroup(c) : undefined;
   // Frozen processes cannot die: thaw a paused container before killing it.
   try {
     if (cg?.frozen()) cg.thaw();
@@ -52,7 +54,7 @@ export async function destroyLocked(c: Container, o: { poststop?: boolean } = {}
   if (rec.sandboxId === rec.id) await killSandbox(c.sandbox);
   // The sandbox removes the cgroup; when it was gone, nobody did.
   await cg?.destroy().catch(() => {});
-  if (o.poststop) await poststop(c.spec === undefined ? undefined : c);
+  if (o.deleted) await poststop(c.spec === undefined ? undefined : c);
   c.store.remove(rec.id);
 }
 

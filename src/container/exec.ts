@@ -24,6 +24,8 @@ export interface ExecInOptions {
   preserve: number[];
   /** The pty's end for the console socket, when the process has a terminal. */
   consoleFd?: number;
+  /** The cgroup.procs files to join instead of the init's (`--cgroup`), given the init's pid. */
+  cgroupProcs?: (initPid: number) => string[] | undefined;
 }
 
 /**
@@ -54,11 +56,17 @@ export async function execInContainer(
     const base = c.spec;
     if (base === undefined) throw new Error(`container ${JSON.stringify(id)} has no stored spec`);
     const spec = { ...base, process: o.process(base.process) };
+    const cgroupProcs = o.cgroupProcs?.(c.rec.pid);
     if (o.detach && o.pidFile === undefined && c.sandboxAlive()) {
       const { pid } = await SandboxClient.with(
         c.rec.socketPath,
         (sb) =>
-          Promise.resolve(sb.executeAsync({ id, spec, preserveFds: o.preserve.length }, {
+          Promise.resolve(sb.executeAsync({
+            id,
+            spec,
+            preserveFds: o.preserve.length,
+            ...(cgroupProcs ? { cgroupProcs } : {}),
+          }, {
             stdio: o.stdio,
             preserve: o.preserve,
             ...(o.consoleFd !== undefined ? { console: o.consoleFd } : {}),
@@ -73,6 +81,7 @@ export async function execInContainer(
       stdio: o.stdio,
       preserveFds: o.preserve,
       ...(o.consoleFd !== undefined ? { consoleFd: o.consoleFd } : {}),
+      ...(cgroupProcs ? { cgroupProcs } : {}),
     });
     if (o.pidFile !== undefined) writePidFile(o.pidFile, proc.pid);
     return { proc };

@@ -109,8 +109,14 @@ const VERB: Record<Operation, string> = {
  * ```
  */
 export function refusal(op: Operation, id: string, status: ContainerStatus): string {
+  // runc's words, which containerd's shims parse.
+  if (op === "kill" && !allowed("kill", status)) return "container not running";
+  if (op === "exec") {
+    return status === "paused"
+      ? "cannot exec in a paused container (use --ignore-paused to override)"
+      : `cannot exec in a ${status} container`;
+  }
   const base = `cannot ${VERB[op]} container ${JSON.stringify(id)}: it is ${status}`;
   if (op === "delete" && canDelete(status, true)) return `${base} (use --force)`;
-  if (op === "exec" && status === "paused") return `${base} (use --ignore-paused)`;
   return base;
 }

@@ -56,9 +56,12 @@ Deno.test("refusal() names the operation, the container and its status", () => {
     refusal("delete", "web", "running"),
     'cannot delete container "web": it is running (use --force)',
   );
+  // runc's words for exec and kill, which containerd's shims and tests parse.
   assertEquals(
     refusal("exec", "web", "paused"),
-    'cannot exec in container "web": it is paused (use --ignore-paused)',
+    "cannot exec in a paused container (use --ignore-paused to override)",
   );
+  assertEquals(refusal("exec", "web", "stopped"), "cannot exec in a stopped container");
+  assertEquals(refusal("kill", "web", "stopped"), "container not running");
   assertEquals(refusal("resume", "web", "running"), 'cannot resume container "web": it is running');
 });

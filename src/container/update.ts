@@ -1,6 +1,7 @@
 /** `update` and the statistics of `events`: a container's cgroup. @module */
 import { requireCgroup } from "./cgroup.ts";
 import type { CgroupManager } from "../cgroup/manager.ts";
+import { resourcesWithDevices } from "../linux/device_rules.ts";
 import type { LinuxResources } from "../oci/spec.ts";
 import { Container, type Runtime } from "./container.ts";
 import type { ContainerStatus } from "./status.ts";
@@ -13,10 +14,17 @@ export async function updateContainer(
 ): Promise<void> {
   await Container.locked(rt, id, (c) => {
     c.check("update");
-    requireCgroup(c).update(res);
     const spec = c.spec;
+    // Device rules are not changed by update (as with runc); the container's own are re-applied,
+    // which writes nothing when its cgroup holds them and restores them when it does not.
+    const { devices: _, ...limits } = res;
+    const devices = spec === undefined ? {} : { devices: resourcesWithDevices(spec).devices };
+    requireCgroup(c).update({ ...limits, ...devices });
     if (spec !== undefined) {
-      spec.linux = { ...spec.linux, resources: mergeResources(spec.linux?.resources ?? {}, res) };
+      spec.linux = {
+        ...spec.linux,
+        resources: mergeResources(spec.linux?.resources ?? {}, limits),
+      };
       c.writeSpecLocked(spec);
     }
     return Promise.resolve();

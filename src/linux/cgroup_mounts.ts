@@ -4,6 +4,7 @@
  * mountinfo and the process's /proc/self/cgroup.
  * @module
  */
+import { parseMountinfo } from "./mountinfo.ts";
 
 /** One cgroup hierarchy as the container will see it. */
 export interface CgroupHierarchy {
@@ -25,22 +26,17 @@ export function parseCgroupLayout(mountinfo: string, procCgroup: string): Cgroup
     if (m) own.set(m[1]!, m[2]!);
   }
   const out: CgroupHierarchy[] = [];
-  for (const line of mountinfo.split("\n")) {
-    const sep = line.indexOf(" - ");
-    if (sep < 0) continue;
-    const left = line.slice(0, sep).split(" ");
-    const [fstype, , superOpts = ""] = line.slice(sep + 3).split(" ");
+  for (const m of parseMountinfo(mountinfo)) {
+    const { fstype, mountPoint, root } = m;
     if (fstype !== "cgroup" && fstype !== "cgroup2") continue;
-    const mountPoint = left[4] ?? "";
     if (!mountPoint.startsWith("/sys/fs/cgroup")) continue;
     const dir = mountPoint.slice("/sys/fs/cgroup".length).replace(/^\//, "");
-    const root = left[3] ?? "/";
     if (fstype === "cgroup2") {
       const path = own.get("") ?? "/";
       out.push({ dir, type: "cgroup2", options: [], hostPath: joinCg(mountPoint, root, path) });
       continue;
     }
-    const options = superOpts.split(",").filter((o) =>
+    const options = m.superOptions.filter((o) =>
       o !== "rw" && o !== "ro" && !o.startsWith("release_agent") && o !== "clone_children" &&
       o !== "noprefix" && o !== "xattr"
     );

@@ -4,7 +4,9 @@
  *
  * - the **report pipe** (child → parent, 16-byte records): a failing step's index and errno, or
  *   a mark: `hooks` (namespaces and mounts are ready: run the create hooks), `notify` (the
- *   seccomp listener fd is at SCRATCH_FD: take it), `ready` (created, blocked before execve);
+ *   seccomp listener fd is at SCRATCH_FD: take it), `ready` (created, blocked before execve),
+ *   `pid` (an exec forked into the pid namespace: the forked process's host pid, read before
+ *   the channel is made);
  *   EOF once the child exec'd or exited;
  * - the **control pipe** (parent → child, one byte each): `sync` (cgroup joined and id maps
  *   written: go on), `hooksDone`, `listenerTaken`, `start` (go on to execve).
@@ -23,6 +25,8 @@ export const MARK = {
   ready: 0xffff_ffff_ffff_ffffn,
   hooks: 0xffff_ffff_ffff_fffen,
   notify: 0xffff_ffff_ffff_fffdn,
+  /** The value is the host pid of the process an exec forked into the pid namespace. */
+  pid: 0xffff_ffff_ffff_fffcn,
 } as const;
 
 /** What the child reported. */
@@ -31,6 +35,7 @@ export type Report =
   | { kind: "hooks" }
   | { kind: "notify" }
   | { kind: "eof" }
+  | { kind: "pid"; pid: number }
   | { kind: "failed"; index: number; errno: number };
 
 /** A message of the parent on the control pipe. */
@@ -76,6 +81,7 @@ export async function readReport(fd: number): Promise<Report> {
   if (r.mark === MARK.ready) return { kind: "ready" };
   if (r.mark === MARK.hooks) return { kind: "hooks" };
   if (r.mark === MARK.notify) return { kind: "notify" };
+  if (r.mark === MARK.pid) return { kind: "pid", pid: Number(r.value) };
   return { kind: "failed", index: -1, errno: 5 };
 }
 

@@ -3,8 +3,9 @@
  * wait until it reports "created", release it at `start`, and wait for its exit.
  * @module
  */
-import { debugLog, mark } from "../trace.ts";
-import { CLONE, HIGH_FD, spawnProgram } from "../../ffi/clone.ts";
+import { debugLog, debugOn, mark } from "../trace.ts";
+import { CLONE, HIGH_FD, ownChildren, type Spawned, spawnProgram } from "../../ffi/clone.ts";
+import { describeStep, type Program } from "../../ffi/program.ts";
 import { readFileInRoot, resolveInRoot } from "../../ffi/fs.ts";
 import { execStubFd } from "../../ffi/exec_stub.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
@@ -13,6 +14,7 @@ import {
   closeFd,
   dupAbove,
   type ExitStatus,
+  inUserNamespace,
   killPid,
   openPath,
   pidfdOpen,
@@ -25,14 +27,15 @@ import {
   writeAll,
 } from "../../ffi/process.ts";
 import type { Spec } from "../oci/spec.ts";
-import { ignoredSignals, SIGKILL } from "./signals.ts";
-import { InitChannel } from "./channel.ts";
+import { CATCHABLE_SIGNALS, SIGKILL } from "./signals.ts";
+import { InitChannel, readReport, reportError } from "./channel.ts";
 import { ociStateOf } from "../oci/state.ts";
 import { cgroupLayout, cgroupProcsOf } from "./cgroup_mounts.ts";
 import { containerPlace, runHooks } from "./hooks.ts";
 import { compileSeccomp } from "./seccomp.ts";
 import { nsJoinFlags, startTime } from "./procs.ts";
 import { NS_FLAG } from "./consts.ts";
+import { writeMapsRootless } from "./idmap.ts";
 import { buildInitProgram, type NsType, SCRATCH_FD } from "./init_program.ts";
 
 /** Options for creating an init. */
@@ -57,6 +60,11 @@ export interface CreateInitOptions {
   hookState?: { id: string; bundle: string; annotations?: Record<string, string> };
   /** cgroup.procs files the init is put into before it does anything. */
   cgroupProcs?: string[];
+  /**
+   * Puts the init into its cgroup instead of cgroupProcs (the systemd driver starts a scope
+   * with its pid); runs after the clone, before the init goes on.
+   */
+  joinCgroup?: (pid: number) => void;
   /** Receives the seccomp listener fd (SCMP_ACT_NOTIFY) when the process reports it. */
   onListener?: (fd: number, pid: number) => void;
 }
@@ -285,14 +293,129 @@ export function execLabelOption(spec: Spec): { execLabel?: { file: string; value
   return {};
 }
 
+/**
+ * Where the fds a program refers to come from: real ones moved to HIGH_FD and above
+ * ({@linkcode createInit}), or numbered the same way without opening anything
+ * ({@linkcode planOfCreate}, for `debug plan`).
+ */
+export interface FdSource {
+  /** `fd` moved to HIGH_FD or above (the original closed when `owned`). */
+  high(fd: number, owned: boolean): number;
+  /** Opens a namespace file. */
+  open(path: string): number;
+  /** A pipe: [read end, write end]. */
+  pipe(): [number, number];
+  /** The exec stub's memfd. */
+  execStub(): number;
+}
+
+/** The plan of an init and the fds the parent keeps for it. */
+export interface InitPlan {
+  plan: ReturnType<typeof buildInitProgram>;
+  /** The control pipe's write end (the parent's). */
+  ctlWr: number;
+  /** A pid namespace to join around the clone. */
+  pidNsJoin: number | undefined;
+}
+
+/** True when the init is put into its cgroup before it goes on (it waits for that). */
+function joinsCgroup(o: CreateInitOptions): boolean {
+  return o.joinCgroup !== undefined || (o.cgroupProcs?.length ?? 0) > 0;
+}
+
+/** The one place the options of an init's program are made from CreateInitOptions. */
+export function planInit(o: CreateInitOptions, fds: FdSource): InitPlan {
+  checkUnsupported(o.spec);
+  const spec = withHome(o.spec, o.rootfs);
+  const nsFds: Partial<Record<NsType, number>> = {};
+  let pidNsJoin: number | undefined;
+  for (const ns of spec.linux?.namespaces ?? []) {
+    if (!ns.path) continue;
+    const fd = fds.high(fds.open(ns.path), true);
+    if (ns.type === "pid") pidNsJoin = fd;
+    else nsFds[ns.type as NsType] = fd;
+  }
+  const [ctlRd0, ctlWr] = fds.pipe();
+  const ctlRd = fds.high(ctlRd0, true);
+  // With a terminal the pty is the process's stdio: the caller's fds must not reach the child
+  // at all (a created init holding them would keep the caller's pipes open).
+  const stdio = o.consoleFd !== undefined
+    ? [0, 1, 2] as [number, number, number]
+    : o.stdio.map((fd, i) => (fd === i ? fd : fds.high(fd, false))) as [number, number, number];
+  const plan = buildInitProgram({
+    spec,
+    rootfs: o.rootfs,
+    stdio,
+    preserveFds: (o.preserveFds ?? []).map((fd) => fds.high(fd, false)),
+    ctlFd: ctlRd,
+    nsFds,
+    noPivot: o.noPivot ?? false,
+    bindSources: bindSourceKinds(spec),
+    ignoredSignals: [...CATCHABLE_SIGNALS],
+    startImmediately: o.startImmediately ?? false,
+    cgroupHierarchies: needsCgroupLayout(spec) ? cgroupLayout() : [],
+    ...(o.consoleFd !== undefined ? { consoleFd: fds.high(o.consoleFd, false) } : {}),
+    hookSync: CREATE_HOOKS.some((h) => (spec.hooks?.[h]?.length ?? 0) > 0),
+    ...seccompOption(spec),
+    resolvePath: (path) => resolveInRoot(o.rootfs, path),
+    waitAtStart: joinsCgroup(o),
+    ...execLabelOption(spec),
+    execStubFd: fds.high(fds.execStub(), false),
+    setgroupsDenied: rootless(),
+    bindDevices: inUserNamespace(),
+  });
+  return { plan, ctlWr, pidNsJoin };
+}
+
+/**
+ * The program `runts create` has its sandbox process run for an init of `spec`: the same
+ * {@linkcode planInit}, with the fds numbered as they are there (stdio and the console received
+ * over the control socket, everything moved to HIGH_FD and up in the same order) and nothing
+ * opened.
+ */
+export function planOfCreate(
+  o: Pick<CreateInitOptions, "spec" | "rootfs" | "cgroupProcs" | "noPivot"> & {
+    preserveFds?: number;
+  },
+): ReturnType<typeof buildInitProgram> {
+  let next = HIGH_FD;
+  let outside = 1000;
+  const fds: FdSource = {
+    high: () => next++,
+    open: () => outside++,
+    pipe: () => [outside++, outside++],
+    execStub: () => outside++,
+  };
+  const terminal = o.spec.process?.terminal === true;
+  return planInit({
+    spec: o.spec,
+    rootfs: o.rootfs,
+    stdio: [outside++, outside++, outside++],
+    preserveFds: Array.from({ length: o.preserveFds ?? 0 }, () => outside++),
+    noPivot: o.noPivot ?? false,
+    ...(terminal ? { consoleFd: outside++ } : {}),
+    ...(o.cgroupProcs !== undefined ? { cgroupProcs: o.cgroupProcs } : {}),
+  }, fds).plan;
+}
+
+/** The lines that show an init's program: phases, steps and what each acts on. */
+export function planText(program: Program): string[] {
+  const lines: string[] = [];
+  let phase = "";
+  program.steps.forEach((s, i) => {
+    if (s.opts.phase !== phase) {
+      phase = s.opts.phase ?? "";
+      lines.push(`## ${phase}`);
+    }
+    const about = s.opts.subject ? `    # ${s.opts.subject}` : "";
+    lines.push(`${String(i).padStart(4)} ${describeStep(s)}${about}`);
+  });
+  return lines;
+}
+
 /** Creates a container init: clone, id maps, and the wait for its "created" report. */
 export async function createInit(o: CreateInitOptions): Promise<Init> {
-  checkUnsupported(o.spec);
-  o = { ...o, spec: withHome(o.spec, o.rootfs) };
-  const namespaces = o.spec.linux?.namespaces ?? [];
-  const nsFds: Partial<Record<NsType, number>> = {};
   const opened: number[] = [];
-  let pidNsJoin: number | undefined;
   let ownPidNs: number | undefined;
   // Every fd the child uses is moved to HIGH_FD or above (its low numbers are scratch).
   const high = (fd: number, owned: boolean): number => {
@@ -302,39 +425,13 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
     return h;
   };
   try {
-    for (const ns of namespaces) {
-      if (!ns.path) continue;
-      const fd = high(openPath(ns.path, 0), true);
-      if (ns.type === "pid") pidNsJoin = fd;
-      else nsFds[ns.type as NsType] = fd;
-    }
-    const [ctlRd0, ctlWr] = pipe();
-    const ctlRd = high(ctlRd0, true);
-    // With a terminal the pty is the process's stdio: the caller's fds must not reach the child
-    // at all (a created init holding them would keep the caller's pipes open).
-    const stdio = o.consoleFd !== undefined
-      ? [0, 1, 2] as [number, number, number]
-      : o.stdio.map((fd, i) => (fd === i ? fd : high(fd, false))) as [number, number, number];
-    const plan = buildInitProgram({
-      spec: o.spec,
-      rootfs: o.rootfs,
-      stdio,
-      preserveFds: (o.preserveFds ?? []).map((fd) => high(fd, false)),
-      ctlFd: ctlRd,
-      nsFds,
-      noPivot: o.noPivot ?? false,
-      bindSources: bindSourceKinds(o.spec),
-      ignoredSignals: ignoredSignals(),
-      startImmediately: o.startImmediately ?? false,
-      cgroupHierarchies: needsCgroupLayout(o.spec) ? cgroupLayout() : [],
-      ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd, false) } : {}),
-      hookSync: CREATE_HOOKS.some((h) => (o.spec.hooks?.[h]?.length ?? 0) > 0),
-      ...seccompOption(o.spec),
-      resolvePath: (path) => resolveInRoot(o.rootfs, path),
-      waitAtStart: (o.cgroupProcs?.length ?? 0) > 0,
-      ...execLabelOption(o.spec),
-      execStubFd: high(execStubFd(), false),
+    const { plan, ctlWr, pidNsJoin } = planInit(o, {
+      high,
+      open: (path) => openPath(path, 0),
+      pipe,
+      execStub: execStubFd,
     });
+    if (debugOn()) { for (const l of planText(plan.program)) debugLog(`init plan: ${l}`); }
     // Joining a pid namespace only affects children: do it on this thread around the clone.
     if (pidNsJoin !== undefined) {
       ownPidNs = openPath("/proc/self/ns/pid", 0);
@@ -358,9 +455,10 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       own: !o.cloneParent,
     });
     try {
-      joinCgroup(spawned.pid, o.cgroupProcs ?? []);
+      if (o.joinCgroup) o.joinCgroup(spawned.pid);
+      else joinCgroup(spawned.pid, o.cgroupProcs ?? []);
       if (plan.newUser) writeIdMaps(spawned.pid, o.spec);
-      if (plan.newUser || (o.cgroupProcs?.length ?? 0) > 0) channel.send("sync");
+      if (plan.newUser || joinsCgroup(o)) channel.send("sync");
       let r = await channel.next();
       if (r.kind === "hooks") {
         const state = ociStateOf({
@@ -417,7 +515,21 @@ export function joinCgroup(pid: number, procsFiles: string[]): void {
   }
 }
 
+/** The caller is not root: id maps, groups and cgroups follow the rootless rules. */
+function rootless(): boolean {
+  return (Deno.uid() ?? 0) !== 0;
+}
+
 function writeIdMaps(pid: number, spec: Spec): void {
+  if (rootless()) {
+    writeMapsRootless({
+      pid,
+      uidMappings: spec.linux?.uidMappings ?? [],
+      gidMappings: spec.linux?.gidMappings ?? [],
+      writeProc: (file, text) => writeProcFile(pid, file, text),
+    });
+    return;
+  }
   const uid = idMap(spec.linux?.uidMappings);
   const gid = idMap(spec.linux?.gidMappings);
   const enc = new TextEncoder();
@@ -432,6 +544,46 @@ function writeIdMaps(pid: number, spec: Spec): void {
       closeFd(fd);
     }
   }
+}
+
+function writeProcFile(pid: number, file: string, text: string): void {
+  const fd = openPath(`/proc/${pid}/${file}`, 1);
+  try {
+    writeAll(fd, new TextEncoder().encode(text), `/proc/${pid}/${file}`);
+  } catch (e) {
+    throw new Error(`writing ${file} ${JSON.stringify(text.trim())}: ${(e as Error).message}`);
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/**
+ * The process an exec forked into the container's pid namespace (buildExecForked): its pid
+ * comes on the report pipe, then the intermediate exits and is reaped; the report pipe is the
+ * forked process's from then on.
+ */
+async function forkedProcess(
+  spawned: Spawned,
+  program: Program,
+  cloneParent: boolean | undefined,
+): Promise<Spawned> {
+  const r = await readReport(spawned.reportFd);
+  if (!cloneParent) reapBlocking(spawned.pid);
+  else await pollPidfd(spawned.pidfd, 5000);
+  closeFd(spawned.pidfd);
+  if (r.kind !== "pid") {
+    closeFd(spawned.reportFd);
+    throw r.kind === "failed"
+      ? reportError(program, r.index, r.errno)
+      : new Error("the process exited before it was ready");
+  }
+  const pidfd = pidfdOpen(r.pid);
+  if (pidfd === undefined) {
+    closeFd(spawned.reportFd);
+    throw new Error(`the process forked into the container's pid namespace (${r.pid}) is gone`);
+  }
+  if (!cloneParent) ownChildren.add(r.pid);
+  return { pid: r.pid, pidfd, reportFd: spawned.reportFd };
 }
 
 /** Options of execProcess(). */
@@ -449,6 +601,8 @@ export interface ExecOptions {
   cloneParent?: boolean;
   /** A connected console socket for process.terminal. */
   consoleFd?: number;
+  /** cgroup.procs files to join instead of the init's cgroups (`exec --cgroup`). */
+  cgroupProcs?: string[];
 }
 
 /**
@@ -472,6 +626,10 @@ export async function execProcess(o: ExecOptions): Promise<ContainerProcess> {
   let ownPidNs: number | undefined;
   try {
     const { nsFlags, joinPid } = nsJoinFlags(o.initPid);
+    // Without root of the host, only a process inside the container's user namespace may join
+    // its pid namespace, and root of a user namespace may not come back to the host's: the
+    // child joins it and forks (buildExecForked).
+    const forkIntoPidNs = joinPid && (rootless() || inUserNamespace());
     const stdio = o.stdio.map((fd, i) => (fd === i ? fd : high(fd))) as [number, number, number];
     const [ctlRd, ctlWr] = pipe();
     opened.push(ctlRd);
@@ -481,17 +639,18 @@ export async function execProcess(o: ExecOptions): Promise<ContainerProcess> {
       stdio,
       preserveFds: (o.preserveFds ?? []).map(high),
       ctlFd: high(ctlRd),
-      ignoredSignals: ignoredSignals(),
+      ignoredSignals: [...CATCHABLE_SIGNALS],
       startImmediately: true,
       waitAtStart: true,
-      exec: { pidfd: high(pidfd), nsFlags },
+      exec: { pidfd: high(pidfd), nsFlags, forkIntoPidNs },
       ...seccompOption(o.spec),
       ...execLabelOption(o.spec),
       execStubFd: high(execStubFd()),
+      setgroupsDenied: rootless(),
       ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd) } : {}),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
-    if (joinPid) {
+    if (joinPid && !forkIntoPidNs) {
       ownPidNs = openPath("/proc/self/ns/pid", 0);
       opened.push(ownPidNs);
       setns(pidfd, NS_FLAG.pid, "the container's pid namespace");
@@ -502,6 +661,7 @@ export async function execProcess(o: ExecOptions): Promise<ContainerProcess> {
     } finally {
       if (ownPidNs !== undefined) setns(ownPidNs, NS_FLAG.pid, "own pid namespace");
     }
+    if (forkIntoPidNs) spawned = await forkedProcess(spawned, plan.program, o.cloneParent);
     const channel = new InitChannel(ctlWr, spawned.reportFd, plan.program);
     const proc = new ContainerProcess({
       pid: spawned.pid,
@@ -510,7 +670,7 @@ export async function execProcess(o: ExecOptions): Promise<ContainerProcess> {
       own: !o.cloneParent,
     });
     try {
-      joinCgroup(spawned.pid, cgroupProcsOf(o.initPid));
+      joinCgroup(spawned.pid, o.cgroupProcs ?? cgroupProcsOf(o.initPid));
       channel.send("sync");
     } catch (e) {
       killPid(spawned.pid, SIGKILL);

@@ -6,8 +6,9 @@
  * printed (`runts debug plan`).
  * @module
  */
+import { MARK } from "./channel.ts";
 import { posix } from "node:path";
-import { Blob, Program, type Ref, REPORT_FD, StrV } from "../../ffi/program.ts";
+import { Blob, Program, type Ref, REPORT_FD, ResultAddr, StrV } from "../../ffi/program.ts";
 import {
   capData,
   capHeader,
@@ -90,7 +91,7 @@ export interface InitOptions {
    * An exec into a running container instead of an init: join the namespaces of the process
    * behind `pidfd` (setns with a pidfd, all at once) and skip namespace and rootfs setup.
    */
-  exec?: { pidfd: number; nsFlags: number };
+  exec?: { pidfd: number; nsFlags: number; forkIntoPidNs?: boolean };
   /**
    * Stop after mounts, before pivot_root, report HOOKS_INDEX and wait for a byte on ctlFd
    * (prestart, createRuntime and createContainer hooks run meanwhile).
@@ -119,11 +120,24 @@ export interface InitOptions {
    * through it, never straight from this (the runtime's) image.
    */
   execStubFd?: number;
+  /**
+   * /proc/<pid>/setgroups of the user namespace may be "deny" (a rootless map of the caller's
+   * own gid): clearing the supplementary groups is then refused with EPERM, and there are none
+   * to clear (an unprivileged user namespace starts with none it can change).
+   */
+  setgroupsDenied?: boolean;
+  /**
+   * The runtime itself runs in a user namespace (rootless podman): device nodes cannot be made
+   * there, so the host's devices are bound, as with a user namespace of the container's own.
+   */
+  bindDevices?: boolean;
 }
 
 /** A free fd number in the child: every fd the child uses is at HIGH_FD (64) or above. */
 export const SCRATCH_FD = 63;
 const SECCOMP_SET_MODE_FILTER = 1;
+const CLONE_PARENT = 0x8000;
+const SIGCHLD = 17;
 const TIOCSPTLCK = 0x40045431;
 const TIOCGPTPEER = 0x5441;
 const TIOCSCTTY = 0x540e;
@@ -247,9 +261,10 @@ class InitBuilder {
 
   /** A process joining a running container: its namespaces (rootfs included), then the same
    * process setup as an init. */
-  buildExec(exec: { pidfd: number; nsFlags: number }): InitPlan {
+  buildExec(exec: { pidfd: number; nsFlags: number; forkIntoPidNs?: boolean }): InitPlan {
     this.phase = "namespaces";
     this.closeRuntimeFds();
+    if (exec.forkIntoPidNs) return this.buildExecForked(exec);
     if (this.o.waitAtStart) {
       this.call("read", SYS.read, [this.o.ctlFd, new Uint8Array(8), 1], {
         zeroFails: true,
@@ -268,6 +283,50 @@ class InitBuilder {
     }
     this.phase = "process";
     this.processSetup();
+    return { program: this.p, cloneFlags: 0, newUser: false, newNamespaces: [] };
+  }
+
+  /**
+   * An exec whose caller may not join the container's pid namespace itself (rootless: that
+   * needs CAP_SYS_ADMIN in the container's user namespace). The child joins every namespace,
+   * user first, through the pidfd, then forks (CLONE_PARENT: the grandchild is a sibling, so the
+   * caller, or its subreaper, stays the parent) into the pid namespace. The intermediate reports
+   * the grandchild's host pid (PID_INDEX, then the pid) and exits 0; the grandchild waits for
+   * the parent's byte (it learns the pid first, to put it into the cgroup) and goes on as any
+   * exec. pidfd_open of the fork's result tells the two apart: EINVAL for pid 0 in the child.
+   */
+  buildExecForked(exec: { pidfd: number; nsFlags: number }): InitPlan {
+    this.call("prctl", SYS.prctl, [PR.SET_DUMPABLE, 0, 0, 0, 0], { subject: "PR_SET_DUMPABLE" });
+    this.call("setns", SYS.setns, [exec.pidfd, exec.nsFlags | NS_FLAG.pid], {
+      subject: "the container's namespaces",
+    });
+    const fork = this.call("clone", SYS.clone, [CLONE_PARENT | SIGCHLD, 0, 0, 0, 0], {
+      subject: "into the container's pid namespace",
+    });
+    this.call("pidfd_open", SYS.pidfd_open, [fork, 0], {
+      ok: [E.EINVAL],
+      onOkGoto: "exec-intermediate",
+      subject: "the forked process",
+    });
+    this.call("read", SYS.read, [this.o.ctlFd, new Uint8Array(8), 1], {
+      zeroFails: true,
+      subject: "waiting for the cgroup",
+    });
+    if (this.o.consoleFd !== undefined) {
+      this.call("setsid", SYS.setsid, []);
+      this.console(this.o.consoleFd, false);
+    }
+    this.phase = "process";
+    this.processSetup();
+    this.p.label("exec-intermediate");
+    this.phase = "namespaces";
+    this.call("write", SYS.write, [REPORT_FD, u64s(MARK.pid, 0n).subarray(0, 8), 8], {
+      subject: "the forked process's pid",
+    });
+    this.call("write", SYS.write, [REPORT_FD, new ResultAddr(fork.index), 8], {
+      subject: "the forked process's pid",
+    });
+    this.call("exit_group", SYS.exit_group, [0]);
     return { program: this.p, cloneFlags: 0, newUser: false, newNamespaces: [] };
   }
 
@@ -546,7 +605,8 @@ class InitBuilder {
       posix.normalize(m.destination) === "/dev" && parseMountOptions(m.options ?? [], m.type).bind
     );
     if (devBound) return;
-    const inUserNs = (this.spec.linux?.namespaces ?? []).some((n) => n.type === "user");
+    const inUserNs = this.o.bindDevices === true ||
+      (this.spec.linux?.namespaces ?? []).some((n) => n.type === "user");
     const devices = [
       ...DEFAULT_DEVICES.map((d) => ({ ...d, type: "c", fileMode: 0o666, uid: 0, gid: 0 })),
       ...(this.spec.linux?.devices ?? []).map((d) => ({
@@ -991,6 +1051,7 @@ class InitBuilder {
     }
     const gids = user.additionalGids ?? [];
     this.call("setgroups", SYS.setgroups, [gids.length, gidArray(gids)], {
+      ...(this.o.setgroupsDenied && gids.length === 0 ? { ok: [E.EPERM] } : {}),
       subject: `process.user.additionalGids ${JSON.stringify(gids)}`,
     });
     this.call("setresgid", SYS.setresgid, [user.gid, user.gid, user.gid], {

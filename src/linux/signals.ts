@@ -83,3 +83,12 @@ export function ignoredSignals(): number[] {
   for (let i = 1; i <= 64; i++) if (mask & (1n << BigInt(i - 1))) out.push(i);
   return out;
 }
+
+/**
+ * Every signal whose disposition can be changed (all but SIGKILL and SIGSTOP). A container's
+ * process sets each back to SIG_DFL before execve: what the process that cloned it ignored
+ * (Deno ignores SIGPIPE) never reaches the container, and the program does not depend on which
+ * runts process builds it (`debug plan` prints what the sandbox process runs).
+ */
+export const CATCHABLE_SIGNALS: readonly number[] = Array.from({ length: 64 }, (_, i) => i + 1)
+  .filter((s) => s !== SIGKILL && s !== 19);

@@ -10,6 +10,7 @@
  * @module
  */
 import type { Spec } from "../oci/spec.ts";
+import type { GuestRun } from "../kvm/machine.ts";
 
 /** Create a container in the sandbox; its init waits for Start. fds: stdin, stdout, stderr, p0.. */
 export const CREATE = "containerManager.Create";
@@ -23,6 +24,8 @@ export const EXECUTE_ASYNC = "containerManager.ExecuteAsync";
 export const DEBUG_STACKS = "debug.Stacks";
 /** Kill a container and forget it; the sandbox exits when it has no container left. */
 export const DESTROY = "containerManager.Destroy";
+/** Run a built-in KVM guest on the /dev/kvm fd sent as "kvm" (`runts debug kvm`). */
+export const KVM_RUN_GUEST = "kvm.RunGuest";
 
 /** Arguments of CREATE. */
 export interface CreateArgs {
@@ -56,6 +59,8 @@ export interface ExecuteAsyncArgs {
   id: string;
   spec: Spec;
   preserveFds: number;
+  /** cgroup.procs files to join instead of the init's cgroups (`exec --cgroup`). */
+  cgroupProcs?: string[];
 }
 
 /** Result of DEBUG_STACKS. */
@@ -77,7 +82,17 @@ export interface Methods {
   [EXECUTE_ASYNC]: { args: ExecuteAsyncArgs; result: CreateResult };
   [DEBUG_STACKS]: { args: Empty; result: StacksResult };
   [DESTROY]: { args: IdArgs; result: Empty };
+  [KVM_RUN_GUEST]: { args: KvmRunGuestArgs; result: KvmRunGuestResult };
 }
 
 /** A method name. */
 export type Method = keyof Methods;
+/** Arguments of KVM_RUN_GUEST (fds: kvm, the caller's checked /dev/kvm). */
+export interface KvmRunGuestArgs {
+  guest: string;
+  memoryBytes?: number;
+  timeoutMs?: number;
+  count?: number;
+}
+/** Result of KVM_RUN_GUEST. */
+export type KvmRunGuestResult = GuestRun;

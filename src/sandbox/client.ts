@@ -14,6 +14,8 @@ export interface ProcessFds {
   preserve: number[];
   /** The pty's end that goes to the console socket, when there is one. */
   console?: number;
+  /** The checked /dev/kvm fd (platform kvm). */
+  kvm?: number;
 }
 
 /** The fds of a process as the server names them. */
@@ -21,6 +23,7 @@ function namedFds(f: ProcessFds): Record<string, number> {
   const fds: Record<string, number> = { stdin: f.stdio[0], stdout: f.stdio[1], stderr: f.stdio[2] };
   f.preserve.forEach((fd, i) => (fds[`p${i}`] = fd));
   if (f.console !== undefined) fds.console = f.console;
+  if (f.kvm !== undefined) fds.kvm = f.kvm;
   return fds;
 }
 
@@ -91,6 +94,11 @@ export class SandboxClient {
   /** The sandbox process's stack, fds and containers. */
   stacks(): Promise<M.StacksResult> {
     return this.#call(M.DEBUG_STACKS, {});
+  }
+
+  /** Runs a built-in KVM guest on the checked /dev/kvm fd `kvm` (`runts debug kvm`). */
+  runGuest(arg: M.KvmRunGuestArgs, kvm: number): Promise<M.KvmRunGuestResult> {
+    return this.#call(M.KVM_RUN_GUEST, arg, { kvm });
   }
 
   /** Kills a container and forgets it; the sandbox exits when none is left. */

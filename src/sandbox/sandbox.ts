@@ -40,6 +40,8 @@ export interface StartSandboxOptions {
    * there and then, so that no moment leaves a sandbox process nobody knows of.
    */
   onSpawned?: (sb: SandboxProcess) => void;
+  /** Pass --systemd-cgroup. */
+  systemdCgroup?: boolean;
 }
 
 /** V8 flags for the long-lived sandbox process: a small heap. */
@@ -87,6 +89,7 @@ export async function startSandbox(o: StartSandboxOptions): Promise<SandboxProce
     "--root",
     o.root,
     ...(o.debug ? ["--debug"] : []),
+    ...(o.systemdCgroup ? ["--systemd-cgroup"] : []),
     "boot",
     ...(o.id === undefined
       ? [`--spare=${o.spareSocket ?? ""}`]

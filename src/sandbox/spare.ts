@@ -38,10 +38,16 @@ export function spareIdleMs(): number {
   return Number.isInteger(v) && v > 0 ? v : 30_000;
 }
 
+/** What a sandbox process is started with beside its id (--debug, --systemd-cgroup). */
+export interface SpareFlags {
+  debug: boolean;
+  systemdCgroup?: boolean;
+}
+
 /** FNV-1a of what a sandbox process started by this command would inherit. */
-export function spareKey(debug: boolean): string {
+export function spareKey(f: SpareFlags): string {
   const env = Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`).sort();
-  const s = JSON.stringify([selfArgv([]), debug, env]);
+  const s = JSON.stringify([selfArgv([]), f.debug, f.systemdCgroup === true, env]);
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
@@ -94,7 +100,7 @@ export function adoptSpare(
  * Starts a spare for `root` unless one made for `key` already waits. Best effort: a spare that
  * cannot start only means the next create starts its own sandbox process.
  */
-export async function startSpare(root: string, key: string, debug: boolean): Promise<void> {
+export async function startSpare(root: string, key: string, f: SpareFlags): Promise<void> {
   if (spares(root, key).length > 0) return;
   const tmp = join(root, `${PREFIX}tmp-${Deno.pid}.sock`);
   let fd = -1;
@@ -106,7 +112,8 @@ export async function startSpare(root: string, key: string, debug: boolean): Pro
       spareSocket: tmp,
       listenFd: fd,
       logPath: "/dev/null",
-      debug,
+      debug: f.debug,
+      systemdCgroup: f.systemdCgroup === true,
     });
     Deno.renameSync(tmp, join(root, `${PREFIX}${sb.pid}-${sb.startTime}-${key}.sock`));
   } catch {

@@ -84,7 +84,10 @@ Deno.test({
       // args[0] is looked up in PATH: the last execve is the one that exists, /bin/sleep.
       const execs = steps.filter((l) => l.includes("execve("));
       assert(execs.length > 0, "no execve");
-      assertMatch(execs.at(-1)!, /execve\("\/bin\/sleep", \["sleep","5"\]/);
+      assertMatch(
+        execs.at(-1)!,
+        /execve\("\/proc\/self\/fd\/\d+", \["\/bin\/sleep","sleep","5"\].*through the exec stub/,
+      );
       assert(pos("## process") < lines.indexOf(execs.at(-1)!), "execve after the process phase");
       // One move_mount per spec mount, naming its destination.
       const moves = steps.filter((l) => l.includes("move_mount("));
@@ -102,6 +105,48 @@ Deno.test({
     } finally {
       await b.cleanup();
     }
+  },
+});
+
+Deno.test({
+  name: "debug plan prints exactly the program create runs (exec stub, seccomp, hook sync)",
+  ...opts,
+  async fn() {
+    const b = await makeBundle({
+      args: ["sleep", "5"],
+      mutate(s) {
+        s.linux.seccomp = {
+          defaultAction: "SCMP_ACT_ALLOW",
+          architectures: ["SCMP_ARCH_X86_64"],
+          syscalls: [{ names: ["mkdirat"], action: "SCMP_ACT_ERRNO" }],
+        };
+        s.hooks = { createRuntime: [{ path: "/bin/true" }] };
+      },
+    });
+    const id = `plan-${Deno.pid}`;
+    try {
+      const plan = await runts(["debug", "plan", b.dir], { root });
+      assertEquals([plan.code, plan.stderr], [0, ""]);
+      const printed = plan.stdout.trimEnd().split("\n").filter((l) => !l.startsWith("# "));
+      // With --debug the sandbox process logs the program it runs, line by line.
+      const c = await runts(["--debug", "create", "-b", b.dir, id], { root });
+      assertEquals(c.code, 0, c.stderr);
+      // Lines of runc's log form: time="..." level=debug msg="init plan: ...".
+      const ran = Deno.readTextFileSync(`${root}/${id}/sandbox.log`).split("\n")
+        .map((l) => /level=debug msg=(".*")$/.exec(l)?.[1])
+        .filter((m): m is string => m !== undefined)
+        .map((m) => JSON.parse(m) as string)
+        .filter((m) => m.startsWith("init plan: "))
+        .map((m) => m.slice("init plan: ".length));
+      assertEquals(printed, ran);
+      assert(ran.some((l) => l.includes("seccomp(")), "no seccomp step");
+      assert(ran.some((l) => l.includes("through the exec stub")), "no exec stub");
+      assert(ran.some((l) => l.includes("waiting for the create hooks")), "no hook sync");
+    } finally {
+      await deleteForce(id);
+      await b.cleanup();
+    }
+    assertEquals(await leftovers(root), NOTHING);
   },
 });
 

@@ -142,7 +142,7 @@ Deno.test({
       assertEquals(s.status, "stopped");
       const k2 = await runts(["kill", id, "KILL"], { root });
       assertEquals(k2.code, 1);
-      assertStringIncludes(k2.stderr, `cannot kill container "${id}": it is stopped`);
+      assertStringIncludes(k2.stderr, "container not running");
 
       const d = await runts(["delete", id], { root });
       assertEquals([d.code, d.stderr], [0, ""]);
