@@ -124,6 +124,8 @@ export interface InitOptions {
 /** A free fd number in the child: every fd the child uses is at HIGH_FD (64) or above. */
 export const SCRATCH_FD = 63;
 const SECCOMP_SET_MODE_FILTER = 1;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
 const TIOCSPTLCK = 0x40045431;
 const TIOCGPTPEER = 0x5441;
 const TIOCSCTTY = 0x540e;
@@ -835,8 +837,22 @@ class InitBuilder {
     }
     const cwd = proc.cwd ?? "/";
     this.call("chdir", SYS.chdir, [cwd], { subject: `process.cwd ${JSON.stringify(cwd)}` });
+    this.stdio();
+    this.closeOnExec();
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
     // capabilities are dropped (runc's order); with it, as the very last step.
+    //
+    // The filter is the container's, written for its program, not for runts: every call runts
+    // makes after loading it must work under a profile that does not know it. With the early
+    // filter those calls are: prctl(PR_CAPBSET_DROP, PR_SET_KEEPCAPS, PR_CAP_AMBIENT,
+    // PR_SET_NO_NEW_PRIVS), setgroups, setresgid, setresuid, capset (the credentials: a
+    // profile that denies them cannot run a container at all, as with runc), umask,
+    // rt_sigaction, rt_sigprocmask, faccessat (the executable check), write (the ready and
+    // error reports) and read (the wait for start) on pipes, openat/write/close of the LSM
+    // exec label, the listener hand-over (dup2, write, read, close) and execve/execveat. Both
+    // filters: dup2/write/read/close of the listener hand-over, then faccessat and the execve.
+    // close_range, which older profiles do not know (EPERM) and old kernels lack (ENOSYS), is
+    // done above, before any filter, and falls back to fcntl when refused anyway.
     const earlySeccomp = this.o.seccomp !== undefined && !proc.noNewPrivileges;
     if (earlySeccomp) this.loadSeccomp(this.o.seccomp!);
     this.credentials();
@@ -859,7 +875,6 @@ class InitBuilder {
     const env = proc.env ?? [];
     const candidates = executableCandidates(proc.args?.[0] ?? "", env);
     this.exeCheck(candidates, proc.args?.[0] ?? "");
-    this.stdio();
     this.call("write", SYS.write, [REPORT_FD, u64s(0xffff_ffff_ffff_ffffn, 0n), 16], {
       subject: "ready report",
     });
@@ -869,11 +884,6 @@ class InitBuilder {
         subject: "waiting for start",
       });
     }
-    this.call("close_range", SYS.close_range, [
-      3 + (this.o.preserveFds?.length ?? 0),
-      0xffffffff,
-      CLOSE_RANGE_CLOEXEC,
-    ]);
     if (this.o.execLabel !== undefined) {
       const { file, value } = this.o.execLabel;
       const fd = this.call("openat", SYS.openat, [AT_FDCWD, file, O.WRONLY | O.CLOEXEC, 0], {
@@ -938,6 +948,38 @@ class InitBuilder {
       }
       if (!last) this.p.label(next);
     });
+  }
+
+  /**
+   * Marks every fd above stdio and the preserved ones close-on-exec. close_range is refused
+   * where a seccomp filter the runtime runs under predates it (EPERM) or the kernel lacks it
+   * (ENOSYS): then each fd this program holds is marked with fcntl instead (the fds it opens
+   * itself are opened close-on-exec).
+   */
+  closeOnExec(): void {
+    const done = "cloexec-done";
+    this.call("close_range", SYS.close_range, [
+      3 + (this.o.preserveFds?.length ?? 0),
+      0xffffffff,
+      CLOSE_RANGE_CLOEXEC,
+    ], { ok: [E.EPERM, E.ENOSYS], onOkGoto: done, subject: "the runtime's fds (close-on-exec)" });
+    const held = new Set<number>([
+      this.o.ctlFd,
+      ...Object.values(this.o.nsFds ?? {}),
+      ...this.o.stdio,
+      ...(this.o.preserveFds ?? []),
+      ...(this.o.consoleFd !== undefined ? [this.o.consoleFd] : []),
+      ...(this.o.exec !== undefined ? [this.o.exec.pidfd] : []),
+      ...(this.o.execStubFd !== undefined ? [this.o.execStubFd] : []),
+    ]);
+    const first = 3 + (this.o.preserveFds?.length ?? 0);
+    for (const fd of [...held].filter((fd) => fd >= first).sort((a, b) => a - b)) {
+      this.call("fcntl", SYS.fcntl, [fd, F_SETFD, FD_CLOEXEC], {
+        ok: [E.EBADF],
+        subject: `fd ${fd} (close-on-exec)`,
+      });
+    }
+    this.p.label(done);
   }
 
   /** seccomp(SECCOMP_SET_MODE_FILTER): the last step before execve, which it must allow. */
