@@ -32,6 +32,7 @@ import type { OciState } from "../oci/state.ts";
 import { cgroupLayout, cgroupProcsOf } from "./cgroup_mounts.ts";
 import { containerPlace, runHooks } from "./hooks.ts";
 import { compileSeccomp } from "./seccomp.ts";
+import { mountOf, parseMountinfo, procSysOutside } from "./mountinfo.ts";
 import { startTime } from "./procs.ts";
 import { NS_FLAG } from "./consts.ts";
 import { buildInitProgram, type NsType, SCRATCH_FD } from "./init_program.ts";
@@ -305,6 +306,32 @@ export function execLabelOption(spec: Spec): { execLabel?: { file: string; value
   return {};
 }
 
+/** What the program needs to know of the host's mounts around the rootfs. */
+function rootfsMounts(
+  rootfs: string,
+  noPivot: boolean,
+): { rootfsParent?: { path: string; shared: boolean }; hostProcSys?: string[] } {
+  let real = rootfs;
+  try {
+    real = Deno.realPathSync(rootfs);
+  } catch {
+    // a missing rootfs fails in the program, naming it
+  }
+  const mounts = parseMountinfo(Deno.readTextFileSync("/proc/self/mountinfo"));
+  const parent = mountOf(mounts, real);
+  return {
+    ...(parent !== undefined
+      ? {
+        rootfsParent: {
+          path: parent.mountPoint,
+          shared: parent.optional.some((f) => f.startsWith("shared:")),
+        },
+      }
+      : {}),
+    ...(noPivot ? { hostProcSys: procSysOutside(mounts, real) } : {}),
+  };
+}
+
 /** Creates a container init: clone, id maps, and the wait for its "created" report. */
 export async function createInit(o: CreateInitOptions): Promise<Init> {
   checkUnsupported(o.spec);
@@ -354,6 +381,7 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       waitAtStart: (o.cgroupProcs?.length ?? 0) > 0,
       ...execLabelOption(o.spec),
       execStubFd: high(execStubFd(), false),
+      ...rootfsMounts(o.rootfs, o.noPivot ?? false),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
     if (pidNsJoin !== undefined) {

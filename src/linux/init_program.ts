@@ -119,6 +119,19 @@ export interface InitOptions {
    * through it, never straight from this (the runtime's) image.
    */
   execStubFd?: number;
+  /**
+   * The host mount that holds the rootfs, and whether it is shared: a shared parent is made
+   * private in the container's mount namespace before the rootfs is bound on itself (or the
+   * bind would propagate out, and pivot_root refuses a shared parent).
+   */
+  rootfsParent?: { path: string; shared: boolean };
+  /**
+   * Whole proc and sysfs mounts of the host outside the rootfs. With noPivot they stay in the
+   * container's mount namespace under the chroot, and the kernel lets a process with
+   * CAP_SYS_ADMIN mount a fresh proc over the masked one while they are visible: they are
+   * unmounted (or covered) first.
+   */
+  hostProcSys?: string[];
 }
 
 /** A free fd number in the child: every fd the child uses is at HIGH_FD (64) or above. */
@@ -354,13 +367,24 @@ class InitBuilder {
   prepareRoot(): Ref {
     const rootfs = this.o.rootfs;
     const q = JSON.stringify(rootfs);
-    this.call("mount", SYS.mount, [
-      null,
-      "/",
-      null,
-      BigInt(rootPropagationFlags(this.spec.linux?.rootfsPropagation)),
-      null,
-    ], { subject: '"/" propagation' });
+    const flags = rootPropagationFlags(this.spec.linux?.rootfsPropagation);
+    this.call("mount", SYS.mount, [null, "/", null, BigInt(flags), null], {
+      subject: '"/" propagation',
+    });
+    // Shared propagation (asked for, or the host's kept by a non-recursive value) on the mount
+    // holding the rootfs: made private, as pivot_root needs and so that nothing mounted under
+    // the rootfs reaches the host. The rootfs gets the asked propagation once it is "/".
+    const parent = this.o.rootfsParent;
+    const sharedAsked = (flags & MS.SHARED) !== 0;
+    const recursive = (flags & MS.REC) !== 0;
+    if (
+      parent !== undefined &&
+      (sharedAsked || (!recursive && parent.shared && parent.path !== "/"))
+    ) {
+      this.call("mount", SYS.mount, [null, parent.path, null, MS.PRIVATE, null], {
+        subject: `${JSON.stringify(parent.path)} private (the mount holding the rootfs)`,
+      });
+    }
     this.call("mount", SYS.mount, [rootfs, rootfs, null, MS.BIND | MS.REC, null], {
       subject: `bind ${q} on itself`,
     });
@@ -641,6 +665,7 @@ class InitBuilder {
   enterRoot(root: Ref): void {
     this.call("fchdir", SYS.fchdir, [root], { subject: "rootfs" });
     if (this.o.noPivot) {
+      this.hideHostProcSys();
       this.call("mount", SYS.mount, [this.o.rootfs, "/", null, MS.MOVE, null], {
         subject: "rootfs onto /",
       });
@@ -653,6 +678,39 @@ class InitBuilder {
       this.call("umount2", SYS.umount2, [".", MNT_DETACH], { subject: "old root" });
     }
     this.call("chdir", SYS.chdir, ["/"]);
+    const asked = this.spec.linux?.rootfsPropagation;
+    if (asked !== undefined && asked !== "") {
+      this.call("mount", SYS.mount, [null, "/", null, BigInt(rootPropagationFlags(asked)), null], {
+        subject: `linux.rootfsPropagation ${JSON.stringify(asked)}`,
+      });
+    }
+  }
+
+  /**
+   * The host's proc and sysfs mounts (outside the rootfs) are unmounted from the container's
+   * mount namespace before the chroot of noPivot, or covered with an empty tmpfs where they
+   * cannot be: while one is visible the kernel allows a fresh proc/sysfs mount, which would
+   * undo maskedPaths.
+   */
+  hideHostProcSys(): void {
+    for (const path of this.o.hostProcSys ?? []) {
+      const q = JSON.stringify(path);
+      const next = `hidden:${path}`;
+      this.call("mount", SYS.mount, [null, path, null, MS.SLAVE | MS.REC, null], {
+        ok: [E.ENOENT, E.EINVAL],
+        onErrGoto: next,
+        subject: `host ${q} propagation`,
+      });
+      this.call("umount2", SYS.umount2, [path, MNT_DETACH], {
+        ok: [E.EINVAL, E.EPERM],
+        onOkGoto: next,
+        subject: `host ${q}`,
+      });
+      this.call("mount", SYS.mount, ["tmpfs", path, "tmpfs", 0, null], {
+        subject: `tmpfs over host ${q}`,
+      });
+      this.p.label(next);
+    }
   }
 
   maskAndReadonly(): void {

@@ -62,3 +62,49 @@ for (const errno of [1, 38]) {
     },
   });
 }
+
+Deno.test({
+  name: 'runts run: rootfsPropagation "shared" starts, and the container\'s "/" is shared',
+  ...opts,
+  async fn() {
+    const r = await sh(
+      "shared",
+      "awk '$5 == \"/\" { print $7 }' /proc/self/mountinfo | cut -d: -f1",
+      (s) => s.linux.rootfsPropagation = "shared",
+    );
+    assertEquals(r.stderr, "");
+    assertEquals(r.stdout, "shared\n");
+    assertEquals(r.code, 0);
+    assertEquals(await leftovers(root), NOTHING);
+  },
+});
+
+Deno.test({
+  name: "runts run --no-pivot: CAP_SYS_ADMIN in a nested user namespace cannot mount a fresh proc",
+  ...opts,
+  async fn() {
+    // In a user namespace of its own the container's mounts are locked, so the kernel allows a
+    // new proc only while a whole one is visible in the mount namespace: the host's /proc,
+    // left under the chroot of --no-pivot unless runts hides it.
+    const r = await sh(
+      "nopivot",
+      "unshare -mrpf sh -c 'mount -t proc none /proc 2>&1; echo status=$?'",
+      (s) => {
+        for (const set of ["bounding", "effective", "permitted"] as const) {
+          // CAP_SETFCAP: mapping uid 0 of the parent namespace needs it
+          s.process.capabilities![set]!.push(
+            "CAP_SYS_ADMIN",
+            "CAP_SETUID",
+            "CAP_SETGID",
+            "CAP_SETFCAP",
+          );
+        }
+      },
+      ["--no-pivot"],
+    );
+    assertEquals(r.stderr, "");
+    assertEquals(r.stdout, "mount: permission denied (are you root?)\nstatus=1\n");
+    assertEquals(r.code, 0);
+    assertEquals(await leftovers(root), NOTHING);
+  },
+});
