@@ -32,6 +32,7 @@ import type { OciState } from "../oci/state.ts";
 import { cgroupLayout, cgroupProcsOf } from "./cgroup_mounts.ts";
 import { containerPlace, runHooks } from "./hooks.ts";
 import { compileSeccomp } from "./seccomp.ts";
+import { checkCapabilities, kernelLastCap } from "./capabilities.ts";
 import { mountOf, parseMountinfo, procSysOutside } from "./mountinfo.ts";
 import { startTime } from "./procs.ts";
 import { NS_FLAG } from "./consts.ts";
@@ -232,6 +233,7 @@ function checkUnsupported(spec: Spec): void {
     throw new Error("linux.intelRdt: Intel RDT is not supported by runts");
   }
   checkSysctls(spec);
+  for (const w of checkCapabilities(spec, kernelLastCap())) console.error(`runts: warning: ${w}`);
 }
 
 const IPC_SYSCTLS = new Set([
@@ -382,6 +384,7 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       ...execLabelOption(o.spec),
       execStubFd: high(execStubFd(), false),
       ...rootfsMounts(o.rootfs, o.noPivot ?? false),
+      lastCap: kernelLastCap(),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
     if (pidNsJoin !== undefined) {
@@ -549,6 +552,7 @@ export interface ExecOptions {
  * exec'd; throws with the failing step otherwise.
  */
 export async function execProcess(o: ExecOptions): Promise<Init> {
+  for (const w of checkCapabilities(o.spec, kernelLastCap())) console.error(`runts: warning: ${w}`);
   o = { ...o, spec: withHome(o.spec, `/proc/${o.initPid}/root`) };
   const pidfd = pidfdOpen(o.initPid);
   if (pidfd === undefined || startTime(o.initPid) !== o.initStartTime) {
@@ -580,6 +584,7 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
       ...seccompOption(o.spec),
       ...execLabelOption(o.spec),
       execStubFd: high(execStubFd()),
+      lastCap: kernelLastCap(),
       ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd) } : {}),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.

@@ -132,6 +132,8 @@ export interface InitOptions {
    * unmounted (or covered) first.
    */
   hostProcSys?: string[];
+  /** The kernel's highest capability number: capabilities above it are left out. */
+  lastCap?: number;
 }
 
 /** A free fd number in the child: every fd the child uses is at HIGH_FD (64) or above. */
@@ -254,6 +256,7 @@ class InitBuilder {
       this.sysctls();
     }
     if (this.o.consoleFd !== undefined) this.console(this.o.consoleFd, newNs.includes("mount"));
+    if (newNs.includes("mount")) this.readonlyAtLast();
 
     this.phase = "process";
     this.processSetup();
@@ -396,8 +399,11 @@ class InitBuilder {
     ], { subject: `rootfs ${q}` });
   }
 
-  /** Creates `dest` inside the root if missing (a directory, or a file) and opens it. */
-  target(root: Ref, dest: string, kind: "dir" | "file"): Ref {
+  /**
+   * Creates `dest` inside the root if missing (a directory, or a file) and opens it. `strict`
+   * (proc and sysfs): the destination must be a directory, reached without any symlink.
+   */
+  target(root: Ref, dest: string, kind: "dir" | "file", strict?: { fstype: string }): Ref {
     const comps = posix.normalize("/" + dest).split("/").filter((c) => c !== "" && c !== "..");
     let parent = root;
     for (let i = 0; i < comps.length; i++) {
@@ -412,6 +418,21 @@ class InitBuilder {
           subject,
         });
       }
+      if (strict !== undefined && i === comps.length - 1) {
+        const refusal = `filesystem ${JSON.stringify(strict.fstype)} must be mounted on an ` +
+          `ordinary directory: ${subject} in the rootfs is a symlink or not a directory`;
+        parent = this.call("openat2", SYS.openat2, [
+          root,
+          rel,
+          openHow(
+            O.PATH | O.CLOEXEC | O.DIRECTORY | O.NOFOLLOW,
+            0,
+            RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS | RESOLVE.NO_SYMLINKS,
+          ),
+          OPEN_HOW_SIZE,
+        ], { subject, messages: { [E.ELOOP]: refusal, [E.ENOTDIR]: refusal } });
+        continue;
+      }
       parent = this.call("openat2", SYS.openat2, [
         root,
         rel,
@@ -422,13 +443,52 @@ class InitBuilder {
     return parent;
   }
 
+  /** Read-only mounts with mounts or devices to come beneath them, made read-only last. */
+  readonlyLater: string[] = [];
+
   mounts(root: Ref): void {
-    for (const m of this.spec.mounts ?? []) this.mount(root, m);
+    const mounts = this.spec.mounts ?? [];
+    mounts.forEach((m, i) => {
+      const opts = parseMountOptions(m.options ?? [], m.type);
+      const dest = posix.normalize(m.destination);
+      const beneath = (d: string) => posix.normalize(d).startsWith(dest === "/" ? "/" : dest + "/");
+      if (
+        opts.attrSet & MOUNT_ATTR.RDONLY && m.type !== "cgroup" &&
+        (dest === "/dev" || mounts.slice(i + 1).some((n) => beneath(n.destination)))
+      ) {
+        // Mounted writable, so that what comes beneath can be made; read-only at the end.
+        opts.attrSet &= ~MOUNT_ATTR.RDONLY;
+        this.readonlyLater.push(this.o.resolvePath?.(m.destination) ?? m.destination);
+      }
+      this.mount(root, m, opts);
+    });
   }
 
-  mount(root: Ref, m: Mount): void {
-    const opts = parseMountOptions(m.options ?? [], m.type);
-    const dest = this.o.resolvePath?.(m.destination) ?? m.destination;
+  /** The read-only mounts put off by mounts(), once everything under them is in place. */
+  readonlyAtLast(): void {
+    for (const dest of this.readonlyLater) {
+      const q = JSON.stringify(dest);
+      const fd = this.call("openat2", SYS.openat2, [
+        AT_FDCWD,
+        dest,
+        openHow(O.PATH | O.CLOEXEC | O.DIRECTORY, 0, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS),
+        OPEN_HOW_SIZE,
+      ], { subject: q });
+      this.call("mount_setattr", SYS.mount_setattr, [
+        fd,
+        "",
+        AT.EMPTY_PATH,
+        mountAttr(MOUNT_ATTR.RDONLY, 0, 0),
+        MOUNT_ATTR_SIZE,
+      ], { subject: `read-only ${q}` });
+    }
+  }
+
+  mount(root: Ref, m: Mount, opts = parseMountOptions(m.options ?? [], m.type)): void {
+    const type = m.type ?? "";
+    const strict = type === "proc" || type === "sysfs";
+    // proc and sysfs never follow a symlink at their destination (CVE-2019-19921).
+    const dest = strict ? m.destination : this.o.resolvePath?.(m.destination) ?? m.destination;
     const q = JSON.stringify(m.destination);
     if (opts.bind) {
       const source = m.source ?? "";
@@ -448,14 +508,26 @@ class InitBuilder {
           MOUNT_ATTR_SIZE,
         ], { subject: `options of ${q}` });
       }
+      this.recursiveAttrs(tree, opts, q);
       this.propagation(tree, opts.propagation, opts.propagationRecursive, q);
       this.moveMount(tree, tgt, q);
       return;
     }
-    const type = m.type ?? "";
     if (type === "cgroup") return this.cgroupMount(root, m, opts);
-    const tgt = this.target(root, dest, "dir");
+    const tgt = this.target(root, dest, "dir", strict ? { fstype: type } : undefined);
     this.newMount(tgt, type, m.source, opts, q);
+  }
+
+  /** "rro", "rnosuid"...: mount_setattr with AT_RECURSIVE, every submount included. */
+  recursiveAttrs(fd: Ref, opts: MountOptions, q: string): void {
+    if (opts.recAttrSet === 0 && opts.recAttrClr === 0) return;
+    this.call("mount_setattr", SYS.mount_setattr, [
+      fd,
+      "",
+      AT.EMPTY_PATH | AT.RECURSIVE,
+      mountAttr(opts.recAttrSet, opts.recAttrClr, 0),
+      MOUNT_ATTR_SIZE,
+    ], { subject: `recursive options of ${q}` });
   }
 
   /** fsopen + fsconfig + fsmount + move_mount of a filesystem onto an open target. */
@@ -486,6 +558,7 @@ class InitBuilder {
     const mnt = this.call("fsmount", SYS.fsmount, [fs, FSMOUNT_CLOEXEC, opts.attrSet], {
       subject: `${JSON.stringify(type)} on ${q}`,
     });
+    this.recursiveAttrs(mnt, opts, q);
     this.propagation(mnt, opts.propagation, opts.propagationRecursive, q);
     this.moveMount(mnt, tgt, q);
   }
@@ -802,6 +875,15 @@ class InitBuilder {
     const slave = this.call("ioctl", SYS.ioctl, [m, TIOCGPTPEER, O.RDWR | O.NOCTTY], {
       subject: "TIOCGPTPEER",
     });
+    // The terminal belongs to the process's user; its group stays what devpts gave it (the
+    // mount's gid=, the tty group), as with runc. EINVAL/EPERM: an id not mapped here.
+    const uid = this.spec.process?.user?.uid ?? 0;
+    if (uid !== 0) {
+      this.call("fchown", SYS.fchown, [slave, uid, -1], {
+        ok: [E.EINVAL, E.EPERM],
+        subject: `pty to process.user.uid ${uid}`,
+      });
+    }
     const size = this.spec.process?.consoleSize;
     if (size !== undefined) {
       this.call("ioctl", SYS.ioctl, [slave, TIOCSWINSZ, winsize(size.height, size.width)], {
@@ -1073,14 +1155,15 @@ class InitBuilder {
     const proc = this.spec.process!;
     const user = proc.user ?? { uid: 0, gid: 0 };
     const caps = proc.capabilities;
+    const last = this.o.lastCap ?? CAPS.length - 1;
     const mask = (names: string[] | undefined) =>
       (names ?? []).reduce((m, n) => {
         const i = CAPS.indexOf(n);
-        return i < 0 ? m : m | (1n << BigInt(i));
+        return i < 0 || i > last ? m : m | (1n << BigInt(i));
       }, 0n);
     if (caps !== undefined) {
       const bounding = mask(caps.bounding);
-      for (let i = 0; i < CAPS.length; i++) {
+      for (let i = 0; i <= last; i++) {
         if (bounding & (1n << BigInt(i))) continue;
         this.call("prctl", SYS.prctl, [PR.CAPBSET_DROP, i, 0, 0, 0], {
           ok: [E.EINVAL],
@@ -1108,7 +1191,7 @@ class InitBuilder {
       const ambient = caps.ambient ?? [];
       for (const name of ambient) {
         const i = CAPS.indexOf(name);
-        if (i < 0) continue;
+        if (i < 0 || i > last) continue;
         // Raising fails (EPERM) unless the capability is also inheritable: ignored, as runc.
         this.call("prctl", SYS.prctl, [PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, i, 0, 0], {
           ok: [E.EPERM],

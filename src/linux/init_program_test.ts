@@ -192,3 +192,14 @@ Deno.test("buildInitProgram() marks fds close-on-exec before the seccomp filter,
   const fallback = steps.slice(cr + 1, sc).filter((s) => s.name === "fcntl");
   assertEquals(fallback.map((s) => s.args[0]), [10n, 11n, 12n, 20n, 70n].map((imm) => ({ imm })));
 });
+
+Deno.test("parseMountOptions() reads recursive attributes (rro, rnosuid, rrw) apart", () => {
+  const o = parseMountOptions(["rbind", "ro", "rro", "rnosuid", "relatime"]);
+  assertEquals([o.recursive, o.attrSet !== 0, o.recAttrSet, o.recAttrClr], [
+    true,
+    true,
+    0x1 | 0x2,
+    0,
+  ]);
+  assertEquals(parseMountOptions(["rro", "rrw"]).recAttrSet, 0);
+});

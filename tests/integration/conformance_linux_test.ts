@@ -4,7 +4,7 @@
  * user namespace's reach, hooks, seccomp notify for exec'd processes, terminal ownership, and
  * the isolation checks (symlinked /proc, --no-pivot, recursive read-only, capability names).
  */
-import { assertEquals } from "../assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import { type BundleSpec, leftovers, makeBundle, newRoot, runts } from "./_helpers.ts";
 
 const root = Deno.uid() === 0 ? await newRoot() : "";
@@ -105,6 +105,144 @@ Deno.test({
     assertEquals(r.stderr, "");
     assertEquals(r.stdout, "mount: permission denied (are you root?)\nstatus=1\n");
     assertEquals(r.code, 0);
+    assertEquals(await leftovers(root), NOTHING);
+  },
+});
+
+Deno.test({
+  name: "runts run: a read-only /dev gets its devices and /dev/pts, then is read-only",
+  ...opts,
+  async fn() {
+    const r = await sh(
+      "rodev",
+      "touch /dev/x 2>&1; ls /dev/null /dev/pts/ptmx; " +
+        "awk '$5 == \"/dev\" { print $6 }' /proc/self/mountinfo | cut -d, -f1",
+      (s) => s.mounts.find((m) => m.destination === "/dev")!.options!.push("ro"),
+    );
+    assertEquals(r.stderr, "");
+    assertEquals(
+      r.stdout,
+      "touch: /dev/x: Read-only file system\n/dev/null\n/dev/pts/ptmx\nro\n",
+    );
+    assertEquals(r.code, 0);
+    assertEquals(await leftovers(root), NOTHING);
+  },
+});
+
+Deno.test({
+  name: "runts run: rro makes a bind mount and every submount read-only",
+  ...opts,
+  async fn(t) {
+    const src = await Deno.makeTempDir({ prefix: "runts-rro-" });
+    await Deno.mkdir(`${src}/sub`);
+    const m = await new Deno.Command("mount", { args: ["-t", "tmpfs", "tmpfs", `${src}/sub`] })
+      .output();
+    assert(m.success, new TextDecoder().decode(m.stderr));
+    try {
+      const cases: [string[], string][] = [
+        [["rbind", "rro"], "ro ro"],
+        [["rbind", "ro", "rro"], "ro ro"],
+        [["rbind", "ro"], "ro rw"],
+      ];
+      for (const [options, want] of cases) {
+        await t.step(options.join(","), async () => {
+          const r = await sh(
+            "rro",
+            "awk '$5 ~ /^\\/mnt/ { print $6 }' /proc/self/mountinfo | cut -d, -f1 | tr '\\n' ' '",
+            (s) => s.mounts.push({ destination: "/mnt", type: "bind", source: src, options }),
+          );
+          assertEquals([r.stderr, r.stdout.trim(), r.code], ["", want, 0]);
+        });
+      }
+      await t.step("rro on a tmpfs", async () => {
+        const r = await sh(
+          "rro-tmpfs",
+          "touch /mnt/x 2>&1",
+          (s) =>
+            s.mounts.push({
+              destination: "/mnt",
+              type: "tmpfs",
+              source: "tmpfs",
+              options: ["rro"],
+            }),
+        );
+        assertEquals([r.stderr, r.stdout, r.code], [
+          "",
+          "touch: /mnt/x: Read-only file system\n",
+          1,
+        ]);
+      });
+    } finally {
+      await new Deno.Command("umount", { args: [`${src}/sub`] }).output();
+      await Deno.remove(src, { recursive: true });
+    }
+    assertEquals(await leftovers(root), NOTHING);
+  },
+});
+
+for (const dir of ["proc", "sys"]) {
+  Deno.test({
+    name: `runts run: a rootfs whose /${dir} is a symlink is refused, not followed`,
+    ...opts,
+    async fn() {
+      const r = await sh("symlink-" + dir, "true", () => {}, [], async (b) => {
+        await Deno.remove(`${b}/rootfs/${dir}`, { recursive: true });
+        await Deno.mkdir(`${b}/rootfs/elsewhere`);
+        await Deno.symlink("/elsewhere", `${b}/rootfs/${dir}`);
+      });
+      const fs = dir === "proc" ? "proc" : "sysfs";
+      assertEquals(r.stdout, "");
+      assertStringIncludes(
+        r.stderr,
+        `filesystem "${fs}" must be mounted on an ordinary directory: "/${dir}" in the rootfs ` +
+          "is a symlink or not a directory",
+      );
+      assertEquals(r.code, 1);
+      assertEquals(await leftovers(root), NOTHING);
+    },
+  });
+}
+
+Deno.test({
+  name: "runts run: an unknown capability name is refused, naming it",
+  ...opts,
+  async fn() {
+    const r = await sh(
+      "cap-test",
+      "true",
+      (s) => s.process.capabilities!.bounding!.push("CAP_TEST"),
+    );
+    assertEquals(r.stdout, "");
+    assertStringIncludes(r.stderr, 'process.capabilities: unknown capability "CAP_TEST"');
+    assertEquals(r.code, 1);
+    assertEquals(await leftovers(root), NOTHING);
+  },
+});
+
+Deno.test({
+  name: "runts run and exec: the pty of a terminal process belongs to process.user's uid",
+  ...opts,
+  async fn() {
+    const script = 'stat -c %u:%g "$(readlink /proc/self/fd/0)"';
+    const user = (s: BundleSpec) => {
+      s.process.terminal = true;
+      s.process.user = { uid: 1000, gid: 1000 };
+    };
+    const r = await sh("tty-owner", script, user);
+    // the group stays the devpts mount's gid=5 (tty), as with runc
+    assertEquals([r.stderr, r.stdout, r.code], ["", "1000:5\r\n", 0]);
+
+    const b = await makeBundle({ args: ["sleep", "60"] });
+    const id = uniq("tty-owner-exec");
+    try {
+      const d = await runts(["run", "-d", "-b", b.dir, id], { root });
+      assertEquals([d.code, d.stderr], [0, ""]);
+      const e = await runts(["exec", "-t", "-u", "1000:1000", id, "sh", "-c", script], { root });
+      assertEquals([e.stderr, e.stdout, e.code], ["", "1000:5\r\n", 0]);
+    } finally {
+      await runts(["delete", "--force", id], { root });
+      await b.cleanup();
+    }
     assertEquals(await leftovers(root), NOTHING);
   },
 });
