@@ -11,7 +11,7 @@ import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
 import { mark } from "../trace.ts";
 import { resourcesWithDevices } from "../linux/device_rules.ts";
 import { containerPlace, runHooks } from "../linux/hooks.ts";
-import { listenerPayload, sendListener } from "../linux/listener.ts";
+import { listenerSender } from "../linux/listener.ts";
 import { OCI_VERSION } from "../oci/default_spec.ts";
 import type { Spec } from "../oci/spec.ts";
 import type { OciState } from "../oci/state.ts";
@@ -25,25 +25,8 @@ const POD_NAMESPACES: [string, string][] = [
 ];
 
 /** Sends a seccomp listener fd to linux.seccomp.listenerPath with the process state. */
-function listenerSender(
-  o: ManagerCreateOptions,
-  spec: Spec,
-): ((fd: number, pid: number) => void) | undefined {
-  const listenerPath = spec.linux?.seccomp?.listenerPath;
-  if (!listenerPath) return undefined;
-  return (fd, pid) =>
-    sendListener(
-      listenerPath,
-      fd,
-      listenerPayload(pid, {
-        ociVersion: OCI_VERSION,
-        id: o.id,
-        status: "creating",
-        pid,
-        bundle: o.bundle,
-        annotations: spec.annotations ?? {},
-      }, spec.linux?.seccomp?.listenerMetadata ?? ""),
-    );
+function listenerOf(o: ManagerCreateOptions, spec: Spec) {
+  return listenerSender(spec, { id: o.id, bundle: o.bundle, status: "creating" });
 }
 
 /** What the manager keeps per container. */
@@ -98,7 +81,7 @@ export class ContainerManager {
       cgroup.create();
       cgroup.apply(resourcesWithDevices(spec));
       mark("boot: cgroup ready");
-      init = await this.#createInit(o, spec, cgroup.procsFiles(), listenerSender(o, spec));
+      init = await this.#createInit(o, spec, cgroup.procsFiles(), listenerOf(o, spec));
     } catch (e) {
       await cgroup.destroy().catch(() => {});
       throw e;
@@ -128,7 +111,7 @@ export class ContainerManager {
   }
 
   #finishCreate(o: ManagerCreateOptions, spec: Spec, init: Init, cgroup: CgroupManager): Init {
-    init.onListener = listenerSender(o, spec);
+    init.onListener = listenerOf(o, spec);
     const entry: Entry = {
       init,
       cgroup,
@@ -217,6 +200,7 @@ export class ContainerManager {
     const e = this.#get(id);
     const proc = await execProcess({
       ...o,
+      container: { id, bundle: e.bundle },
       initPid: e.init.pid,
       initStartTime: startTime(e.init.pid) ?? "",
     });

@@ -32,6 +32,7 @@ import type { OciState } from "../oci/state.ts";
 import { cgroupLayout, cgroupProcsOf } from "./cgroup_mounts.ts";
 import { containerPlace, runHooks } from "./hooks.ts";
 import { compileSeccomp } from "./seccomp.ts";
+import { listenerSender } from "./listener.ts";
 import { checkCapabilities, kernelLastCap } from "./capabilities.ts";
 import { mountOf, parseMountinfo, procSysOutside } from "./mountinfo.ts";
 import { startTime } from "./procs.ts";
@@ -544,6 +545,8 @@ export interface ExecOptions {
   cloneParent?: boolean;
   /** A connected console socket for process.terminal. */
   consoleFd?: number;
+  /** The container, for the state sent with a seccomp listener (linux.seccomp.listenerPath). */
+  container?: { id: string; bundle: string };
 }
 
 /**
@@ -606,6 +609,11 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
       report: spawned.reportFd,
       program: plan.program,
       own: !o.cloneParent,
+    });
+    proc.onListener = listenerSender(o.spec, {
+      id: o.container?.id ?? "",
+      bundle: o.container?.bundle ?? "",
+      status: "running",
     });
     try {
       joinCgroup(spawned.pid, cgroupProcsOf(o.initPid));

@@ -246,3 +246,132 @@ Deno.test({
     assertEquals(await leftovers(root), NOTHING);
   },
 });
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const PYTHON = ["/usr/bin/python3", "/usr/local/bin/python3"].find(exists);
+
+/** A seccomp agent: for each of N connections, prints one JSON line and closes the fd. */
+const AGENT = `
+import array, json, os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(4)
+print("listening", flush=True)
+for _ in range(int(sys.argv[2])):
+    c, _ = s.accept()
+    fds = array.array("i")
+    msg, anc, _, _ = c.recvmsg(1 << 16, socket.CMSG_LEN(16 * fds.itemsize))
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+    m = json.loads(msg)
+    links = [os.readlink("/proc/self/fd/%d" % fd) for fd in fds]
+    print(json.dumps({"links": links, "pid": m["pid"], "status": m["state"]["status"]}), flush=True)
+    for fd in fds: os.close(fd)
+    c.close()
+`;
+
+Deno.test({
+  name: "runts exec: a process under SCMP_ACT_NOTIFY sends its own listener to listenerPath",
+  ...opts,
+  ignore: opts.ignore || PYTHON === undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "runts-agent-" });
+    const sock = `${dir}/agent.sock`;
+    const agent = new Deno.Command(PYTHON!, {
+      args: ["-c", AGENT, sock, "3"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = agent.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    const readLine = async () => {
+      while (!text.includes("\n")) {
+        const { done, value } = await lines.read();
+        if (done) break;
+        text += value;
+      }
+      const i = text.indexOf("\n");
+      const line = text.slice(0, i);
+      text = text.slice(i + 1);
+      return line;
+    };
+    const b = await makeBundle({
+      args: ["sleep", "60"],
+      mutate(s) {
+        s.linux.seccomp = {
+          defaultAction: "SCMP_ACT_ALLOW",
+          listenerPath: sock,
+          syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_NOTIFY" }],
+        };
+      },
+    });
+    const id = uniq("notify-exec");
+    try {
+      assertEquals(await readLine(), "listening");
+      const d = await runts(["run", "-d", "-b", b.dir, id], { root });
+      assertEquals([d.code, d.stderr], [0, ""]);
+      const init = JSON.parse(await readLine());
+      assertEquals([init.links, init.status], [["anon_inode:seccomp notify"], "creating"]);
+      const e = await runts(["exec", id, "sh", "-c", "echo $$; mkdir /tmp/n 2>&1"], { root });
+      const execPid = Number(e.stdout.split("\n")[0]);
+      // A last message of our own: read instead of the exec's when that never came.
+      const c = await Deno.connect({ transport: "unix", path: sock });
+      await c.write(new TextEncoder().encode('{"pid": 0, "state": {"status": "test-end"}}'));
+      c.close();
+      const exec = JSON.parse(await readLine());
+      assertEquals(exec.links, ["anon_inode:seccomp notify"]);
+      assertEquals(exec.status, "running");
+      assert(exec.pid !== init.pid && Number.isInteger(exec.pid), JSON.stringify(exec));
+      // the agent closed the listener without answering: ENOSYS; the pid is the namespace's
+      assert(execPid > 1, e.stdout);
+      assertEquals(
+        e.stdout.split("\n")[1],
+        "mkdir: can't create directory '/tmp/n': Function not implemented",
+      );
+    } finally {
+      await runts(["delete", "--force", id], { root });
+      await b.cleanup();
+      try {
+        agent.kill("SIGKILL");
+      } catch {
+        // exited
+      }
+      await lines.cancel().catch(() => {});
+      await agent.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+    assertEquals(await leftovers(root), NOTHING);
+  },
+});
+
+Deno.test({
+  name: "runts run: a missing seccomp agent socket is an error naming listenerPath",
+  ...opts,
+  async fn() {
+    const sock = `/tmp/runts-no-agent-${Deno.pid}.sock`;
+    const r = await sh("notify-missing", "true", (s) => {
+      s.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        listenerPath: sock,
+        syscalls: [{ names: ["mkdirat"], action: "SCMP_ACT_NOTIFY" }],
+      };
+    });
+    assertEquals(r.stdout, "");
+    assertStringIncludes(
+      r.stderr,
+      `connect linux.seccomp.listenerPath "${sock}": ENOENT (No such file or directory)`,
+    );
+    assert(!r.stderr.includes("console-socket"), r.stderr);
+    assertEquals(r.code, 1);
+    assertEquals(await leftovers(root), NOTHING);
+  },
+});
