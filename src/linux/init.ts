@@ -8,7 +8,7 @@ import { CLONE, HIGH_FD, readReport, spawnProgram } from "../../ffi/clone.ts";
 import { readFileInRoot, resolveInRoot } from "../../ffi/fs.ts";
 import { execStubFd } from "../../ffi/memory.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
-import { sys } from "../../ffi/syscall.ts";
+import { cstr, sys } from "../../ffi/syscall.ts";
 import { errnoMessage, errnoName } from "../../ffi/errno.ts";
 import {
   closeFd,
@@ -36,7 +36,8 @@ import { listenerSender } from "./listener.ts";
 import { checkCapabilities, kernelLastCap } from "./capabilities.ts";
 import { mountOf, parseMountinfo, procSysOutside } from "./mountinfo.ts";
 import { startTime } from "./procs.ts";
-import { NS_FLAG } from "./consts.ts";
+import { AT, AT_FDCWD, NS_FLAG, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE } from "./consts.ts";
+import { parseMountOptions } from "./mount_options.ts";
 import { buildInitProgram, type NsType, SCRATCH_FD } from "./init_program.ts";
 
 const PHASES: Record<string, string> = {
@@ -186,6 +187,29 @@ function bindSourceKinds(spec: Spec): Record<string, "file" | "dir"> {
       // A missing source fails in open_tree with a message naming it.
     }
   }
+  return out;
+}
+
+/**
+ * With a new user namespace, bind sources are opened here (open_tree clones) while runts
+ * still has the host's credentials: the child, root of its namespace only, may be refused a
+ * source the host's root can reach (a 0700 directory). `keep` moves each fd where the child
+ * can use it. Joined mount namespaces resolve their sources there, in the child.
+ */
+function openBindSources(spec: Spec, keep: (fd: number) => number): Record<number, number> {
+  const ns = spec.linux?.namespaces ?? [];
+  const fresh = (t: string) => ns.some((n) => n.type === t && !n.path);
+  if (!fresh("user") || !fresh("mount")) return {};
+  const out: Record<number, number> = {};
+  (spec.mounts ?? []).forEach((m, i) => {
+    const opts = parseMountOptions(m.options ?? [], m.type);
+    if (!opts.bind) return;
+    const what = `bind source ${JSON.stringify(m.source ?? "")} for ${
+      JSON.stringify(m.destination)
+    }`;
+    const flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (opts.recursive ? AT.RECURSIVE : 0);
+    out[i] = keep(sys("open_tree", what, SYS.open_tree, AT_FDCWD, cstr(m.source ?? ""), flags));
+  });
   return out;
 }
 
@@ -386,6 +410,7 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       execStubFd: high(execStubFd(), false),
       ...rootfsMounts(o.rootfs, o.noPivot ?? false),
       lastCap: kernelLastCap(),
+      bindSourceFds: openBindSources(o.spec, (fd) => high(fd, true)),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
     if (pidNsJoin !== undefined) {

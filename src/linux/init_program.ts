@@ -134,6 +134,11 @@ export interface InitOptions {
   hostProcSys?: string[];
   /** The kernel's highest capability number: capabilities above it are left out. */
   lastCap?: number;
+  /**
+   * Bind sources already opened by the parent (open_tree clones, by index in spec.mounts): in
+   * a new user namespace the child may no longer reach a source the host's root can.
+   */
+  bindSourceFds?: Record<number, number>;
 }
 
 /** A free fd number in the child: every fd the child uses is at HIGH_FD (64) or above. */
@@ -460,7 +465,7 @@ class InitBuilder {
         opts.attrSet &= ~MOUNT_ATTR.RDONLY;
         this.readonlyLater.push(this.o.resolvePath?.(m.destination) ?? m.destination);
       }
-      this.mount(root, m, opts);
+      this.mount(root, m, opts, i);
     });
   }
 
@@ -484,7 +489,7 @@ class InitBuilder {
     }
   }
 
-  mount(root: Ref, m: Mount, opts = parseMountOptions(m.options ?? [], m.type)): void {
+  mount(root: Ref, m: Mount, opts = parseMountOptions(m.options ?? [], m.type), index = -1): void {
     const type = m.type ?? "";
     const strict = type === "proc" || type === "sysfs";
     // proc and sysfs never follow a symlink at their destination (CVE-2019-19921).
@@ -494,7 +499,7 @@ class InitBuilder {
       const source = m.source ?? "";
       const kind = this.o.bindSources?.[source] ?? "dir";
       const tgt = this.target(root, dest, kind);
-      const tree = this.call("open_tree", SYS.open_tree, [
+      const tree = this.o.bindSourceFds?.[index] ?? this.call("open_tree", SYS.open_tree, [
         AT_FDCWD,
         source,
         OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (opts.recursive ? AT.RECURSIVE : 0),
@@ -519,7 +524,7 @@ class InitBuilder {
   }
 
   /** "rro", "rnosuid"...: mount_setattr with AT_RECURSIVE, every submount included. */
-  recursiveAttrs(fd: Ref, opts: MountOptions, q: string): void {
+  recursiveAttrs(fd: Ref | number, opts: MountOptions, q: string): void {
     if (opts.recAttrSet === 0 && opts.recAttrClr === 0) return;
     this.call("mount_setattr", SYS.mount_setattr, [
       fd,
@@ -618,7 +623,7 @@ class InitBuilder {
     }
   }
 
-  propagation(fd: Ref, prop: number, recursive: boolean, q: string): void {
+  propagation(fd: Ref | number, prop: number, recursive: boolean, q: string): void {
     if (prop === 0) return;
     this.call("mount_setattr", SYS.mount_setattr, [
       fd,
@@ -629,7 +634,7 @@ class InitBuilder {
     ], { subject: `propagation of ${q}` });
   }
 
-  moveMount(from: Ref, to: Ref, q: string): void {
+  moveMount(from: Ref | number, to: Ref, q: string): void {
     this.call("move_mount", SYS.move_mount, [
       from,
       "",

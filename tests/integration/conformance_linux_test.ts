@@ -375,3 +375,33 @@ Deno.test({
     assertEquals(await leftovers(root), NOTHING);
   },
 });
+
+Deno.test({
+  name: "runts run: a bind source only the host's root can reach works in a user namespace",
+  ...opts,
+  async fn() {
+    const priv = await Deno.makeTempDir({ prefix: "runts-private-" });
+    await Deno.chmod(priv, 0o700);
+    // the source is readable by all, but under a directory only the host's root can enter
+    await Deno.mkdir(`${priv}/src`);
+    await Deno.chmod(`${priv}/src`, 0o755);
+    await Deno.writeTextFile(`${priv}/src/file`, "host-secret\n");
+    try {
+      const r = await sh("userns-bind", "cat /mnt/file", (s) => {
+        s.linux.namespaces.push({ type: "user" });
+        s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        s.mounts.push({
+          destination: "/mnt",
+          type: "bind",
+          source: `${priv}/src`,
+          options: ["rbind"],
+        });
+      });
+      assertEquals([r.stderr, r.stdout, r.code], ["", "host-secret\n", 0]);
+    } finally {
+      await Deno.remove(priv, { recursive: true });
+    }
+    assertEquals(await leftovers(root), NOTHING);
+  },
+});
