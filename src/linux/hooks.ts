@@ -45,6 +45,12 @@ export function hookProgram(
     p.call("setns", SYS.setns, [place.container.pidfd, place.container.nsFlags], {
       subject: "the container's namespaces",
     });
+    if (place.container.nsFlags & NS_FLAG.user) {
+      // In the container's user namespace the hook runs as its root, as the init does (the
+      // host's ids are not mapped there: tools like mount(8) refuse an unmapped uid).
+      p.call("setresgid", SYS.setresgid, [0, 0, 0], { subject: "root of the user namespace" });
+      p.call("setresuid", SYS.setresuid, [0, 0, 0], { subject: "root of the user namespace" });
+    }
   }
   p.call("dup2", SYS.dup2, [fds.stdin, 0]);
   p.call("dup2", SYS.dup2, [fds.out, 1]);

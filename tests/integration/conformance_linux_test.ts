@@ -405,3 +405,48 @@ Deno.test({
     assertEquals(await leftovers(root), NOTHING);
   },
 });
+
+for (const userns of [false, true]) {
+  Deno.test({
+    name: "runts run: a createContainer hook's bind mount into the rootfs is seen by the process" +
+      (userns ? " (user namespace)" : ""),
+    ...opts,
+    async fn() {
+      const src = await Deno.makeTempDir({ prefix: "runts-hooksrc-" });
+      await Deno.chmod(src, 0o755);
+      await Deno.writeTextFile(`${src}/file`, "from-the-hook\n");
+      try {
+        const r = await sh(
+          "hook-bind",
+          "cat /hooked/file",
+          (s) => {
+            s.hooks = {
+              createContainer: [{
+                path: "/bin/sh",
+                args: ["sh", "-c", `mount --bind ${src} "$ROOTFS/hooked"`],
+                env: ["PATH=/usr/bin:/bin"],
+              }],
+            };
+            if (userns) {
+              s.linux.namespaces.push({ type: "user" });
+              s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+              s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+            }
+          },
+          [],
+          async (dir) => {
+            await Deno.mkdir(`${dir}/rootfs/hooked`);
+            await Deno.chmod(dir, 0o755); // the rootfs reachable from the user namespace
+            const cfg = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+            cfg.hooks.createContainer[0].env.push(`ROOTFS=${dir}/rootfs`);
+            await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(cfg));
+          },
+        );
+        assertEquals([r.stderr, r.stdout, r.code], ["", "from-the-hook\n", 0]);
+      } finally {
+        await Deno.remove(src, { recursive: true });
+      }
+      assertEquals(await leftovers(root), NOTHING);
+    },
+  });
+}
