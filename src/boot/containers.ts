@@ -10,7 +10,7 @@ import { containerPids } from "../linux/procs.ts";
 import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
 import { mark } from "../trace.ts";
 import { resourcesWithDevices } from "../linux/device_rules.ts";
-import { containerPlace, runHooks } from "../linux/hooks.ts";
+import { runHooks, runPoststartHooks, startContainerPlace } from "../linux/hooks.ts";
 import { listenerSender } from "../linux/listener.ts";
 import { OCI_VERSION } from "../oci/default_spec.ts";
 import type { Spec } from "../oci/spec.ts";
@@ -163,9 +163,10 @@ export class ContainerManager {
 
   /**
    * Runs the startContainer hooks (in the container), releases the init into execve, then
-   * runs the poststart hooks; a failing poststart hook stops the container (runtime-spec 1.3).
+   * runs the poststart hooks; a failing poststart hook is a warning (runtime-spec: the
+   * lifecycle goes on).
    */
-  async start(id: string): Promise<void> {
+  async start(id: string): Promise<string[]> {
     const e = this.#get(id);
     const state = (status: OciState["status"]): OciState => ({
       ociVersion: OCI_VERSION,
@@ -180,19 +181,16 @@ export class ContainerManager {
         "startContainer",
         e.spec.hooks,
         state("created"),
-        containerPlace(e.init.pid, e.init.pidfd),
+        startContainerPlace(e.init.pid, e.init.pidfd, e.spec),
       );
     } catch (err) {
       pidfdSignal(e.init.pidfd, 9);
       throw err;
     }
     await e.init.start();
-    try {
-      await runHooks("poststart", e.spec.hooks, state("running"));
-    } catch (err) {
-      for (const pid of containerPids(e.init.pid).reverse()) killPid(pid, 9);
-      throw err;
-    }
+    const warnings: string[] = [];
+    await runPoststartHooks(e.spec.hooks, state("running"), (m) => warnings.push(m));
+    return warnings;
   }
 
   /** Starts a process in a running container; this process is its parent and reaps it. */

@@ -143,7 +143,8 @@ export interface InitOptions {
 
 /** A free fd number in the child: every fd the child uses is at HIGH_FD (64) or above. */
 export const SCRATCH_FD = 63;
-const SECCOMP_SET_MODE_FILTER = 1;
+/** seccomp(2) operation that loads a filter. */
+export const SECCOMP_SET_MODE_FILTER = 1;
 const F_SETFD = 2;
 const FD_CLOEXEC = 1;
 const TIOCSPTLCK = 0x40045431;
@@ -1130,14 +1131,7 @@ class InitBuilder {
   /** seccomp(SECCOMP_SET_MODE_FILTER): the last step before execve, which it must allow. */
   loadSeccomp(sc: { filter: Uint8Array; flags: number; notify?: boolean }): void {
     const filter = sc.filter;
-    const prog = new Blob(16 + filter.byteLength, (addr) => {
-      const b = new Uint8Array(16 + filter.byteLength);
-      const dv = new DataView(b.buffer);
-      dv.setUint16(0, filter.byteLength / 8, true);
-      dv.setBigUint64(8, addr + 16n, true);
-      b.set(filter, 16);
-      return b;
-    });
+    const prog = filterProg(filter);
     const listener = this.call("seccomp", SYS.seccomp, [SECCOMP_SET_MODE_FILTER, sc.flags, prog], {
       subject: `linux.seccomp (${filter.byteLength / 8} instructions)`,
     });
@@ -1231,6 +1225,18 @@ class InitBuilder {
       if (fd !== 3 + i) this.call("dup2", SYS.dup2, [fd, 3 + i], { subject: `preserved fd ${i}` });
     });
   }
+}
+
+/** A struct sock_fprog with its filter, as seccomp(SECCOMP_SET_MODE_FILTER) takes it. */
+export function filterProg(filter: Uint8Array): Blob {
+  return new Blob(16 + filter.byteLength, (addr) => {
+    const b = new Uint8Array(16 + filter.byteLength);
+    const dv = new DataView(b.buffer);
+    dv.setUint16(0, filter.byteLength / 8, true);
+    dv.setBigUint64(8, addr + 16n, true);
+    b.set(filter, 16);
+    return b;
+  });
 }
 
 /** The paths execve tries for args[0], in order (execvp's rules, with the process's PATH). */

@@ -450,3 +450,36 @@ for (const userns of [false, true]) {
     },
   });
 }
+
+Deno.test({
+  name: "runts run: startContainer hooks run under the container's seccomp filter",
+  ...opts,
+  async fn() {
+    // The hook runs in the container (its /bin/sh, its /tmp); the filter refuses mkdir there.
+    const r = await sh(
+      "hook-seccomp",
+      "cat /tmp/hook-status /tmp/hook-err",
+      (s) => {
+        s.linux.seccomp = {
+          defaultAction: "SCMP_ACT_ALLOW",
+          syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1 }],
+        };
+        s.hooks = {
+          startContainer: [{
+            path: "/bin/sh",
+            args: ["sh", "-c", "mkdir /tmp/hook-dir 2>/tmp/hook-err; echo $? > /tmp/hook-status"],
+          }],
+        };
+      },
+      [],
+      async (dir) => await Deno.mkdir(`${dir}/rootfs/tmp`, { recursive: true }),
+    );
+    assertEquals(r.stderr, "");
+    assertEquals(
+      r.stdout,
+      "1\nmkdir: can't create directory '/tmp/hook-dir': Operation not permitted\n",
+    );
+    assertEquals(r.code, 0);
+    assertEquals(await leftovers(root), NOTHING);
+  },
+});
