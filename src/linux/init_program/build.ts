@@ -1,0 +1,118 @@
+/**
+ * The order of the phases: an init (namespaces, rootfs, console, process) or a process
+ * joining a running container (its namespaces, console, process).
+ * @module
+ */
+import { SYS } from "../../../ffi/sysno_x86_64.ts";
+import { NS_FLAG, PR } from "../consts.ts";
+import { Builder } from "./builder.ts";
+import { setupConsole } from "./console.ts";
+import { devices } from "./devices.ts";
+import { mounts, readonlyAtLast } from "./mounts.ts";
+import {
+  closeRuntimeFds,
+  joinNamespaces,
+  loopbackUp,
+  newTimeNamespace,
+  uts,
+} from "./namespaces.ts";
+import type { InitOptions, InitPlan, NsType } from "./options.ts";
+import { maskAndReadonly, sysctls } from "./paths.ts";
+import { oomScoreAdj, processSetup } from "./process.ts";
+import { enterRoot, hookPoint, makeCwd, prepareRoot } from "./rootfs.ts";
+
+/** An init: namespaces, rootfs, console, then the process (or an exec, with `b.o.exec`). */
+export function buildInit(b: Builder): InitPlan {
+  if (b.o.exec !== undefined) return buildExec(b, b.o.exec);
+  const namespaces = b.spec.linux?.namespaces ?? [];
+  const newNs = namespaces.filter((n) => !n.path).map((n) => n.type as NsType);
+  const newUser = newNs.includes("user");
+  // time cannot be a clone() flag (0x80 is in CSIGNAL) and cgroup is unshared after the
+  // cgroup is joined; both are done by the child.
+  const cloneFlags = newNs
+    .filter((t) => t !== "time" && t !== "cgroup")
+    .reduce((f, t) => f | NS_FLAG[t], 0);
+
+  b.phase = "namespaces";
+  closeRuntimeFds(b);
+  if (newUser || b.o.waitAtStart) {
+    b.call("read", SYS.read, [b.o.ctlFd, new Uint8Array(8), 1], {
+      zeroFails: true,
+      subject: "waiting for the cgroup and the id maps",
+    });
+  }
+  if (newUser) {
+    // Until now the child still has the parent's (unmapped) ids: become the namespace's root.
+    b.call("setresgid", SYS.setresgid, [0, 0, 0], { subject: "root of the user namespace" });
+    b.call("setresuid", SYS.setresuid, [0, 0, 0], { subject: "root of the user namespace" });
+    // Changing ids cleared "dumpable", which makes /proc/self root-owned: set it back until
+    // our /proc/self files are written.
+    b.call("prctl", SYS.prctl, [PR.SET_DUMPABLE, 1, 0, 0, 0], { subject: "PR_SET_DUMPABLE" });
+  }
+  joinNamespaces(b);
+  b.call("setsid", SYS.setsid, []);
+  // /proc/self files turn root-owned once not dumpable: write ours first.
+  if (newNs.includes("time")) newTimeNamespace(b);
+  oomScoreAdj(b);
+  b.call("prctl", SYS.prctl, [PR.SET_DUMPABLE, 0, 0, 0, 0], { subject: "PR_SET_DUMPABLE" });
+  if (newNs.includes("cgroup")) {
+    b.call("unshare", SYS.unshare, [NS_FLAG.cgroup], { subject: "CLONE_NEWCGROUP" });
+  }
+  if (newNs.includes("network")) loopbackUp(b);
+  uts(b);
+
+  if (newNs.includes("mount")) {
+    b.phase = "rootfs";
+    b.call("umask", SYS.umask, [0]);
+    const root = prepareRoot(b);
+    mounts(b, root);
+    devices(b, root);
+    makeCwd(b, root);
+    if (b.o.hookSync) hookPoint(b);
+    enterRoot(b, root);
+    sysctls(b);
+    maskAndReadonly(b);
+  } else {
+    b.phase = "rootfs";
+    if (b.o.hookSync) hookPoint(b);
+    b.call("chroot", SYS.chroot, [b.o.rootfs], { subject: JSON.stringify(b.o.rootfs) });
+    sysctls(b);
+  }
+  if (b.o.consoleFd !== undefined) setupConsole(b, b.o.consoleFd, newNs.includes("mount"));
+  if (newNs.includes("mount")) readonlyAtLast(b);
+
+  b.phase = "process";
+  processSetup(b);
+  return { program: b.p, cloneFlags, newUser, newNamespaces: newNs };
+}
+
+/** A process joining a running container: its namespaces (rootfs included), then the same
+ * process setup as an init. */
+export function buildExec(b: Builder, exec: { pidfd: number; nsFlags: number }): InitPlan {
+  b.phase = "namespaces";
+  closeRuntimeFds(b);
+  if (b.o.waitAtStart) {
+    b.call("read", SYS.read, [b.o.ctlFd, new Uint8Array(8), 1], {
+      zeroFails: true,
+      subject: "waiting for the cgroup",
+    });
+  }
+  b.call("prctl", SYS.prctl, [PR.SET_DUMPABLE, 0, 0, 0, 0], { subject: "PR_SET_DUMPABLE" });
+  if (exec.nsFlags !== 0) {
+    b.call("setns", SYS.setns, [exec.pidfd, exec.nsFlags], {
+      subject: "the container's namespaces",
+    });
+  }
+  if (b.o.consoleFd !== undefined) {
+    b.call("setsid", SYS.setsid, []);
+    setupConsole(b, b.o.consoleFd, false);
+  }
+  b.phase = "process";
+  processSetup(b);
+  return { program: b.p, cloneFlags: 0, newUser: false, newNamespaces: [] };
+}
+
+/** Builds the init's program (or an exec'd process's, with `o.exec`). */
+export function buildInitProgram(o: InitOptions): InitPlan {
+  return buildInit(new Builder(o));
+}
