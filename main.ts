@@ -1,129 +1,129 @@
 /**
- * runts: an OCI container runtime. This file parses the global flags, dispatches to one
- * command through a single table, and is the only place that prints an error and exits.
- * Commands are imported lazily so that `state` or `kill` load only what they use.
+ * runts: an OCI container runtime. This file parses the global flags, answers help and
+ * --version, dispatches to one command through the table in src/cmd/defs.ts, and is the only
+ * place that prints an error and exits. A command's module is imported only when it runs.
  * @module
  */
 import { debugLog, mark, setDebug } from "./src/trace.ts";
-import { type GlobalOptions, logError } from "./src/cmd/context.ts";
+import { ExitError, type GlobalOptions, logError, setLog } from "./src/cmd/context.ts";
+import { commandHelp, didYouMean, mainHelp, parseFlags, UsageError } from "./src/cmd/cli.ts";
+import { commandDef, COMMANDS, GLOBAL_DEF } from "./src/cmd/defs.ts";
+import { VERSION } from "./src/version.ts";
+import { parsePlatformFlag } from "./src/kvm/platform.ts";
 
-/** The version line tools parse (first line of `runts --version`). */
-export const VERSION = "0.1.0";
+export { VERSION };
 
-type Runner = (g: GlobalOptions, argv: string[]) => Promise<number | void>;
-
-const COMMANDS: Record<string, () => Promise<Runner>> = {
-  boot: async () => (await import("./src/cmd/boot.ts")).main,
-  create: async () => (await import("./src/cmd/create.ts")).main,
-  debug: async () => (await import("./src/cmd/debug.ts")).main,
-  delete: async () => (await import("./src/cmd/delete.ts")).main,
-  exec: async () => (await import("./src/cmd/exec.ts")).main,
-  events: async () => (await import("./src/cmd/events.ts")).main,
-  features: async () => (await import("./src/cmd/features.ts")).main,
-  kill: async () => (await import("./src/cmd/kill.ts")).main,
-  list: async () => (await import("./src/cmd/list.ts")).main,
-  pause: async () => (await import("./src/cmd/pause.ts")).main,
-  ps: async () => (await import("./src/cmd/ps.ts")).main,
-  resume: async () => (await import("./src/cmd/resume.ts")).main,
-  run: async () => (await import("./src/cmd/run.ts")).main,
-  spec: async () => (await import("./src/cmd/spec.ts")).main,
-  start: async () => (await import("./src/cmd/start.ts")).main,
-  state: async () => (await import("./src/cmd/state.ts")).main,
-  update: async () => (await import("./src/cmd/update.ts")).main,
-  wait: async () => (await import("./src/cmd/wait.ts")).main,
-};
-
-/** Global flags that take a value. */
-const VALUE_FLAGS = new Set(["root", "log", "log-format", "criu", "rootless"]);
-/** Global flags runc accepts that runts does not need: accepted and ignored. */
-const IGNORED = new Set(["systemd-cgroup", "criu", "rootless"]);
-
-const USAGE = `usage: runts [global options] <command> [options] [args]
-
-global options:
-  --root DIR             state directory (default /run/runts)
-  --log FILE             also write errors to FILE
-  --log-format text|json format of the --log file (default text)
-  --debug                debug output on stderr
-  --version, -v          print the version
-
-commands: ${Object.keys(COMMANDS).filter((c) => c !== "boot").join(", ")}`;
+/** The global options before any flag is read. */
+function defaults(): GlobalOptions {
+  return { root: "/run/runts", logFormat: "text", debug: false, ignored: [] };
+}
 
 /** Splits global flags from the command and its arguments. */
 export function parseGlobal(argv: string[]): { g: GlobalOptions; rest: string[] } {
-  const g: GlobalOptions = {
-    root: "/run/runts",
-    logFormat: "text",
-    debug: false,
-    ignored: [],
-  };
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith("-") || a === "-") break;
-    if (a === "--version" || a === "-v") return { g: { ...g, version: true }, rest: [] };
-    if (a === "--help" || a === "-h") return { g: { ...g, help: true }, rest: [] };
-    const m = /^--?([a-z-]+)(?:=(.*))?$/.exec(a);
-    if (!m) throw new Error(`unknown global flag ${JSON.stringify(a)}`);
-    const name = m[1]!;
-    let value = m[2];
-    if (VALUE_FLAGS.has(name) && value === undefined) {
-      value = argv[++i];
-      if (value === undefined) throw new Error(`flag --${name} needs a value`);
-    }
-    if (name === "root") g.root = value!;
-    else if (name === "log") g.log = value!;
-    else if (name === "log-format") {
-      if (value !== "text" && value !== "json") {
-        throw new Error(`--log-format: must be "text" or "json", not ${JSON.stringify(value)}`);
-      }
-      g.logFormat = value;
-    } else if (name === "debug") g.debug = true;
-    else if (IGNORED.has(name)) g.ignored.push(a);
-    else throw new Error(`unknown global flag ${JSON.stringify(a)}`);
+  const p = parseFlags(GLOBAL_DEF, argv);
+  const v = p.values;
+  const g = defaults();
+  g.root = v.root as string;
+  if (v.log !== undefined) g.log = v.log as string;
+  const lf = v["log-format"] as string;
+  if (lf !== "text" && lf !== "json") {
+    throw new UsageError("", `--log-format: must be "text" or "json", not ${JSON.stringify(lf)}`);
   }
-  return { g, rest: argv.slice(i) };
+  g.logFormat = lf;
+  g.debug = v.debug === true;
+  if (v.platform !== undefined) g.platform = parsePlatformFlag(v.platform as string); // kvm
+  if (v["systemd-cgroup"] === true) g.systemdCgroup = true;
+  for (const name of ["criu", "rootless"]) {
+    const x = v[name];
+    if (x !== undefined && x !== false) g.ignored.push(`--${name}`);
+  }
+  if (v.version === true) g.version = true;
+  if (p.help) g.help = true;
+  return { g, rest: p.positionals };
 }
 
-function cmdName(argv: string[]): string {
+/** The text of `runts --version`: runc's lines, then what runts runs on. */
+export async function versionText(): Promise<string> {
+  const { commit, SPEC_VERSION } = await import("./src/version.ts");
+  const lines = [
+    `runts version ${VERSION}`,
+    `commit: ${commit()}`,
+    `spec: ${SPEC_VERSION}`,
+    `deno: ${Deno.version.deno}`,
+    `v8: ${Deno.version.v8}`,
+    `typescript: ${Deno.version.typescript}`,
+  ];
   try {
-    return parseGlobal(argv).rest[0] ?? "runts";
+    const { libseccompVersion } = await import("./ffi/libseccomp.ts");
+    const s = libseccompVersion();
+    lines.push(`libseccomp: ${s.major}.${s.minor}.${s.micro}`);
   } catch {
-    return "runts";
+    // no libseccomp: the line is left out, as runc's build without it
   }
+  return lines.join("\n");
+}
+
+/** Help for `runts help [COMMAND]`; undefined when COMMAND is unknown. */
+function helpFor(name: string | undefined): string | undefined {
+  if (name === undefined) return mainHelp(VERSION, GLOBAL_DEF.flags, COMMANDS);
+  const def = commandDef(name);
+  return def === undefined || def.hidden ? undefined : commandHelp(def);
+}
+
+function unknownCommand(cmd: string): UsageError {
+  const near = didYouMean(cmd, COMMANDS.filter((c) => !c.hidden).map((c) => c.name));
+  const hint = near === undefined ? "" : ` (did you mean "${near}"?)`;
+  return new UsageError("", `unknown command ${JSON.stringify(cmd)}${hint}`);
 }
 
 async function main(argv: string[]): Promise<number> {
   mark("main");
-  let g: GlobalOptions = { root: "/run/runts", logFormat: "text", debug: false, ignored: [] };
+  let g = defaults();
+  let cmd: string | undefined;
   try {
     const parsed = parseGlobal(argv);
     g = parsed.g;
+    setDebug(g.debug);
+    setLog(g);
     if (g.version) {
-      console.log(`runts version ${VERSION}\nspec: 1.2.0`);
+      console.log(await versionText());
       return 0;
     }
-    const [cmd, ...args] = parsed.rest;
-    if (g.help || cmd === undefined || cmd === "help") {
-      console.log(USAGE);
-      return cmd === undefined && !g.help ? 1 : 0;
+    const args = parsed.rest.slice(1);
+    cmd = parsed.rest[0];
+    if (g.help || cmd === undefined) {
+      console.log(helpFor(undefined));
+      return 0;
     }
-    const load = COMMANDS[cmd];
-    if (load === undefined) throw new Error(`unknown command ${JSON.stringify(cmd)}`);
-    setDebug(g.debug);
+    const def = commandDef(cmd);
+    if (def === undefined) throw unknownCommand(cmd);
+    // One parse here for --help and usage errors in one wording; the command parses again.
+    const pre = parseFlags(def, args);
+    if (pre.help) {
+      console.log(commandHelp(def));
+      return 0;
+    }
+    if (cmd === "help") {
+      const text = helpFor(pre.positionals[0]);
+      if (text === undefined) throw unknownCommand(pre.positionals[0]!);
+      console.log(text);
+      return 0;
+    }
+    debugLog(`command ${cmd}: ${JSON.stringify(args)}`);
     if (g.ignored.length) debugLog(`ignoring ${g.ignored.join(" ")}`);
-    return (await (await load())(g, args)) ?? 0;
+    const status = (await (await def.load())(g, args)) ?? 0;
+    debugLog(`command ${cmd} exited with status ${status}`);
+    return status;
   } catch (e) {
-    let msg = e instanceof Error ? e.message : String(e);
-    // node:util parseArgs: keep its first sentence ("Unknown option '-x'").
-    if ((e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      msg = `${cmdName(argv)}: ${msg.split(". ")[0]!.replace(/\.$/, "")}`;
-    }
+    const msg = e instanceof Error ? e.message : String(e);
     console.error(`runts: ${msg}`);
     logError(g, msg);
-    if (g.debug && e instanceof Error && e.stack) console.error(e.stack);
-    return 1;
+    if (g.debug && e instanceof Error && e.stack) debugLog(e.stack);
+    return e instanceof ExitError ? e.status : 1;
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+// kvm (issue 17): in the one-file bundle or a compiled binary, a vCPU thread (a Worker,
+// src/kvm/machine.ts) runs this module; it then serves the vCPU loop instead of the CLI.
+if ("WorkerGlobalScope" in globalThis) await import("./src/kvm/vcpu_worker.ts");
+else if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -509,15 +509,19 @@ async function main(): Promise<number> {
       only: { type: "string" },
       write: { type: "boolean" },
       help: { type: "boolean", short: "h" },
+      kvm: { type: "boolean" },
     },
     strict: true,
   });
+  // KVM VMM core through FFI vs the same loop in C (issue 17): its own table, printed.
+  if (flags.kvm) return await (await import("./bench_kvm.ts")).mainKvm();
   if (flags.help) {
     console.log(
       "usage: deno task bench [--quick] [--only " + ROW_KEYS.join(",") + "] [--write]\n" +
         "  --quick  fewer runs and smaller batches (to try it)\n" +
         "  --only   the rows to measure, comma-separated\n" +
-        "  --write  write docs/benchmarks.md and .svg even with --quick or --only",
+        "  --write  write docs/benchmarks.md and .svg even with --quick or --only\n" +
+        "  --kvm    only the KVM benchmark (Deno FFI vs C), printed as a table",
     );
     return 0;
   }

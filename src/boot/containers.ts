@@ -7,7 +7,7 @@ import { closeFd, type ExitStatus, killPid, openPath, pidfdSignal } from "../../
 import { createInit, type ExecOptions, execProcess, type Init } from "../linux/init.ts";
 import { procState, startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
-import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
+import { type CgroupManager, cgroupManagerFor, checkBeforeCreate } from "../cgroup/manager.ts";
 import { mark } from "../trace.ts";
 import { resourcesWithDevices } from "../linux/device_rules.ts";
 import { runHooks, runPoststartHooks, startContainerPlace } from "../linux/hooks.ts";
@@ -58,8 +58,15 @@ export interface ManagerCreateOptions {
 }
 
 /** The containers of one sandbox. */
+/** Options of the ContainerManager. */
+export interface ContainerManagerOptions {
+  /** Cgroups through systemd (--systemd-cgroup). */
+  systemdCgroup?: boolean;
+}
+
 export class ContainerManager {
   #entries = new Map<string, Entry>();
+  readonly #systemdCgroup: boolean;
   /** The sandbox's first (root) container. */
   #root: string | undefined;
   /**
@@ -70,18 +77,30 @@ export class ContainerManager {
   /** Called when a container is destroyed and none is left. */
   onEmpty: () => void = () => {};
 
+  /** A manager for one sandbox's containers. */
+  constructor(o: ContainerManagerOptions = {}) {
+    this.#systemdCgroup = o.systemdCgroup ?? false;
+  }
+
   /** Creates a container's init and waits until it is ready (blocked before execve). */
   async create(o: ManagerCreateOptions): Promise<Init> {
     if (this.#entries.has(o.id)) throw new Error(`container "${o.id}" already exists`);
     const spec = this.#root === undefined ? o.spec : this.#joinPod(o.spec);
     // The cgroup exists, with its limits, before the init runs; the init is put in it first.
-    const cgroup = cgroupManagerFor({ cgroupsPath: spec.linux?.cgroupsPath, id: o.id });
+    const cgroup = cgroupManagerFor({
+      cgroupsPath: spec.linux?.cgroupsPath,
+      id: o.id,
+      systemd: this.#systemdCgroup,
+    });
+    // refused before anything is made: a cgroup that existed is not ours to remove
+    const warnings = checkBeforeCreate(cgroup, spec.linux?.resources ?? {});
+    for (const w of warnings) console.error(`runts: warning: ${w}`);
     let init: Init;
     try {
       cgroup.create();
       cgroup.apply(resourcesWithDevices(spec));
       mark("boot: cgroup ready");
-      init = await this.#createInit(o, spec, cgroup.procsFiles(), listenerOf(o, spec));
+      init = await this.#createInit(o, spec, cgroup, listenerOf(o, spec));
     } catch (e) {
       await cgroup.destroy().catch(() => {});
       throw e;
@@ -92,7 +111,7 @@ export class ContainerManager {
   #createInit(
     o: ManagerCreateOptions,
     spec: Spec,
-    cgroupProcs: string[],
+    cgroup: CgroupManager,
     onListener: ((fd: number, pid: number) => void) | undefined,
   ): Promise<Init> {
     return createInit({
@@ -106,7 +125,9 @@ export class ContainerManager {
       startImmediately: o.startImmediately ?? false,
       ...(o.consoleFd !== undefined ? { consoleFd: o.consoleFd } : {}),
       hookState: { id: o.id, bundle: o.bundle, annotations: o.spec.annotations ?? {} },
-      cgroupProcs,
+      ...(cgroup.join
+        ? { joinCgroup: (pid: number) => cgroup.join!(pid) }
+        : { cgroupProcs: cgroup.procsFiles() }),
     });
   }
 
@@ -246,18 +267,19 @@ export class ContainerManager {
 
   /**
    * Kills what is left of a container and forgets it. Destroying the root container destroys
-   * every container of the sandbox.
+   * every container of the sandbox. `keepCgroup` leaves its cgroup for a later delete
+   * (`run --keep`).
    */
-  async destroy(id: string): Promise<void> {
+  async destroy(id: string, keepCgroup = false): Promise<void> {
     if (id === this.#root) {
       for (const other of this.ids()) if (other !== id) await this.#destroyOne(other);
       for (const fd of Object.values(this.#podNs)) if (fd !== undefined) closeFd(fd);
       this.#podNs = {};
     }
-    await this.#destroyOne(id);
+    await this.#destroyOne(id, keepCgroup);
   }
 
-  async #destroyOne(id: string): Promise<void> {
+  async #destroyOne(id: string, keepCgroup = false): Promise<void> {
     const e = this.#entries.get(id);
     if (e === undefined) return;
     try {
@@ -274,7 +296,7 @@ export class ContainerManager {
     }
     if (e.cgroup.frozen()) e.cgroup.thaw();
     await e.exited;
-    await e.cgroup.destroy().catch(() => {});
+    if (!keepCgroup) await e.cgroup.destroy().catch(() => {});
     e.init.close();
     this.#entries.delete(id);
     if (this.#entries.size === 0) this.onEmpty();

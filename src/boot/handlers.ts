@@ -7,6 +7,10 @@ import { mark } from "../trace.ts";
 import type { RpcServer } from "../rpc/server.ts";
 import * as M from "../rpc/methods.ts";
 import type { ContainerManager } from "./containers.ts";
+import { checkKvmFd } from "../kvm/device.ts";
+import { GUEST_NAMES, type GuestName } from "../kvm/guests.ts";
+import { runGuest } from "../kvm/machine.ts";
+import { kvmWorkloadRefusal } from "../kvm/platform.ts";
 
 function need(fds: Record<string, number>, name: string): number {
   const fd = fds[name];
@@ -21,6 +25,8 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
     const a = arg as M.CreateArgs;
     const preserve = Array.from({ length: a.preserveFds }, (_, i) => need(fds, `p${i}`));
     try {
+      // Platform kvm: the caller opened and checked /dev/kvm; check what arrived (issue 17).
+      if (fds.kvm !== undefined) throw kvmWorkloadRefusal(checkKvmFd(fds.kvm, "the received fd"));
       const init = await mgr.create({
         id: a.id,
         spec: a.spec,
@@ -66,6 +72,7 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
       stdio: [need(fds, "stdin"), need(fds, "stdout"), need(fds, "stderr")],
       preserveFds: preserve,
       ...(fds.console !== undefined ? { consoleFd: fds.console } : {}),
+      ...(a.cgroupProcs !== undefined ? { cgroupProcs: a.cgroupProcs } : {}),
     });
     return { result: { pid } satisfies M.CreateResult };
   });
@@ -106,5 +113,20 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
   server.register(M.DESTROY, async (arg) => {
     await mgr.destroy((arg as M.IdArgs).id);
     return { result: {} };
+  });
+  server.register(M.KVM_RUN_GUEST, async (arg, fds) => {
+    const a = arg as M.KvmRunGuestArgs;
+    const kvm = need(fds, "kvm");
+    delete fds.kvm;
+    try {
+      if (!(GUEST_NAMES as readonly string[]).includes(a.guest)) {
+        throw new Error(`kvm: no built-in guest ${JSON.stringify(a.guest)}`);
+      }
+      checkKvmFd(kvm, "the received fd");
+      const r: M.KvmRunGuestResult = await runGuest(kvm, a.guest as GuestName, a);
+      return { result: r };
+    } finally {
+      closeFd(kvm);
+    }
   });
 }

@@ -8,8 +8,11 @@ import type { LinuxResources } from "../oci/spec.ts";
 
 /** A cgroup backend: v1 (also for the hybrid layout), v2, or the null object. */
 export interface CgroupManager {
-  /** Which backend. A hybrid host (v1 + cgroup2 at /sys/fs/cgroup/unified) is "v1". */
-  readonly kind: "v1" | "v2" | "disabled";
+  /**
+   * Which backend. A hybrid host (v1 + cgroup2 at /sys/fs/cgroup/unified) is "v1"; "systemd"
+   * is a transient scope (--systemd-cgroup) whose files are handled by a v1 or v2 manager.
+   */
+  readonly kind: "v1" | "v2" | "disabled" | "systemd";
   /** Creates the cgroup directories (mkdir -p; v1 cpuset gets its parent's cpus/mems). */
   create(): void;
   /**
@@ -17,11 +20,21 @@ export interface CgroupManager {
    * v1 hierarchy, plus the cgroup2 one on a hybrid host; one on v2. They exist after create().
    */
   procsFiles(): string[];
+  /**
+   * Only for managers whose cgroup needs its first process to exist (systemd: a scope is
+   * started with its pid). When present, the caller runs it with the new init's pid between
+   * the clone and letting the init go on, instead of writing into procsFiles() itself.
+   */
+  join?(pid: number): void;
   /** The cgroup directory of each hierarchy, keyed like runc's state.json `cgroup_paths`. */
   paths(): Record<string, string>;
   /** Writes every limit of the resources (at create time: device rules included). */
   apply(res: LinuxResources): void;
-  /** Writes the limits given (device rules are not updated, as with runc). */
+  /**
+   * Writes the limits given. Device rules, when given, are re-applied without a moment in
+   * which a device they deny can be opened (v1: the fewest writes from the current rules, none
+   * when unchanged; v2: the new filter is attached before the old one is detached).
+   */
   update(res: LinuxResources): void;
   /** Usage and limits in the shape of runc's `events --stats` data. */
   stats(): Stats;

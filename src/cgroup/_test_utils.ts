@@ -8,6 +8,7 @@
  * @module
  */
 import { type CgroupFs, hostCgroupFs, RecordingCgroupFs } from "./_common.ts";
+import { ACC_ALL, accessBits, DeviceEmulator, ruleLine } from "./device_emulator.ts";
 
 /** Files of a new v1 cgroup, per hierarchy directory. */
 const V1_FILES: Record<string, Record<string, string>> = {
@@ -219,8 +220,49 @@ export class FakeCgroupFs implements CgroupFs {
     return hostCgroupFs.read(path);
   }
 
-  /** Writes (never creates); cgroup.subtree_control behaves like the kernel's. */
+  /** Device rules of v1 cgroups, kept as the kernel does (devices.list hides deny exceptions). */
+  readonly #devices = new Map<string, DeviceEmulator>();
+
+  #writeDevices(path: string, data: string): void {
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    const emu = this.#devices.get(dir) ??
+      DeviceEmulator.fromList(Deno.readTextFileSync(`${dir}/devices.list`));
+    this.#devices.set(dir, emu);
+    const allow = path.endsWith("/devices.allow");
+    const m = /^([bc]) (\*|\d+):(\*|\d+) ([rwm]+)$/.exec(data.trim());
+    if (!/^a( |$)/.test(data) && !m) {
+      throw Object.assign(new Error(`EINVAL: ${data}`), { code: "EINVAL" });
+    }
+    const n = (x: string) => x === "*" ? -1 : Number(x);
+    try {
+      emu.apply(
+        m
+          ? {
+            type: m[1] as "b" | "c",
+            major: n(m[2]!),
+            minor: n(m[3]!),
+            access: accessBits(m[4]!, ""),
+            allow,
+          }
+          : { type: "a", major: -1, minor: -1, access: ACC_ALL, allow },
+      );
+    } catch {
+      // the kernel ignores a hole punched in a wildcard exception
+    }
+    const list = emu.defaultAllow ? "a *:* rwm\n" : emu.exceptions().map((r) => ruleLine(r) + "\n")
+      .join("");
+    Deno.writeTextFileSync(`${dir}/devices.list`, list);
+  }
+
+  /**
+   * Writes (never creates); cgroup.subtree_control, devices.allow and devices.deny behave like
+   * the kernel's.
+   */
   write(path: string, data: string): void {
+    if (path.endsWith("/devices.allow") || path.endsWith("/devices.deny")) {
+      hostCgroupFs.write(path, data);
+      return this.#writeDevices(path, data);
+    }
     if (!path.endsWith("/cgroup.subtree_control")) return hostCgroupFs.write(path, data);
     const dir = path.slice(0, path.lastIndexOf("/"));
     const available = tokens(Deno.readTextFileSync(`${dir}/cgroup.controllers`));

@@ -191,13 +191,17 @@ function errCodeOf(e: unknown): string | undefined {
  * BPF_F_ALLOW_MULTI, then detaches the device programs runts attached there before (found by
  * their name, {@linkcode DEVICE_PROGRAM_NAME}; programs of others are left alone). The new
  * program is attached before the old ones go, so the cgroup is never without a filter. The
- * program's fd is closed: the attachment keeps it loaded until the cgroup is removed.
+ * program's fd is closed: the attachment keeps it loaded until the cgroup is removed. With
+ * `rules` undefined (allow everything), nothing is attached and runts' programs are detached.
  *
  * @throws {CgroupError} `linux.resources.devices: ...` when the kernel refuses (no CAP_BPF or
  * CAP_SYS_ADMIN: EPERM; not a cgroup2 directory: EBADF; the verifier's log when rejected)
  */
-export function applyDeviceProgram(cgroupDir: string, rules: readonly LinuxDeviceCgroup[]): void {
-  const insns = deviceFilterProgram(rules);
+export function applyDeviceProgram(
+  cgroupDir: string,
+  rules: readonly LinuxDeviceCgroup[] | undefined,
+): void {
+  const insns = rules === undefined ? undefined : deviceFilterProgram(rules);
   const where = JSON.stringify(cgroupDir);
   let dirFd: number;
   try {
@@ -211,23 +215,25 @@ export function applyDeviceProgram(cgroupDir: string, rules: readonly LinuxDevic
   let step = "listing the device programs of";
   try {
     const old = progQuery(dirFd, BPF_CGROUP_DEVICE).ids;
-    step = "loading the device filter for";
-    const progFd = progLoad({
-      type: BPF_PROG_TYPE_CGROUP_DEVICE,
-      insns,
-      license: DEVICE_PROGRAM_LICENSE,
-      name: DEVICE_PROGRAM_NAME,
-    });
-    try {
-      step = "attaching the device filter to";
-      progAttach({
-        targetFd: dirFd,
-        progFd,
-        attachType: BPF_CGROUP_DEVICE,
-        flags: BPF_F_ALLOW_MULTI,
+    if (insns !== undefined) {
+      step = "loading the device filter for";
+      const progFd = progLoad({
+        type: BPF_PROG_TYPE_CGROUP_DEVICE,
+        insns,
+        license: DEVICE_PROGRAM_LICENSE,
+        name: DEVICE_PROGRAM_NAME,
       });
-    } finally {
-      closeFd(progFd);
+      try {
+        step = "attaching the device filter to";
+        progAttach({
+          targetFd: dirFd,
+          progFd,
+          attachType: BPF_CGROUP_DEVICE,
+          flags: BPF_F_ALLOW_MULTI,
+        });
+      } finally {
+        closeFd(progFd);
+      }
     }
     step = "detaching the previous device filter from";
     for (const id of old) {

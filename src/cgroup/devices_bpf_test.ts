@@ -13,6 +13,7 @@ import {
 } from "../../ffi/bpf.ts";
 import { closeFd, openPath } from "../../ffi/process.ts";
 import { CgroupError } from "./_common.ts";
+import { applyDevicesV2 } from "./v2.ts";
 import {
   applyDeviceProgram,
   attachedDevicePrograms,
@@ -489,6 +490,27 @@ Deno.test({
       assert(e.code !== undefined);
     } finally {
       Deno.removeSync(tmp);
+    }
+  },
+});
+
+Deno.test({
+  name: "applyDevicesV2() enforces the rules as v1 would and detaches its filter for allow-all",
+  ignore: mount === undefined,
+  async fn() {
+    const dir = `${mount}/runts-bpf-test-${crypto.randomUUID().slice(0, 8)}`;
+    Deno.mkdirSync(dir);
+    try {
+      // "rwa" is "rw", as with runc
+      applyDevicesV2([DENY_ALL, allow("c", 1, 3, "rwa"), allow("c", 1, 5, "r")], dir);
+      assertEquals(attachedDevicePrograms(dir).length, 1);
+      assertEquals((await probeIn(dir)).out, "0 1");
+      applyDevicesV2([{ allow: true, access: "rwm" }], dir);
+      assertEquals(attachedDevicePrograms(dir), [], "allow-all needs no filter");
+      applyDevicesV2([{ allow: true, access: "rwm" }], dir);
+      assertEquals(attachedDevicePrograms(dir), []);
+    } finally {
+      Deno.removeSync(dir);
     }
   },
 });

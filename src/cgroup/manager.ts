@@ -10,7 +10,8 @@
  * - empty: `/runts/<id>` (runc nests `<id>` under its own cgroup instead; a fixed absolute
  *   parent keeps containers out of whatever cgroup the caller happens to be in, and on v2 out
  *   of a cgroup with processes, which could not delegate controllers);
- * - `slice:prefix:name` (systemd): an error, the systemd driver is not implemented.
+ * - `slice:prefix:name` (systemd): refused unless `systemd` is set (`--systemd-cgroup`); then
+ *   the container's cgroup is a transient scope that systemd creates (systemd.ts).
  *
  * @example
  * ```ts
@@ -22,10 +23,12 @@
  * @module
  */
 import { posix } from "node:path";
+import type { LinuxResources } from "../oci/spec.ts";
 import { CgroupError, type CgroupFs, type CgroupManager, hostCgroupFs } from "./_common.ts";
 import { DisabledManager } from "./disabled.ts";
 import { type V1Hierarchy, V1Manager } from "./v1.ts";
 import { V2Manager } from "./v2.ts";
+import { parseSystemdPath, scopeDir, SystemdManager, type SystemdUnits } from "./systemd.ts";
 
 export type {
   BlkioEntry,
@@ -42,6 +45,7 @@ export type {
 export { CgroupError, emptyStats, hostCgroupFs, RecordingCgroupFs } from "./_common.ts";
 export { DisabledManager } from "./disabled.ts";
 export { V1Manager } from "./v1.ts";
+export { isSystemdCgroupsPath, pinSystemdCgroupsPath, SystemdManager } from "./systemd.ts";
 export { applyDevicesV2, blkioWeightToIoWeight, sharesToWeight, V2Manager } from "./v2.ts";
 
 /** Where cgroup hierarchies are mounted. */
@@ -246,6 +250,10 @@ export interface CgroupManagerOptions {
   procSelfCgroup?: string;
   /** No cgroups at all: the null manager. */
   disabled?: boolean;
+  /** The systemd driver (--systemd-cgroup): the cgroup is a transient scope unit. */
+  systemd?: boolean;
+  /** Connects to systemd (default: the system bus; tests: a fake). */
+  systemdConnect?: () => SystemdUnits;
   /** Filesystem backend (default: the host's). */
   fs?: CgroupFs;
   /** SIGKILL sender used by destroy() (default: Deno.kill). */
@@ -259,6 +267,7 @@ export interface CgroupManagerOptions {
  */
 export function cgroupManagerFor(opts: CgroupManagerOptions): CgroupManager {
   if (opts.disabled === true) return new DisabledManager();
+  if (opts.systemd === true) return systemdManagerFor(opts);
   const path = resolveCgroupsPath(opts.cgroupsPath, opts.id);
   const fsRoot = opts.fsRoot ?? DEFAULT_CGROUP_ROOT;
   const layout = detectCgroupLayout(
@@ -287,5 +296,79 @@ export function cgroupManagerFor(opts: CgroupManagerOptions): CgroupManager {
       ? {}
       : { unified: { mountPoint: u.mountPoint, dir: cgroupDirIn(u, path, own) } }),
     ...kill,
+  });
+}
+
+/**
+ * Checks a container's cgroup and resources before anything is created (runc's checks, and
+ * what would otherwise fail late):
+ *
+ * - a cgroup that exists and is frozen is refused: the init would be frozen in it and
+ *   `create` would never return;
+ * - `linux.resources.unified` keys this host cannot apply are refused in one error;
+ * - a cgroup that already has processes is a warning (runc warns too): they share the
+ *   container's limits and are killed when the container is deleted.
+ *
+ * @returns the warnings, one line each
+ * @throws {CgroupError} for a frozen cgroup or unified keys this host cannot apply
+ */
+export function checkBeforeCreate(cg: CgroupManager, res: LinuxResources): string[] {
+  if (cg instanceof V1Manager) cg.checkUnified(res);
+  const paths = cg.paths();
+  const where = paths["freezer"] ?? paths[""] ?? Object.values(paths)[0] ?? "";
+  let frozen = false;
+  try {
+    frozen = cg.frozen();
+  } catch {
+    // no freezer on this host: nothing can be frozen
+  }
+  if (frozen) {
+    throw new CgroupError(
+      "linux.cgroupsPath",
+      `the cgroup ${JSON.stringify(where)} exists and is frozen; a container cannot start in ` +
+        "it (thaw it, or use another cgroupsPath)",
+    );
+  }
+  const pids = cg.pids();
+  if (pids.length === 0) return [];
+  return [
+    `the container's cgroup ${JSON.stringify(where)} is not empty: ${pids.length} ` +
+    `process(es) found (${pids.slice(0, 10).join(", ")}${pids.length > 10 ? ", ..." : ""}); ` +
+    "they share its limits and are killed when the container is deleted",
+  ];
+}
+
+/** The systemd driver's manager: a scope in every hierarchy, its files handled by v1 or v2. */
+function systemdManagerFor(opts: CgroupManagerOptions): SystemdManager {
+  const path = parseSystemdPath(opts.cgroupsPath, opts.id);
+  const layout = detectCgroupLayout(
+    opts.mountinfo ?? Deno.readTextFileSync("/proc/self/mountinfo"),
+    opts.fsRoot ?? DEFAULT_CGROUP_ROOT,
+  );
+  const fs = opts.fs ?? hostCgroupFs;
+  const kill = opts.kill === undefined ? {} : { kill: opts.kill };
+  const u = layout.unified;
+  const files = layout.mode === "v2"
+    ? new V2Manager({ fs, mountPoint: u!.mountPoint, dir: scopeDir(u!.mountPoint, path), ...kill })
+    : new V1Manager({
+      fs,
+      hierarchies: layout.v1.map((m) => ({
+        controllers: m.controllers,
+        mountPoint: m.mountPoint,
+        dir: scopeDir(m.mountPoint, path),
+      })),
+      ...(u === undefined
+        ? {}
+        : { unified: { mountPoint: u.mountPoint, dir: scopeDir(u.mountPoint, path) } }),
+      ...kill,
+    });
+  return new SystemdManager({
+    path,
+    id: opts.id,
+    files,
+    mode: layout.mode === "v2" ? "v2" : "v1",
+    fs,
+    ...kill,
+    ...(opts.systemdConnect ? { connect: opts.systemdConnect } : {}),
   });
 }

@@ -37,7 +37,9 @@ import {
   UNLIMITED,
   writeField,
 } from "./_common.ts";
+import { DeviceEmulator, ruleLine } from "./device_emulator.ts";
 import {
+  applyDevicesV2,
   applyHugetlb,
   applyRdma,
   createWithControllers,
@@ -76,24 +78,6 @@ export interface V1ManagerOptions {
 /** Nanoseconds per USER_HZ tick (cpuacct.stat; USER_HZ is 100 on Linux). */
 const NS_PER_TICK = 1e9 / 100;
 const FREEZE_TIMEOUT_MS = 2000;
-
-/** The `type major:minor access` line of a device rule. */
-export function deviceRuleLine(r: LinuxDeviceCgroup, i: number): string {
-  const field = `${R}.devices[${i}]`;
-  const type = r.type ?? "a";
-  if (!["a", "b", "c"].includes(type)) {
-    throw new CgroupError(`${field}.type`, `must be "a", "b" or "c", not ${JSON.stringify(type)}`);
-  }
-  const access = r.access ?? "rwm";
-  if (!/^[rwm]+$/.test(access)) {
-    throw new CgroupError(
-      `${field}.access`,
-      `must be a combination of "r", "w" and "m", not ${JSON.stringify(access)}`,
-    );
-  }
-  const num = (n: number | undefined) => n === undefined || n === -1 ? "*" : String(n);
-  return `${type} ${num(r.major)}:${num(r.minor)} ${access}`;
-}
 
 /** Parses a blkio stats file (`8:0 Read 1234` lines; `Total` lines skipped). */
 export function parseBlkioFile(text: string | undefined): BlkioEntry[] {
@@ -148,6 +132,17 @@ const BLKIO_GROUPS: [file: string, key: keyof Stats["blkio"]][][] = [
   ],
 ];
 
+/** The OCI resource that sets what a cgroup v2 controller's files set. */
+const V1_RESOURCE: Record<string, keyof LinuxResources> = {
+  memory: "memory",
+  cpu: "cpu",
+  cpuset: "cpu",
+  io: "blockIO",
+  pids: "pids",
+  hugetlb: "hugepageLimits",
+  rdma: "rdma",
+};
+
 /** The cgroup v1 manager (also for hybrid hosts). */
 export class V1Manager implements CgroupManager {
   /** Always "v1" (a hybrid host too). */
@@ -168,6 +163,55 @@ export class V1Manager implements CgroupManager {
   /** Whether the host is hybrid (a cgroup2 directory is managed too). */
   get hybrid(): boolean {
     return this.#unified !== undefined;
+  }
+
+  /**
+   * Checks, before anything is created, that `linux.resources.unified` can be applied here:
+   * each key's controller must be available in the cgroup2 hierarchy (on a hybrid host most
+   * controllers are bound to v1 hierarchies, and their v2 files do not exist).
+   *
+   * @throws {CgroupError} one error naming every key that cannot be set, and the v1 resource
+   * that sets the same thing (or conflicts with it, when both are given)
+   */
+  checkUnified(res: LinuxResources): void {
+    const keys = Object.keys(res.unified ?? {});
+    if (keys.length === 0) return;
+    const u = this.#unified;
+    if (u === undefined) {
+      throw new CgroupError(
+        `${R}.unified`,
+        `cgroup v2 files (${keys.join(", ")}) cannot be set: this host has only cgroup v1 ` +
+          "hierarchies",
+      );
+    }
+    const available = (readOpt(this.#fs, join(u.mountPoint, "cgroup.controllers")) ?? "").trim()
+      .split(/\s+/).filter((c) => c !== "");
+    const bad = keys.filter((k) => {
+      const c = k.split(".")[0]!;
+      return c !== "cgroup" && !available.includes(c);
+    });
+    if (bad.length === 0) return;
+    const controllers = [...new Set(bad.map((k) => k.split(".")[0]!))];
+    const v1Field = (c: string) => V1_RESOURCE[c];
+    const given = controllers.map(v1Field).filter((f): f is keyof LinuxResources =>
+      f !== undefined && res[f] !== undefined
+    );
+    const alt = [...new Set(controllers.map(v1Field).filter((f) => f !== undefined))];
+    throw new CgroupError(
+      `${R}.unified`,
+      `${bad.map((k) => JSON.stringify(k)).join(", ")} cannot be set: this host is hybrid and ` +
+        `its ${controllers.join(", ")} controller${controllers.length > 1 ? "s are" : " is"} ` +
+        `bound to cgroup v1 (the cgroup2 hierarchy at ${u.mountPoint} has ${
+          available.length === 0 ? "no controller" : `only ${available.join(", ")}`
+        })` +
+        (given.length > 0
+          ? `; ${given.map((f) => `${R}.${f}`).join(", ")} ` +
+            `${given.length > 1 ? "are" : "is"} given too and applied through cgroup v1: ` +
+            "set each limit in one place"
+          : alt.length > 0
+          ? `; set ${alt.map((f) => `${R}.${f}`).join(", ")} instead`
+          : ""),
+    );
   }
 
   /** The container's directory in the hierarchy of a controller, if it is mounted. */
@@ -235,23 +279,76 @@ export class V1Manager implements CgroupManager {
     this.#set(res);
   }
 
-  /** Writes the limits given (device rules are left alone, as by runc update). */
+  /**
+   * Writes the limits given; device rules, when given, are brought in with the fewest writes
+   * (none when the cgroup has them already), never allowing for a moment what they deny.
+   */
   update(res: LinuxResources): void {
+    if ((res.devices ?? []).length > 0) this.#setDevices(res.devices!);
     this.#set(res);
   }
 
+  /**
+   * Takes the devices cgroup from the rules it has (devices.list) to `rules` with the fewest
+   * writes, denies before allows, so no process of the cgroup can open a device the rules deny
+   * at any moment; a cgroup that has the rules already gets no write. A change that must pass
+   * through allow-all (a new default of allow-all with deny exceptions) is made with the
+   * cgroup frozen. The result is read back and compared. Without a v1 devices hierarchy on a
+   * hybrid host, the rules go to an eBPF filter on the cgroup2 directory.
+   */
   #setDevices(rules: LinuxDeviceCgroup[]): void {
-    const dir = this.#need("devices", `${R}.devices`);
-    const lines = rules.map((r, i) => deviceRuleLine(r, i));
-    writeField(this.#fs, { dir, file: "devices.deny", value: "a", field: `${R}.devices` });
-    rules.forEach((r, i) => {
-      writeField(this.#fs, {
-        dir,
-        file: r.allow ? "devices.allow" : "devices.deny",
-        value: lines[i]!,
-        field: `${R}.devices[${i}]`,
-      });
-    });
+    const target = DeviceEmulator.fromSpec(rules);
+    const dir = this.dirOf("devices");
+    if (dir === undefined && this.#unified !== undefined) {
+      return applyDevicesV2(rules, this.#unified.dir);
+    }
+    if (dir === undefined) this.#need("devices", `${R}.devices`);
+    const fs = this.#fs;
+    const list = () => DeviceEmulator.fromList(readOpt(fs, join(dir!, "devices.list")) ?? "");
+    const current = list();
+    const steps = current.transition(target);
+    if (steps.length === 0) return;
+    const freeze = current.opensWindowTo(target) && this.pids().length > 0 &&
+      this.#hasFreezer() && !this.#isFrozen();
+    if (freeze) this.freeze();
+    try {
+      for (const r of steps) {
+        writeField(fs, {
+          dir: dir!,
+          file: r.allow ? "devices.allow" : "devices.deny",
+          value: ruleLine(r),
+          field: `${R}.devices`,
+        });
+      }
+    } finally {
+      if (freeze) this.thaw();
+    }
+    const after = list();
+    if (target.defaultAllow ? !after.defaultAllow : !after.equals(target)) {
+      throw new CgroupError(
+        `${R}.devices`,
+        `the devices cgroup ${JSON.stringify(dir)} does not hold the rules after writing them ` +
+          `(devices.list: ${JSON.stringify(readOpt(fs, join(dir!, "devices.list")) ?? "")})`,
+        { path: join(dir!, "devices.list") },
+      );
+    }
+  }
+
+  #hasFreezer(): boolean {
+    try {
+      this.#freezer();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #isFrozen(): boolean {
+    try {
+      return this.frozen();
+    } catch {
+      return false;
+    }
   }
 
   #set(res: LinuxResources): void {
@@ -503,11 +600,26 @@ export class V1Manager implements CgroupManager {
       throttles.some(([k]) => (b[k] ?? []).length > 0);
     if (!wants) return;
     const dir = this.#need("blkio", F);
-    // CFQ kernels have blkio.weight; BFQ ones (like these) blkio.bfq.weight
+    // CFQ kernels have blkio.weight; BFQ ones blkio.bfq.weight; a kernel with neither (no BFQ
+    // scheduler built or loaded, CFQ gone since Linux 5.0) has no I/O weights at all, and the
+    // weight is refused, as runc refuses it (it fails opening blkio.bfq.weight).
     const cfq = fs.exists(join(dir, "blkio.weight"));
     const weightFile = cfq ? "blkio.weight" : "blkio.bfq.weight";
     const weightDevFile = cfq ? "blkio.weight_device" : "blkio.bfq.weight_device";
     const noFile = "this kernel's I/O scheduler has no such setting";
+    const wantsWeight = isSet(b.weight) || (b.weightDevice ?? []).some((d) => isSet(d.weight));
+    if (wantsWeight && !cfq && !fs.exists(join(dir, "blkio.bfq.weight"))) {
+      const field = isSet(b.weight)
+        ? `${F}.weight`
+        : `${F}.weightDevice[${(b.weightDevice ?? []).findIndex((d) => isSet(d.weight))}].weight`;
+      throw new CgroupError(
+        field,
+        "this kernel has no I/O weight to set: the BFQ I/O scheduler is not available " +
+          "(no blkio.bfq.weight; CONFIG_IOSCHED_BFQ, modprobe bfq) and there is no CFQ " +
+          "(no blkio.weight)",
+        { path: join(dir, "blkio.bfq.weight"), code: "ENOENT" },
+      );
+    }
     if (isSet(b.weight)) {
       writeField(fs, {
         dir,

@@ -1,7 +1,8 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../../tests/assert.ts";
-import { CgroupError, type CgroupManager, cgroupManagerFor } from "./manager.ts";
+import { CgroupError, type CgroupManager, cgroupManagerFor, checkBeforeCreate } from "./manager.ts";
 import { type FakeHost, fakeHost } from "./_test_utils.ts";
-import { deviceRuleLine, parseBlkioFile } from "./v1.ts";
+import { parseBlkioFile } from "./v1.ts";
+import type { LinuxBlockIO } from "../oci/spec.ts";
 
 const MiB = 1024 * 1024;
 
@@ -219,41 +220,188 @@ test("V1Manager apply() blkio on a BFQ kernel", "v1", ({ h, cg }) => {
   );
 });
 
-test("V1Manager apply() devices: deny all, then each rule in order", "v1", ({ h, cg }) => {
+test("V1Manager apply() blkio weight on a kernel with neither BFQ nor CFQ", "v1", ({ h, cg }) => {
+  for (const f of ["blkio.bfq.weight", "blkio.bfq.weight_device"]) {
+    Deno.removeSync(`${h.root}/blkio/runts/c1/${f}`);
+  }
+  const cases: [LinuxBlockIO, string][] = [
+    [{ weight: 300 }, "weight"],
+    [{ weightDevice: [{ major: 8, minor: 0, weight: 300 }] }, "weightDevice[0].weight"],
+  ];
+  for (const [res, field] of cases) {
+    assertThrows(
+      () => cg.apply({ blockIO: res }),
+      CgroupError,
+      `linux.resources.blockIO.${field}: this kernel has no I/O weight to set: the BFQ I/O ` +
+        "scheduler is not available (no blkio.bfq.weight; CONFIG_IOSCHED_BFQ, modprobe bfq) " +
+        "and there is no CFQ (no blkio.weight)",
+    );
+  }
+  assertEquals(h.writes(), []);
+  cg.apply({ blockIO: { throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 10 }] } });
+  assertEquals(h.cat("blkio/runts/c1/blkio.throttle.read_bps_device"), "8:0 10");
+});
+
+test(
+  "checkBeforeCreate() refuses unified keys a hybrid host cannot apply, in one error",
+  "hybrid",
+  ({ cg }) => {
+    assertThrows(
+      () =>
+        checkBeforeCreate(cg, {
+          memory: { limit: 64 * MiB },
+          unified: { "memory.max": "33554432", "pids.max": "10", "hugetlb.2MB.max": "0" },
+        }),
+      CgroupError,
+      'linux.resources.unified: "memory.max", "pids.max" cannot be set: this host is hybrid and ' +
+        "its memory, pids controllers are bound to cgroup v1 (the cgroup2 hierarchy at ",
+    );
+    assertThrows(
+      () => checkBeforeCreate(cg, { memory: { limit: 1 }, unified: { "memory.max": "1" } }),
+      CgroupError,
+      "only hugetlb); linux.resources.memory is given too and applied through " +
+        "cgroup v1: set each limit in one place",
+    );
+    assertThrows(
+      () => checkBeforeCreate(cg, { unified: { "cpu.weight": "100" } }),
+      CgroupError,
+      "; set linux.resources.cpu instead",
+    );
+    assertEquals(checkBeforeCreate(cg, { unified: { "hugetlb.2MB.max": "0" } }), []);
+  },
+);
+
+test("checkBeforeCreate() refuses unified keys on a v1 host", "v1", ({ cg }) => {
+  assertThrows(
+    () => checkBeforeCreate(cg, { unified: { "memory.max": "1" } }),
+    CgroupError,
+    "linux.resources.unified: cgroup v2 files (memory.max) cannot be set: this host has only",
+  );
+});
+
+test(
+  "checkBeforeCreate() refuses a frozen cgroup and warns about a populated one",
+  "v1",
+  ({ h, cg }) => {
+    assertEquals(checkBeforeCreate(cg, {}), []);
+    h.put("freezer/runts/c1/freezer.state", "FROZEN\n");
+    assertThrows(
+      () => checkBeforeCreate(cg, {}),
+      CgroupError,
+      `linux.cgroupsPath: the cgroup "${h.root}/freezer/runts/c1" exists and is frozen; a ` +
+        "container cannot start in it (thaw it, or use another cgroupsPath)",
+    );
+    h.put("freezer/runts/c1/freezer.state", "THAWED\n");
+    h.put("pids/runts/c1/cgroup.procs", "77\n78\n");
+    assertEquals(checkBeforeCreate(cg, {}), [
+      `the container's cgroup "${h.root}/freezer/runts/c1" is not empty: 2 process(es) found ` +
+      "(77, 78); they share its limits and are killed when the container is deleted",
+    ]);
+  },
+);
+
+test("V1Manager apply() devices: deny all, then the allowed devices", "v1", ({ h, cg }) => {
   cg.apply({
     devices: [
       { allow: false, access: "rwm" },
       { allow: true, type: "c", major: 1, minor: 3, access: "rwm" },
-      { allow: true, type: "c", major: 136, access: "rw" },
+      { allow: true, type: "c", major: 136, access: "rwa" },
       { allow: true, type: "b", major: -1, minor: -1, access: "m" },
       { allow: false, type: "c", major: 5, minor: 1 },
     ],
   });
   const d = "devices/runts/c1";
   assertEquals(h.writes(), [
-    { path: `${d}/devices.deny`, data: "a" },
     { path: `${d}/devices.deny`, data: "a *:* rwm" },
+    { path: `${d}/devices.allow`, data: "b *:* m" },
     { path: `${d}/devices.allow`, data: "c 1:3 rwm" },
     { path: `${d}/devices.allow`, data: "c 136:* rw" },
-    { path: `${d}/devices.allow`, data: "b *:* m" },
-    { path: `${d}/devices.deny`, data: "c 5:1 rwm" },
   ]);
-  h.fs.ops.length = 0;
-  cg.update({ devices: [{ allow: true, access: "rwm" }], pids: { limit: 5 } });
-  assertEquals(h.writes(), [{ path: "pids/runts/c1/pids.max", data: "5" }]);
+  assertEquals(h.cat(`${d}/devices.list`), "b *:* m\nc 1:3 rwm\nc 136:* rw\n");
 });
 
-Deno.test("deviceRuleLine() validates type and access", () => {
-  assertEquals(deviceRuleLine({ allow: true }, 0), "a *:* rwm");
+const WHITELIST = [
+  { allow: false, access: "rwm" },
+  { allow: true, type: "c", major: 1, minor: 3, access: "rwm" },
+  { allow: true, type: "c", major: 136, access: "rw" },
+];
+
+test(
+  "V1Manager update() with the rules the cgroup holds writes no device rule",
+  "v1",
+  ({ h, cg }) => {
+    cg.apply({ devices: WHITELIST });
+    h.fs.ops.length = 0;
+    cg.update({ devices: WHITELIST, pids: { limit: 5 } });
+    assertEquals(h.writes(), [{ path: "pids/runts/c1/pids.max", data: "5" }]);
+    cg.update({ pids: { limit: 6 } });
+    assertEquals(h.writes().length, 2, "no rules given: devices left alone");
+  },
+);
+
+test("V1Manager update() takes access away before it grants new access", "v1", ({ h, cg }) => {
+  cg.apply({ devices: WHITELIST });
+  h.fs.ops.length = 0;
+  cg.update({
+    devices: [
+      { allow: false, access: "rwm" },
+      { allow: true, type: "c", major: 1, minor: 3, access: "rwm" },
+      { allow: true, type: "c", major: 136, access: "r" },
+      { allow: true, type: "c", major: 1, minor: 5, access: "r" },
+    ],
+  });
+  const d = "devices/runts/c1";
+  assertEquals(h.writes(), [
+    { path: `${d}/devices.deny`, data: "c 136:* w" },
+    { path: `${d}/devices.allow`, data: "c 1:5 r" },
+  ]);
+  assertEquals(h.cat(`${d}/devices.list`), "c 1:3 rwm\nc 1:5 r\nc 136:* r\n");
+});
+
+test(
+  "V1Manager update() to allow-all-but freezes a populated cgroup around it",
+  "v1",
+  ({ h, cg }) => {
+    cg.apply({ devices: WHITELIST });
+    h.put("devices/runts/c1/cgroup.procs", "4242\n");
+    h.put("freezer/runts/c1/freezer.state", "THAWED\n");
+    h.fs.ops.length = 0;
+    // the fake freezer does not report FROZEN by itself: the write is what matters here
+    const fs = h.kernel;
+    const write = fs.write.bind(fs);
+    fs.write = (path: string, data: string) => {
+      write(path, data);
+      if (path.endsWith("freezer.state")) write(path, data === "FROZEN" ? "FROZEN\n" : "THAWED\n");
+    };
+    cg.update({
+      devices: [{ allow: true, access: "rwm" }, { allow: false, type: "c", major: 1, minor: 11 }],
+    });
+    assertEquals(h.writes().map((w) => `${w.path.split("/")[0]} ${w.data}`), [
+      "freezer FROZEN",
+      "devices a *:* rwm",
+      "devices c 1:11 rwm",
+      "freezer THAWED",
+    ]);
+  },
+);
+
+test("V1Manager apply() refuses a rule the kernel would silently ignore", "v1", ({ cg }) => {
   assertThrows(
-    () => deviceRuleLine({ allow: true, type: "x" }, 2),
+    () =>
+      cg.apply({
+        devices: [
+          { allow: false, access: "rwm" },
+          { allow: true, type: "c", major: 1, access: "rw" },
+          { allow: false, type: "c", major: 1, minor: 1, access: "w" },
+        ],
+      }),
     CgroupError,
-    'linux.resources.devices[2].type: must be "a", "b" or "c", not "x"',
+    'linux.resources.devices[2]: "c 1:1 w" cannot take access away from the wider rule "c 1:* rw"',
   );
   assertThrows(
-    () => deviceRuleLine({ allow: true, access: "rx" }, 0),
+    () => cg.apply({ devices: [{ allow: true, access: "x" }] }),
     CgroupError,
-    "linux.resources.devices[0].access",
+    'linux.resources.devices[0].access: "x" names none of "r", "w" and "m"',
   );
 });
 

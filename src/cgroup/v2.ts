@@ -41,7 +41,8 @@ import {
   UNLIMITED,
   writeField,
 } from "./_common.ts";
-import { applyDeviceProgram, deviceFilterProgram } from "./devices_bpf.ts";
+import { accessString, DeviceEmulator } from "./device_emulator.ts";
+import { applyDeviceProgram, attachedDevicePrograms, deviceFilterProgram } from "./devices_bpf.ts";
 
 const R = "linux.resources";
 
@@ -88,28 +89,28 @@ export function swapToV2(swap: number, limit: number): number {
 
 /**
  * Enforces device rules on the cgroup v2 directory `dir` with an eBPF program
- * ({@linkcode applyDeviceProgram}). The default allow-all (no rules, or rules ending in an
- * allow of every device with rwm followed only by allows) needs no program and loads none.
- * Without `dir`, only checks that the rules can be compiled into a program.
+ * ({@linkcode applyDeviceProgram}). The rules are first reduced to what the v1 devices
+ * controller would hold ({@linkcode DeviceEmulator}: same semantics on v1 and v2, unknown
+ * access letters ignored); when that allows everything, no program is loaded and runts' earlier
+ * programs are detached. No rules at all leave the cgroup as it is. Without `dir`, only checks
+ * that the rules can be compiled into a program.
  *
  * @throws {CgroupError} `linux.resources.devices...` for a bad rule or when the kernel refuses
  */
 export function applyDevicesV2(rules: LinuxDeviceCgroup[], dir?: string): void {
-  if (isAllowAll(rules)) return;
-  if (dir === undefined) deviceFilterProgram(rules);
-  else applyDeviceProgram(dir, rules);
-}
-
-function isAllowAll(rules: LinuxDeviceCgroup[]): boolean {
-  if (rules.length === 0) return true;
-  for (let k = rules.length - 1; k >= 0; k--) {
-    const r = rules[k]!;
-    if (!r.allow) return false;
-    const all = (r.type ?? "a") === "a" && (r.major ?? -1) === -1 && (r.minor ?? -1) === -1;
-    const access = r.access ?? "rwm";
-    if (all && ["r", "w", "m"].every((c) => access.includes(c))) return true;
-  }
-  return false;
+  if (rules.length === 0) return;
+  const emu = DeviceEmulator.fromSpec(rules);
+  const effective = emu.isAllowAll() ? undefined : emu.rules().map((r): LinuxDeviceCgroup => ({
+    allow: r.allow,
+    type: r.type,
+    major: r.major,
+    minor: r.minor,
+    access: accessString(r.access),
+  }));
+  if (dir === undefined) {
+    if (effective !== undefined) deviceFilterProgram(effective);
+  } else if (effective !== undefined) applyDeviceProgram(dir, effective);
+  else if (attachedDevicePrograms(dir).length > 0) applyDeviceProgram(dir, undefined);
 }
 
 /** The controllers listed in a cgroup's cgroup.controllers / cgroup.subtree_control. */
@@ -608,8 +609,9 @@ export class V2Manager implements CgroupManager {
     this.#set(res);
   }
 
-  /** Writes the limits given (not device rules). */
+  /** Writes the limits given; device rules, when given, get a new filter (attached first). */
   update(res: LinuxResources): void {
+    applyDevicesV2(res.devices ?? [], this.#dir);
     this.#set(res);
   }
 

@@ -194,7 +194,8 @@ test("V2Manager apply() unified: each key a file, each line a write", ({ h, cg }
 
 Deno.test("applyDevicesV2() needs no program for allow-all and checks rules without a dir", () => {
   applyDevicesV2([], "/nonexistent");
-  applyDevicesV2([{ allow: true, access: "rwm" }], "/nonexistent");
+  applyDevicesV2([{ allow: true, access: "rwm" }]);
+  applyDevicesV2([{ allow: false, access: "rwm" }, { allow: true, type: "c", access: "rwa" }]);
   applyDevicesV2([{ allow: false, access: "rwm" }, { allow: true, type: "a", access: "rwm" }]);
   applyDevicesV2([
     { allow: false, access: "rwm" },
@@ -207,7 +208,7 @@ Deno.test("applyDevicesV2() needs no program for allow-all and checks rules with
   );
 });
 
-test("V2Manager apply() attaches a device program to its dir, update() ignores rules", ({ h, cg }) => {
+test("V2Manager apply() and update() attach a device program to its dir", ({ h, cg }) => {
   const devices = [{ allow: false, access: "rwm" }];
   // the fake hierarchy is a plain directory: the kernel refuses it (EBADF, or EPERM unprivileged)
   assertThrows(
@@ -217,7 +218,8 @@ test("V2Manager apply() attaches a device program to its dir, update() ignores r
       JSON.stringify(`${h.root}/${D}`)
     }`,
   );
-  cg.update({ devices, pids: { limit: 3 } });
+  assertThrows(() => cg.update({ devices, pids: { limit: 3 } }), CgroupError, "listing the device");
+  cg.update({ pids: { limit: 3 } });
   assertEquals(h.cat(`${D}/pids.max`), "3");
 });
 

@@ -17,11 +17,11 @@ import { oneId } from "./start.ts";
 export const CONTROL_FD = 3;
 
 /** Runs the sandbox process. */
-export async function main(_g: GlobalOptions, argv: string[]): Promise<number> {
+export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   oneId(argv, "boot");
   // Orphans of the containers come to us, not to the host's init.
   prctl(PR.SET_CHILD_SUBREAPER, 1);
-  const mgr = new ContainerManager();
+  const mgr = new ContainerManager({ systemdCgroup: g.systemdCgroup === true });
   const uid = Deno.uid() ?? 0;
   const server = new RpcServer({ allowUid: (peer) => peer === 0 || peer === uid });
   registerHandlers(server, mgr);

@@ -2,6 +2,9 @@
  * What every command receives: the global options.
  * @module
  */
+import { debugLog, setLogTarget, writeLog } from "../trace.ts";
+
+import type { Platform } from "../kvm/platform.ts";
 
 /** Global options (runc's global flags). */
 export interface GlobalOptions {
@@ -13,6 +16,10 @@ export interface GlobalOptions {
   logFormat: "text" | "json";
   /** --debug. */
   debug: boolean;
+  /** --platform (absent: the annotation decides, else native). */
+  platform?: Platform;
+  /** --systemd-cgroup: cgroups are transient systemd scopes (cgroupsPath slice:prefix:name). */
+  systemdCgroup?: boolean;
   /** Accepted-and-ignored runc flags that were given. */
   ignored: string[];
   /** --version. */
@@ -21,21 +28,29 @@ export interface GlobalOptions {
   help?: boolean;
 }
 
+/** Points the log lines at --log (or stderr) in --log-format. */
+export function setLog(g: GlobalOptions): void {
+  setLogTarget(g.log, g.logFormat);
+}
+
 /** Appends an error to the --log file in its format (runc's JSON lines for containerd). */
 export function logError(g: GlobalOptions, msg: string): void {
   if (g.log === undefined) return;
-  const time = new Date().toISOString();
-  const line = g.logFormat === "json"
-    ? JSON.stringify({ level: "error", msg, time }) + "\n"
-    : `time="${time}" level=error msg=${JSON.stringify(msg)}\n`;
-  try {
-    Deno.writeTextFileSync(g.log, line, { append: true, create: true });
-  } catch {
-    // the log is best effort; the error is on stderr too
-  }
+  writeLog("error", msg);
 }
 
-/** Prints a debug line when --debug is on. */
+/** Writes a debug line when --debug is on. */
 export function debug(g: GlobalOptions, msg: string): void {
-  if (g.debug) console.error(`runts: debug: ${msg}`);
+  if (g.debug) debugLog(msg);
+}
+
+/** An error that ends the command with a given exit status (runc's 255 for exec's failures). */
+export class ExitError extends Error {
+  /** The exit status. */
+  readonly status: number;
+  constructor(status: number, message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = "ExitError";
+    this.status = status;
+  }
 }

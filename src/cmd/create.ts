@@ -3,8 +3,8 @@
  * [--no-new-keyring] [--preserve-fds N] ID`
  * @module
  */
-import { parseArgs } from "node:util";
-import { createContainer } from "../sandbox/lifecycle.ts";
+import { parseCommandArgs } from "./defs.ts";
+import { checkPidFile, createContainer } from "../sandbox/lifecycle.ts";
 import type { GlobalOptions } from "./context.ts";
 
 /** Arguments of create. */
@@ -20,40 +20,20 @@ export interface CreateArgs {
 /** Parses create's arguments (shared with run). */
 export function parseCreateArgs(
   argv: string[],
-  extra: Record<string, { type: "boolean"; short?: string }> = {},
+  command: "create" | "run" = "create",
 ): {
   args: CreateArgs;
   flags: Record<string, unknown>;
 } {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      bundle: { type: "string", short: "b" },
-      "pid-file": { type: "string" },
-      "console-socket": { type: "string" },
-      "no-pivot": { type: "boolean" },
-      "no-new-keyring": { type: "boolean" },
-      "preserve-fds": { type: "string" },
-      ...extra,
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (positionals.length !== 1) {
-    throw new Error(
-      positionals.length === 0
-        ? "container id is required"
-        : `expected one container id, got ${positionals.length}: ${positionals.join(" ")}`,
-    );
-  }
-  const pf = values["preserve-fds"] as string | undefined;
-  const preserveFds = pf === undefined ? 0 : Number(pf);
+  const { values, positionals } = parseCommandArgs(command, argv);
+  const pf = values["preserve-fds"] as string;
+  const preserveFds = /^\d+$/.test(pf) ? Number(pf) : NaN;
   if (!Number.isInteger(preserveFds) || preserveFds < 0) {
     throw new Error(`--preserve-fds: not a number of fds: ${JSON.stringify(pf)}`);
   }
   const args: CreateArgs = {
     id: positionals[0]!,
-    bundle: (values.bundle as string | undefined) ?? ".",
+    bundle: values.bundle as string,
     noPivot: values["no-pivot"] === true,
     preserveFds,
   };
@@ -67,6 +47,7 @@ export function parseCreateArgs(
 /** Runs create. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   const { args } = parseCreateArgs(argv);
+  if (args.pidFile !== undefined) checkPidFile(args.pidFile);
   await createContainer(g, { ...args, detach: true });
   return 0;
 }

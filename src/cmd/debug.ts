@@ -1,10 +1,11 @@
 /**
  * `runts debug plan BUNDLE` (the syscall program of a bundle's init, step by step, without
  * running it), `runts debug --ps ID` and `runts debug --stacks ID` (the sandbox process's view:
- * its stack, open fds and processes).
+ * its stack, open fds and processes), `runts debug kvm` (the built-in KVM guests run by a sandbox
+ * process, src/cmd/debug_kvm.ts).
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "./defs.ts";
 import { buildInitProgram } from "../linux/init_program.ts";
 import { cgroupLayout } from "../linux/cgroup_mounts.ts";
 import { containerPids } from "../linux/procs.ts";
@@ -46,12 +47,8 @@ export function planLines(bundle: string): string[] {
 
 /** Runs debug. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { ps: { type: "boolean" }, stacks: { type: "boolean" } },
-    allowPositionals: true,
-    strict: true,
-  });
+  if (argv[0] === "kvm") return await (await import("./debug_kvm.ts")).main(g, argv.slice(1));
+  const { values, positionals } = parseCommandArgs("debug", argv);
   if (positionals[0] === "plan") {
     const bundle = positionals[1];
     if (bundle === undefined) throw new Error("debug plan: a bundle directory is required");

@@ -1,19 +1,11 @@
 /** `runts delete [--force] ID`. @module */
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "./defs.ts";
 import { deleteContainer } from "../sandbox/lifecycle.ts";
 import type { GlobalOptions } from "./context.ts";
 
 /** Parses delete's arguments. */
 export function parseDeleteArgs(argv: string[]): { id: string; force: boolean } {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { force: { type: "boolean", short: "f" } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (positionals.length !== 1) {
-    throw new Error(`delete: expected one container id, got ${positionals.length}`);
-  }
+  const { values, positionals } = parseCommandArgs("delete", argv);
   return { id: positionals[0]!, force: values.force === true };
 }
 

@@ -6,7 +6,7 @@
  */
 import { containerStats } from "../sandbox/lifecycle.ts";
 import type { GlobalOptions } from "./context.ts";
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "./defs.ts";
 
 /** Parsed arguments of events. */
 export interface EventsArgs {
@@ -57,26 +57,15 @@ export function parseDuration(text: string): number {
 
 /** Parses events' arguments (`--interval` takes a Go duration, as runc's flag). */
 export function parseEventsArgs(argv: string[]): EventsArgs {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      interval: { type: "string", default: "5s" },
-      stats: { type: "boolean", default: false },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (positionals.length !== 1) {
-    throw new Error(`events: expected one container id, got ${positionals.length}`);
-  }
+  const { values, positionals } = parseCommandArgs("events", argv);
   let intervalMs: number;
   try {
-    intervalMs = parseDuration(values.interval);
+    intervalMs = parseDuration(values.interval as string);
   } catch (e) {
     throw new Error(`events: --interval: ${(e as Error).message}`);
   }
   if (!(intervalMs > 0)) throw new Error("events: duration interval must be greater than 0");
-  return { id: positionals[0]!, intervalMs, stats: values.stats };
+  return { id: positionals[0]!, intervalMs, stats: values.stats === true };
 }
 
 /** Runs events: one stats line with --stats, else stats every interval and oom events. */

@@ -11,11 +11,19 @@ import { CAPS } from "../linux/consts.ts";
 import { parseProcess } from "../oci/config.ts";
 import type { Process, Spec } from "../oci/spec.ts";
 import { canExec } from "../container/status.ts";
-import { currentStatus, loadContainer, sandboxOf, writePidFile } from "../sandbox/lifecycle.ts";
+import {
+  checkPidFile,
+  currentStatus,
+  loadContainer,
+  sandboxOf,
+  writePidFile,
+} from "../sandbox/lifecycle.ts";
+import { cgroupProcsOf } from "../linux/cgroup_mounts.ts";
 import { sandboxAlive } from "../sandbox/sandbox.ts";
 import { RpcClient } from "../rpc/client.ts";
 import * as M from "../rpc/methods.ts";
-import type { GlobalOptions } from "./context.ts";
+import { ExitError, type GlobalOptions } from "./context.ts";
+import { parseCommandArgs } from "./defs.ts";
 
 /** Parsed arguments of exec. */
 export interface ExecArgs {
@@ -35,90 +43,44 @@ export interface ExecArgs {
   preserveFds: number;
   apparmor?: string;
   processLabel?: string;
+  /** `--cgroup [CONTROLLERS:]PATH` values: sub-cgroups of the container's cgroup to join. */
+  cgroup: string[];
+  /** `--ignore-paused`: exec even in a paused container. */
+  ignorePaused: boolean;
 }
-
-const VALUE = new Map<string, string>([
-  ["process", "process"],
-  ["p", "process"],
-  ["pid-file", "pidFile"],
-  ["console-socket", "consoleSocket"],
-  ["cwd", "cwd"],
-  ["env", "env"],
-  ["e", "env"],
-  ["user", "user"],
-  ["u", "user"],
-  ["additional-gids", "additionalGids"],
-  ["g", "additionalGids"],
-  ["cap", "caps"],
-  ["c", "caps"],
-  ["preserve-fds", "preserveFds"],
-  ["apparmor", "apparmor"],
-  ["process-label", "processLabel"],
-  ["cgroup", "cgroup"],
-]);
-const BOOL = new Map<string, string>([
-  ["detach", "detach"],
-  ["d", "detach"],
-  ["tty", "tty"],
-  ["t", "tty"],
-  ["no-new-privs", "noNewPrivs"],
-  ["ignore-paused", "ignorePaused"],
-]);
 
 /** Parses exec's arguments. */
 export function parseExecArgs(argv: string[]): ExecArgs {
+  const { values: v, positionals } = parseCommandArgs("exec", argv);
+  const str = (name: string) => v[name] as string | undefined;
   const a: ExecArgs = {
-    id: "",
-    command: [],
-    detach: false,
-    tty: false,
-    env: [],
-    additionalGids: [],
-    caps: [],
-    noNewPrivs: false,
-    preserveFds: 0,
+    id: positionals[0]!,
+    command: positionals.slice(1),
+    detach: v.detach === true,
+    tty: v.tty === true,
+    env: v.env as string[],
+    additionalGids: (v["additional-gids"] as string[]).flatMap((s) =>
+      s.split(",").map((g) => intArg("--additional-gids", g))
+    ),
+    caps: v.cap as string[],
+    noNewPrivs: v["no-new-privs"] === true,
+    preserveFds: intArg("--preserve-fds", v["preserve-fds"] as string),
+    ignorePaused: v["ignore-paused"] === true,
+    cgroup: v.cgroup as string[],
   };
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--") {
-      i++;
-      break;
-    }
-    if (!arg.startsWith("-") || arg === "-") break;
-    const m = /^--?([a-z-]+)(?:=(.*))?$/s.exec(arg);
-    const name = m?.[1] ?? "";
-    if (BOOL.has(name) && m?.[2] === undefined) {
-      (a as unknown as Record<string, boolean>)[BOOL.get(name)!] = true;
-      continue;
-    }
-    const field = VALUE.get(name);
-    if (field === undefined) throw new Error(`exec: unknown flag ${JSON.stringify(arg)}`);
-    const value = m?.[2] ?? argv[++i];
-    if (value === undefined) throw new Error(`exec: flag ${arg} needs a value`);
-    switch (field) {
-      case "env":
-        a.env.push(value);
-        break;
-      case "caps":
-        a.caps.push(value);
-        break;
-      case "additionalGids":
-        for (const g of value.split(",")) a.additionalGids.push(intArg("--additional-gids", g));
-        break;
-      case "preserveFds":
-        a.preserveFds = intArg("--preserve-fds", value);
-        break;
-      case "cgroup":
-        break;
-      default:
-        (a as unknown as Record<string, string>)[field] = value;
-    }
+  const fields = [
+    ["process", "process"],
+    ["pid-file", "pidFile"],
+    ["console-socket", "consoleSocket"],
+    ["cwd", "cwd"],
+    ["user", "user"],
+    ["apparmor", "apparmor"],
+    ["process-label", "processLabel"],
+  ] as const;
+  for (const [flag, field] of fields) {
+    const x = str(flag);
+    if (x !== undefined) a[field] = x;
   }
-  const rest = argv.slice(i);
-  if (rest.length === 0) throw new Error("exec: container id is required");
-  a.id = rest[0]!;
-  a.command = rest.slice(1);
   if (a.process === undefined && a.command.length === 0) {
     throw new Error("exec: a command (or --process) is required");
   }
@@ -190,12 +152,88 @@ const FORWARDED: [Deno.Signal, number][] = [
   ["SIGUSR2", 12],
 ];
 
-/** Runs exec. */
+/**
+ * The cgroup.procs files an exec'd process joins with `--cgroup [CONTROLLERS:]PATH` (repeatable,
+ * as runc): PATH is relative to the container's cgroup in the hierarchies of CONTROLLERS (all
+ * when left out); the other hierarchies keep the container's cgroup.
+ *
+ * @param base the container's cgroup.procs files (`<mount>/<controllers>/<path>/cgroup.procs`)
+ * @throws {Error} `PATH is not a sub cgroup path` when PATH leaves the container's cgroup.
+ */
+export function execCgroupProcs(base: readonly string[], values: readonly string[]): string[] {
+  const out = [...base];
+  for (const v of values) {
+    const colon = v.indexOf(":");
+    const ctrls = colon < 0 ? undefined : v.slice(0, colon).split(",");
+    const path = colon < 0 ? v : v.slice(colon + 1);
+    let depth = 0;
+    const parts: string[] = [];
+    for (const seg of path.split("/")) {
+      if (seg === "" || seg === ".") continue;
+      if (seg === "..") {
+        depth--;
+        parts.pop();
+      } else {
+        depth++;
+        parts.push(seg);
+      }
+      if (depth < 0) throw new Error(`${path} is not a sub cgroup path`);
+    }
+    if (parts.length === 0) continue;
+    base.forEach((file, i) => {
+      const dir = file.slice(0, file.lastIndexOf("/"));
+      const hierarchy = /^\/sys\/fs\/cgroup\/([^/]+)/.exec(dir)?.[1] ?? "";
+      const names = hierarchy === "unified" ? [""] : hierarchy.split(",");
+      if (ctrls !== undefined && !ctrls.some((c) => names.includes(c))) return;
+      out[i] = `${dir}/${parts.join("/")}/cgroup.procs`;
+    });
+  }
+  return out;
+}
+
+/** The sub-cgroups given with --cgroup, checked to exist. */
+function cgroupProcsFor(initPid: number, values: readonly string[]): string[] | undefined {
+  if (values.length === 0) return undefined;
+  const files = execCgroupProcs(cgroupProcsOf(initPid), values);
+  for (const f of files) {
+    try {
+      Deno.statSync(f);
+    } catch {
+      throw new Error(`--cgroup: no cgroup ${JSON.stringify(f.slice(0, f.lastIndexOf("/")))}`);
+    }
+  }
+  return files;
+}
+
+/**
+ * Runs exec. Its own failures exit 255 with `exec failed: ...`, as runc's; the process's exit
+ * status is returned as is.
+ */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
+  try {
+    return await execMain(g, argv);
+  } catch (e) {
+    throw new ExitError(
+      255,
+      `exec failed: ${(e as Error).message.replace(/^exec: (?=-|a command)/, "")}`,
+      e,
+    );
+  }
+}
+
+async function execMain(g: GlobalOptions, argv: string[]): Promise<number> {
   const a = parseExecArgs(argv);
+  if (a.pidFile !== undefined) checkPidFile(a.pidFile);
   const { rec, store } = loadContainer(g, a.id);
   const status = currentStatus(rec);
-  if (!canExec(status)) throw new Error(`cannot exec in a container that is ${status}: "${a.id}"`);
+  if (!canExec(status, a.ignorePaused)) {
+    throw new Error(
+      status === "paused"
+        ? "cannot exec in a paused container (use --ignore-paused to override)"
+        : `cannot exec in a ${status} container`,
+    );
+  }
+  const cgroupProcs = cgroupProcsFor(rec.pid, a.cgroup);
   const spec = JSON.parse(Deno.readTextFileSync(`${store.dir(a.id)}/config.json`)) as Spec;
   spec.process = execProcessSpec(spec.process, a);
   const terminal = spec.process.terminal === true;
@@ -219,7 +257,12 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
         const fds: Record<string, number> = { stdin: 0, stdout: 1, stderr: 2 };
         for (let i = 0; i < a.preserveFds; i++) fds[`p${i}`] = 3 + i;
         if (theirs >= 0) fds.console = theirs;
-        const args: M.ExecuteAsyncArgs = { id: a.id, spec, preserveFds: a.preserveFds };
+        const args: M.ExecuteAsyncArgs = {
+          id: a.id,
+          spec,
+          preserveFds: a.preserveFds,
+          ...(cgroupProcs ? { cgroupProcs } : {}),
+        };
         client.callSync(M.EXECUTE_ASYNC, args, fds);
         return 0;
       } finally {
@@ -234,6 +277,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
       stdio: [0, 1, 2],
       preserveFds: Array.from({ length: a.preserveFds }, (_, i) => 3 + i),
       ...(theirs >= 0 ? { consoleFd: theirs } : {}),
+      ...(cgroupProcs ? { cgroupProcs } : {}),
     });
     closeFd(theirs);
     theirs = -1;

@@ -1,9 +1,12 @@
-/** `runts features`: the OCI features document. @module */
+/** `runts features`: the OCI features document, with the platforms this host offers. @module */
 import { featuresDocument } from "../oci/features.ts";
+import { kvmPlatformInfo } from "../kvm/device.ts";
 import type { GlobalOptions } from "./context.ts";
 
 /** Runs features. */
 export function main(_g: GlobalOptions, _argv: string[]): Promise<number> {
-  console.log(JSON.stringify(featuresDocument(), null, "    "));
+  const doc = featuresDocument();
+  doc.platforms = { native: { available: true }, kvm: kvmPlatformInfo() };
+  console.log(JSON.stringify(doc, null, "    "));
   return Promise.resolve(0);
 }

@@ -1,5 +1,5 @@
 /** `runts kill [--all] ID [SIGNAL]` (default SIGTERM). @module */
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "./defs.ts";
 import { parseSignal } from "../linux/signals.ts";
 import { killContainer } from "../sandbox/lifecycle.ts";
 import type { GlobalOptions } from "./context.ts";
@@ -13,18 +13,11 @@ export interface KillArgs {
 
 /** Parses kill's arguments. */
 export function parseKillArgs(argv: string[]): KillArgs {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { all: { type: "boolean", short: "a" } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (positionals.length < 1 || positionals.length > 2) {
-    throw new Error(`kill: expected ID [SIGNAL], got ${positionals.length} arguments`);
-  }
+  const { values, positionals } = parseCommandArgs("kill", argv);
   return {
     id: positionals[0]!,
-    signal: parseSignal(positionals[1] ?? "TERM"),
+    // 0 checks that the container is alive (runc takes it too).
+    signal: positionals[1] === "0" ? 0 : parseSignal(positionals[1] ?? "TERM"),
     all: values.all === true,
   };
 }

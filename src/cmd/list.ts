@@ -1,5 +1,5 @@
 /** `runts list [--format table|json] [-q]`. @module */
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "./defs.ts";
 import { ContainerStore } from "../container/record.ts";
 import { ociState } from "../sandbox/lifecycle.ts";
 import { userNames } from "./ps.ts";
@@ -7,12 +7,8 @@ import type { GlobalOptions } from "./context.ts";
 
 /** Runs list. */
 export function main(g: GlobalOptions, argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { format: { type: "string", short: "f" }, quiet: { type: "boolean", short: "q" } },
-    strict: true,
-  });
-  const format = values.format ?? "table";
+  const { values } = parseCommandArgs("list", argv);
+  const format = values.format as string;
   if (format !== "table" && format !== "json") {
     throw new Error(`list: --format must be "table" or "json", not ${JSON.stringify(format)}`);
   }

@@ -5,7 +5,7 @@
  */
 import { pauseContainer } from "../sandbox/lifecycle.ts";
 import type { GlobalOptions } from "./context.ts";
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "./defs.ts";
 
 /** Parsed arguments of pause. */
 export interface PauseArgs {
@@ -15,11 +15,7 @@ export interface PauseArgs {
 
 /** Parses pause's arguments: one container id. */
 export function parsePauseArgs(argv: string[]): PauseArgs {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true });
-  if (positionals.length !== 1) {
-    throw new Error(`pause: expected one container id, got ${positionals.length}`);
-  }
-  return { id: positionals[0]! };
+  return { id: parseCommandArgs("pause", argv).positionals[0]! };
 }
 
 /** Runs pause. */

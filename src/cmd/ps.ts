@@ -1,9 +1,10 @@
 /**
- * `runts ps [--format table|json] ID`: the container's processes. json is an array of host
- * pids (what containerd's `top` reads); table is like `ps -ef`.
+ * `runts ps [--format table|json] ID [ps options]`: the container's processes. json is an array
+ * of host pids (what containerd's `top` reads); table is like `ps -ef`, or ps(1) run with the
+ * options after the id and limited to the container's processes (as runc does).
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "./defs.ts";
 import { containerPids, readProcStat } from "../linux/procs.ts";
 import { currentStatus, loadContainer } from "../sandbox/lifecycle.ts";
 import type { GlobalOptions } from "./context.ts";
@@ -67,26 +68,85 @@ export function psRow(
   ];
 }
 
-/** Runs ps. */
-export function main(g: GlobalOptions, argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { format: { type: "string", short: "f" } },
-    allowPositionals: true,
-    strict: true,
-  });
-  const format = values.format ?? "table";
+/** Parsed arguments of ps. */
+export interface PsArgs {
+  /** The container id. */
+  id: string;
+  /** Output format. */
+  format: "table" | "json";
+  /** Options for ps(1), after the id (runc's `runc ps ID -e -x`); empty: runts' own -ef. */
+  psOptions: string[];
+}
+
+/** Parses ps's arguments: flags, the id, then options that go to ps(1). */
+export function parsePsArgs(argv: string[]): PsArgs {
+  const { values, positionals } = parseCommandArgs("ps", argv);
+  const format = values.format as string;
   if (format !== "table" && format !== "json") {
     throw new Error(`ps: --format must be "table" or "json", not ${JSON.stringify(format)}`);
   }
-  const id = positionals[0];
-  if (id === undefined) throw new Error("ps: container id is required");
-  const { rec } = loadContainer(g, id);
+  return { id: positionals[0]!, format, psOptions: positionals.slice(1) };
+}
+
+/**
+ * The lines of ps(1)'s output that belong to `pids`: the header, then each row whose PID
+ * column is one of them (runc's filter).
+ *
+ * @throws {Error} when the output has no PID column.
+ */
+export function filterPsOutput(out: string, pids: readonly number[]): string[] {
+  const lines = out.split("\n").filter((l) => l !== "");
+  const header = lines[0] ?? "";
+  const col = header.trim().split(/\s+/).indexOf("PID");
+  if (col < 0) {
+    throw new Error(`ps: the output of ps(1) has no PID column: ${JSON.stringify(header)}`);
+  }
+  const want = new Set(pids);
+  return [
+    header,
+    ...lines.slice(1).filter((l) => want.has(Number(l.trim().split(/\s+/)[col]))),
+  ];
+}
+
+/** Runs ps(1) with the caller's options (found without PATH: callers may give none). */
+async function runPs(options: string[]): Promise<string> {
+  let bin = "ps";
+  for (const p of ["/usr/bin/ps", "/bin/ps"]) {
+    try {
+      Deno.statSync(p);
+      bin = p;
+      break;
+    } catch {
+      // next
+    }
+  }
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(bin, { args: options, stdout: "piped", stderr: "piped" })
+      .output();
+  } catch (e) {
+    throw new Error(`ps: running ps(1): ${(e as Error).message}`);
+  }
+  if (!out.success) {
+    const err = new TextDecoder().decode(out.stderr).trim();
+    throw new Error(`ps: ps ${options.join(" ")} failed: ${err || `status ${out.code}`}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** Runs ps. */
+export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
+  const a = parsePsArgs(argv);
+  const { rec } = loadContainer(g, a.id);
   const status = currentStatus(rec);
   const pids = status === "stopped" ? [] : containerPids(rec.pid);
-  if (format === "json") {
+  if (a.format === "json") {
     console.log(JSON.stringify(pids));
-    return Promise.resolve(0);
+    return 0;
+  }
+  if (a.psOptions.length) {
+    for (const l of filterPsOutput(await runPs(a.psOptions), pids)) console.log(l);
+    return 0;
   }
   const uptime = Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]);
   const bootMs = Date.now() - uptime * 1000;
@@ -100,5 +160,5 @@ export function main(g: GlobalOptions, argv: string[]): Promise<number> {
   for (const r of rows) {
     console.log(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join(" "));
   }
-  return Promise.resolve(0);
+  return 0;
 }

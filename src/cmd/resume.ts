@@ -4,7 +4,7 @@
  */
 import { resumeContainer } from "../sandbox/lifecycle.ts";
 import type { GlobalOptions } from "./context.ts";
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "./defs.ts";
 
 /** Parsed arguments of resume. */
 export interface ResumeArgs {
@@ -14,11 +14,7 @@ export interface ResumeArgs {
 
 /** Parses resume's arguments: one container id. */
 export function parseResumeArgs(argv: string[]): ResumeArgs {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true });
-  if (positionals.length !== 1) {
-    throw new Error(`resume: expected one container id, got ${positionals.length}`);
-  }
-  return { id: positionals[0]! };
+  return { id: parseCommandArgs("resume", argv).positionals[0]! };
 }
 
 /** Runs resume. */

@@ -8,13 +8,16 @@ import { mark } from "../trace.ts";
 import { closeFd, pidfdSignal } from "../../ffi/process.ts";
 import { connectConsoleSocket, consolePair, receiveMaster, relay } from "../linux/console.ts";
 import { ContainerManager } from "../boot/containers.ts";
+import { pinSystemdCgroupsPath } from "../cgroup/manager.ts";
 import { registerHandlers } from "../boot/handlers.ts";
 import { ContainerStore } from "../container/record.ts";
 import { listenUnix } from "../../ffi/socket.ts";
 import { startTime } from "../linux/procs.ts";
 import { loadBundle } from "../oci/config.ts";
+import { selectPlatform } from "../kvm/platform.ts";
 import { RpcServer } from "../rpc/server.ts";
 import {
+  checkPidFile,
   createContainer,
   deleteContainer,
   loadContainer,
@@ -41,10 +44,8 @@ const SIGNUM: Record<string, number> = {
 
 /** Runs run. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
-  const { args, flags } = parseCreateArgs(argv, {
-    detach: { type: "boolean", short: "d" },
-    keep: { type: "boolean" },
-  });
+  const { args, flags } = parseCreateArgs(argv, "run");
+  if (args.pidFile !== undefined) checkPidFile(args.pidFile);
   if (flags.detach === true) {
     await createContainer(g, { ...args, detach: true });
     await startContainer(g, args.id);
@@ -54,7 +55,10 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   const store = new ContainerStore(g.root);
   store.validateId(args.id);
   const { spec, rootfs, bundle } = loadBundle(args.bundle);
+  if (g.systemdCgroup) pinSystemdCgroupsPath(spec, args.id);
   if (sandboxIdOf(spec.annotations) !== undefined) return await runInSandbox(g, args);
+  // kvm: the device goes to a sandbox process, never to this one (issue 17).
+  if (selectPlatform(g.platform, spec.annotations) === "kvm") return await runInSandbox(g, args);
   const terminal = spec.process?.terminal === true;
   if (!terminal && args.consoleSocket !== undefined) {
     throw new Error("--console-socket given but process.terminal is false");
@@ -80,7 +84,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   });
   rec.sandboxPid = Deno.pid;
   rec.sandboxStartTime = startTime(Deno.pid) ?? "";
-  const mgr = new ContainerManager();
+  const mgr = new ContainerManager({ systemdCgroup: g.systemdCgroup === true });
   let server: RpcServer | undefined;
   const listeners: [Deno.Signal, () => void][] = [];
   // With a terminal: the init sends its pty master to `theirs`; we relay it unless the caller
@@ -142,10 +146,15 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     closeFd(theirs);
     for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
     mgr.onEmpty = () => {};
-    for (const id of mgr.ids()) await mgr.destroy(id);
+    // --keep: the stopped container's state and cgroup stay until `runts delete` (which runs
+    // the poststop hooks then), as with runc.
+    const keep = flags.keep === true;
+    for (const id of mgr.ids()) await mgr.destroy(id, keep);
     server?.close();
-    await poststop(spec, { id: args.id, bundle, pid: rec.pid });
-    if (flags.keep !== true) store.remove(args.id);
+    if (!keep) {
+      await poststop(spec, { id: args.id, bundle, pid: rec.pid });
+      store.remove(args.id);
+    }
     mark("run: cleaned up");
   }
 }

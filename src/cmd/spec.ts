@@ -1,16 +1,12 @@
 /** `runts spec [--bundle DIR] [--rootless]`: writes a default config.json. @module */
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "./defs.ts";
 import { defaultSpec } from "../oci/default_spec.ts";
 import type { GlobalOptions } from "./context.ts";
 
 /** Runs spec. */
 export function main(_g: GlobalOptions, argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { bundle: { type: "string", short: "b" }, rootless: { type: "boolean" } },
-    strict: true,
-  });
-  const path = `${values.bundle ?? "."}/config.json`;
+  const { values } = parseCommandArgs("spec", argv);
+  const path = `${values.bundle as string}/config.json`;
   try {
     Deno.lstatSync(path);
     throw new Error(`file ${JSON.stringify(path)} already exists`);

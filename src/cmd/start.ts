@@ -1,7 +1,7 @@
 /** `runts start ID`: releases a created container's process. @module */
-import { parseArgs } from "node:util";
 import { startContainer } from "../sandbox/lifecycle.ts";
 import type { GlobalOptions } from "./context.ts";
+import { parseCommandArgs } from "./defs.ts";
 
 /** Parses start's arguments: one container id. */
 export function parseStartArgs(argv: string[]): { id: string } {
@@ -9,12 +9,8 @@ export function parseStartArgs(argv: string[]): { id: string } {
 }
 
 /** The single positional container id of a command. */
-export function oneId(argv: string[], cmd: string, options = {}): string {
-  const { positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  if (positionals.length !== 1) {
-    throw new Error(`${cmd}: expected one container id, got ${positionals.length}`);
-  }
-  return positionals[0]!;
+export function oneId(argv: string[], cmd: string): string {
+  return parseCommandArgs(cmd, argv).positionals[0]!;
 }
 
 /** Runs start. */

@@ -7,6 +7,7 @@
  */
 import { updateContainer } from "../sandbox/lifecycle.ts";
 import type { GlobalOptions } from "./context.ts";
+import { commandDef, parseCommandArgs } from "./defs.ts";
 import type { LinuxResources } from "../oci/spec.ts";
 import { parseSpec } from "../oci/config.ts";
 
@@ -26,31 +27,13 @@ export interface UpdateArgs {
   warnings: string[];
 }
 
-/** runc's update flags and what kind of value each takes. */
-const FLAGS = {
-  resources: "string",
-  "blkio-weight": "int",
-  "cpu-period": "uint",
-  "cpu-quota": "int",
-  "cpu-burst": "uint",
-  "cpu-share": "uint",
-  "cpu-shares": "uint",
-  "cpu-rt-period": "uint",
-  "cpu-rt-runtime": "int",
-  "cpu-idle": "int",
-  "cpuset-cpus": "string",
-  "cpuset-mems": "string",
-  "kernel-memory": "string",
-  "kernel-memory-tcp": "string",
-  memory: "size",
-  "memory-reservation": "size",
-  "memory-swap": "size",
-  "pids-limit": "int",
-  "l3-cache-schema": "string",
-  "mem-bw-schema": "string",
-} as const;
+/** A flag of update (its definition, with its kind of value, is in defs.ts). */
+type Flag = string;
 
-type Flag = keyof typeof FLAGS;
+/** The kind of value a flag of update takes (`kind` in its definition). */
+function kindOf(flag: Flag): string | undefined {
+  return commandDef("update")!.flags.find((f) => f.name === flag)?.kind;
+}
 
 const MULTIPLIERS: Record<string, number> = {
   "": 1,
@@ -99,33 +82,9 @@ function parseInteger(text: string, unsigned: boolean): number {
  * `--resources` combined with limit flags.
  */
 export function parseUpdateArgs(argv: string[]): UpdateArgs {
+  const { values, positionals } = parseCommandArgs("update", argv);
   const given = new Map<Flag, string>();
-  const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "--") {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!a.startsWith("-") || a === "-") {
-      positionals.push(a);
-      continue;
-    }
-    const m = /^--?([a-z0-9-]+)(?:=(.*))?$/s.exec(a);
-    const name = m?.[1] === "r" ? "resources" : m?.[1];
-    if (m === null || name === undefined || !(name in FLAGS)) {
-      throw new Error(`update: unknown flag ${JSON.stringify(a)}`);
-    }
-    let value = m[2];
-    if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined) throw new Error(`update: flag --${name} needs a value`);
-    }
-    given.set(name as Flag, value);
-  }
-  if (positionals.length !== 1) {
-    throw new Error(`update: expected one container id, got ${positionals.length}`);
-  }
+  for (const [k, v] of Object.entries(values)) if (typeof v === "string") given.set(k, v);
 
   const resources: LinuxResources = {};
   const warnings: string[] = [];
@@ -133,7 +92,7 @@ export function parseUpdateArgs(argv: string[]): UpdateArgs {
     const text = given.get(flag);
     if (text === undefined || text === "") return undefined;
     try {
-      switch (FLAGS[flag]) {
+      switch (kindOf(flag)) {
         case "int":
           return parseInteger(text, false);
         case "uint":

@@ -125,7 +125,7 @@ Deno.test("parseUpdateArgs() errors", async (t) => {
     [[], "update: expected one container id, got 0"],
     [["a", "b"], "update: expected one container id, got 2"],
     [["--memroy", "1m", "c1"], 'update: unknown flag "--memroy"'],
-    [["c1", "--memory"], "update: flag --memory needs a value"],
+    [["c1", "--memory"], 'update: flag "--memory" needs a value'],
     [["--memory", "lots", "c1"], 'update: --memory: invalid size: "lots"'],
     [["--cpu-period", "-5", "c1"], 'update: --cpu-period: invalid unsigned integer: "-5"'],
     [["--pids-limit", "1.5", "c1"], 'update: --pids-limit: invalid integer: "1.5"'],

@@ -1,7 +1,13 @@
 /**
  * The device cgroup rules a container gets: the spec's `linux.resources.devices`, then (as runc
- * does) the default devices every container has, mknod of anything, and the devices listed in
- * `linux.devices`, so that a spec that denies everything still has a working /dev.
+ * does) the default devices every container has and mknod of anything, so that a spec that
+ * denies everything still has a working /dev.
+ *
+ * The nodes of `linux.devices` are created in the container's /dev but are not allowed by
+ * these rules: access to them is what `linux.resources.devices` says (runc's behaviour; Docker
+ * and podman write an allow rule for each device they add). Allowing them here would let a
+ * spec that denies every device still read and write them (/dev/kmsg, a disk). /dev/console
+ * (5:1, the host's console) is not a default either: a terminal's console is a pty (136:*).
  * @module
  */
 import type { LinuxDeviceCgroup, LinuxResources, Spec } from "../oci/spec.ts";
@@ -29,17 +35,15 @@ export const DEFAULT_DEVICE_RULES: readonly LinuxDeviceCgroup[] = [
   rule("c", 5, 0, "rwm"), // tty
   rule("c", 1, 5, "rwm"), // zero
   rule("c", 1, 9, "rwm"), // urandom
-  rule("c", 5, 1, "rwm"), // console
   rule("c", 136, undefined, "rwm"), // pts/*
   rule("c", 5, 2, "rwm"), // ptmx
   rule("c", 10, 200, "rwm"), // net/tun
 ];
 
-/** The spec's resources with the default and listed devices allowed after its own rules. */
-export function resourcesWithDevices(spec: Spec): LinuxResources {
+/** The spec's resources with the default devices allowed after its own rules. */
+export function resourcesWithDevices(
+  spec: Spec,
+): LinuxResources & { devices: LinuxDeviceCgroup[] } {
   const res = spec.linux?.resources ?? {};
-  const listed = (spec.linux?.devices ?? [])
-    .filter((d) => d.type === "c" || d.type === "b")
-    .map((d) => rule(d.type as "c" | "b", d.major, d.minor, "rwm"));
-  return { ...res, devices: [...(res.devices ?? []), ...DEFAULT_DEVICE_RULES, ...listed] };
+  return { ...res, devices: [...(res.devices ?? []), ...DEFAULT_DEVICE_RULES] };
 }

@@ -70,6 +70,11 @@ export interface CreateInitOptions {
   hookState?: { id: string; bundle: string; annotations?: Record<string, string> };
   /** cgroup.procs files the init is put into before it does anything. */
   cgroupProcs?: string[];
+  /**
+   * Puts the init into its cgroup instead of cgroupProcs (the systemd driver starts a scope
+   * with its pid); runs after the clone, before the init goes on.
+   */
+  joinCgroup?: (pid: number) => void;
   /** Receives the seccomp listener fd (SCMP_ACT_NOTIFY) when the process reports it. */
   onListener?: (fd: number, pid: number) => void;
 }
@@ -389,6 +394,7 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
     const stdio = o.consoleFd !== undefined
       ? [0, 1, 2] as [number, number, number]
       : o.stdio.map((fd, i) => (fd === i ? fd : high(fd, false))) as [number, number, number];
+    const joinsCgroup = o.joinCgroup !== undefined || (o.cgroupProcs?.length ?? 0) > 0;
     const plan = buildInitProgram({
       spec: o.spec,
       rootfs: o.rootfs,
@@ -405,7 +411,7 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       hookSync: CREATE_HOOKS.some((h) => (o.spec.hooks?.[h]?.length ?? 0) > 0),
       ...seccompOption(o.spec),
       resolvePath: (path) => resolveInRoot(o.rootfs, path),
-      waitAtStart: (o.cgroupProcs?.length ?? 0) > 0,
+      waitAtStart: joinsCgroup,
       ...execLabelOption(o.spec),
       execStubFd: high(execStubFd(), false),
       ...rootfsMounts(o.rootfs, o.noPivot ?? false),
@@ -436,9 +442,10 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       own: !o.cloneParent,
     });
     try {
-      joinCgroup(spawned.pid, o.cgroupProcs ?? []);
+      if (o.joinCgroup) o.joinCgroup(spawned.pid);
+      else joinCgroup(spawned.pid, o.cgroupProcs ?? []);
       if (plan.newUser) writeIdMaps(spawned.pid, o.spec);
-      if (plan.newUser || (o.cgroupProcs?.length ?? 0) > 0) {
+      if (plan.newUser || joinsCgroup) {
         writeAll(ctlWr, new Uint8Array([1]), "cgroup and id map sync");
       }
       let r = await readReport(spawned.reportFd);
@@ -572,6 +579,8 @@ export interface ExecOptions {
   consoleFd?: number;
   /** The container, for the state sent with a seccomp listener (linux.seccomp.listenerPath). */
   container?: { id: string; bundle: string };
+  /** cgroup.procs files to join instead of the init's cgroups (`exec --cgroup`). */
+  cgroupProcs?: string[];
 }
 
 /**
@@ -641,7 +650,7 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
       status: "running",
     });
     try {
-      joinCgroup(spawned.pid, cgroupProcsOf(o.initPid));
+      joinCgroup(spawned.pid, o.cgroupProcs ?? cgroupProcsOf(o.initPid));
       writeAll(ctlWr, new Uint8Array([1]), "cgroup sync");
     } catch (e) {
       killPid(spawned.pid, 9);

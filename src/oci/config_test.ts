@@ -212,8 +212,8 @@ Deno.test("parseSpec() checks required fields and types", async (t) => {
     ],
     [
       "resources device access",
-      (d) => (d.linux.resources = { devices: [{ allow: true, access: "rwx" }] }),
-      'linux.resources.devices[0].access: must be a combination of "r", "w" and "m", not "rwx"',
+      (d) => (d.linux.resources = { devices: [{ allow: true, access: "x" }] }),
+      'linux.resources.devices[0].access: must name at least one of "r", "w" and "m", not "x"',
     ],
     [
       "personality",

@@ -3,10 +3,11 @@
  * libcontainer/specconv `Example` and `ToRootless`).
  * @module
  */
+import { SPEC_VERSION } from "../version.ts";
 import type { Mount, Spec } from "./spec.ts";
 
 /** The ociVersion runts writes and reports. */
-export const OCI_VERSION = "1.2.0";
+export const OCI_VERSION = SPEC_VERSION;
 
 /** Options of {@linkcode defaultSpec}. */
 export interface DefaultSpecOptions {
@@ -121,7 +122,7 @@ export function defaultSpec(opts: DefaultSpecOptions = {}): Spec {
       noNewPrivileges: true,
     },
     root: { path: "rootfs", readonly: true },
-    hostname: "runc",
+    hostname: "runts",
     mounts: mounts(rootless),
     linux: {
       resources: { devices: [{ allow: false, access: "rwm" }] },

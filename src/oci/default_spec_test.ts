@@ -30,11 +30,13 @@ async function runcSpec(args: string[]): Promise<Record<string, unknown>> {
 
 /**
  * Brings an older runc's document to runc 1.2's: its ociVersion, no ambient capabilities
- * (removed from the example in runc 1.2), /sys/devices/virtual/tpm masked (added in 1.2).
+ * (removed from the example in runc 1.2), /sys/devices/virtual/tpm masked (added in 1.2); and
+ * the one intended difference: runts names the hostname "runts".
  */
 // deno-lint-ignore no-explicit-any
 function asRunc12(doc: any): Record<string, unknown> {
   doc.ociVersion = OCI_VERSION;
+  doc.hostname = "runts";
   delete doc.process.capabilities.ambient;
   const masked: string[] = doc.linux.maskedPaths;
   if (!masked.includes("/sys/devices/virtual/tpm")) masked.push("/sys/devices/virtual/tpm");
@@ -56,7 +58,7 @@ Deno.test("defaultSpec() gives runc's example document", () => {
   assertEquals(s.process?.rlimits, [{ type: "RLIMIT_NOFILE", hard: 1024, soft: 1024 }]);
   assertEquals(s.process?.noNewPrivileges, true);
   assertEquals(s.root, { path: "rootfs", readonly: true });
-  assertEquals(s.hostname, "runc");
+  assertEquals(s.hostname, "runts");
   assertEquals(s.mounts?.map((m) => [m.destination, m.type]), [
     ["/proc", "proc"],
     ["/dev", "tmpfs"],

@@ -5,6 +5,7 @@
  * @module
  */
 import { OCI_VERSION } from "./default_spec.ts";
+import { VERSION } from "../version.ts";
 import { HOOK_NAMES, type HookName, type LinuxNamespaceType, NAMESPACE_TYPES } from "./spec.ts";
 
 /**
@@ -126,10 +127,27 @@ export interface Features {
   linux: LinuxFeatures;
   /** Runtime metadata. */
   annotations: Record<string, string>;
+  /** runts: the platforms and what this host offers for them (`runts features` fills it in). */
+  platforms?: PlatformFeatures;
+}
+
+/** The platforms part of `runts features` (runts' own field, read from the host). */
+export interface PlatformFeatures {
+  native: { available: boolean };
+  kvm: {
+    available: boolean;
+    /** Why not, when unavailable. */
+    reason?: string;
+    apiVersion?: number;
+    /** vmx, svm, pvm or unknown: what the host shows (CPU flags, loaded modules). */
+    backend: string;
+    /** KVM_CHECK_EXTENSION answers by capability name. */
+    capabilities?: Record<string, number>;
+  };
 }
 
 /** The runts version reported in the features annotations. */
-export const RUNTS_VERSION = "0.1.0";
+export const RUNTS_VERSION = VERSION;
 
 /**
  * The features document. A fresh object each call (callers may change it).
@@ -148,7 +166,7 @@ export function featuresDocument(): Features {
     linux: {
       namespaces: [...NAMESPACE_TYPES].sort(),
       capabilities: [...ALL_CAPABILITIES],
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: false },
       // Compiled with libseccomp (dlopen'd when a spec has a filter); a NOTIFY listener fd goes
       // to linux.seccomp.listenerPath with the process state, as runc sends it.
       seccomp: {

@@ -47,7 +47,7 @@ Deno.test("featuresDocument() claims only what runts implements", () => {
   assertEquals(f.linux.cgroup, {
     v1: true,
     v2: true,
-    systemd: false,
+    systemd: true,
     systemdUser: false,
     rdma: false,
   });

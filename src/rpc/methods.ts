@@ -4,6 +4,7 @@
  * @module
  */
 import type { Spec } from "../oci/spec.ts";
+import type { GuestRun } from "../kvm/machine.ts";
 
 /** Create a container in the sandbox; its init waits for Start. fds: stdin, stdout, stderr, p0.. */
 export const CREATE = "containerManager.Create";
@@ -29,6 +30,8 @@ export const EVENT = "containerManager.Event";
 export const DEBUG_STACKS = "debug.Stacks";
 /** Kill a container and forget it; the sandbox exits when it has no container left. */
 export const DESTROY = "containerManager.Destroy";
+/** Run a built-in KVM guest on the /dev/kvm fd sent as "kvm" (`runts debug kvm`). */
+export const KVM_RUN_GUEST = "kvm.RunGuest";
 
 /** Arguments of CREATE. */
 export interface CreateArgs {
@@ -77,6 +80,8 @@ export interface ExecuteAsyncArgs {
   id: string;
   spec: Spec;
   preserveFds: number;
+  /** cgroup.procs files to join instead of the init's cgroups (`exec --cgroup`). */
+  cgroupProcs?: string[];
 }
 /** Arguments of WAIT_PID. */
 export interface WaitPidArgs {
@@ -91,3 +96,13 @@ export interface StacksResult {
   fds: string[];
   containers: { id: string; pid: number; state: string; execs: number[] }[];
 }
+
+/** Arguments of KVM_RUN_GUEST (fds: kvm, the caller's checked /dev/kvm). */
+export interface KvmRunGuestArgs {
+  guest: string;
+  memoryBytes?: number;
+  timeoutMs?: number;
+  count?: number;
+}
+/** Result of KVM_RUN_GUEST. */
+export type KvmRunGuestResult = GuestRun;

@@ -16,8 +16,17 @@ import type { OciState } from "../oci/state.ts";
 import { OCI_VERSION } from "../oci/default_spec.ts";
 import type { LinuxResources, Spec } from "../oci/spec.ts";
 import { runHook } from "../linux/hooks.ts";
-import { type CgroupManager, cgroupManagerFor } from "../cgroup/manager.ts";
+import { resourcesWithDevices } from "../linux/device_rules.ts";
+import {
+  type CgroupManager,
+  cgroupManagerFor,
+  checkBeforeCreate,
+  isSystemdCgroupsPath,
+  pinSystemdCgroupsPath,
+} from "../cgroup/manager.ts";
 import { RpcClient } from "../rpc/client.ts";
+import { openKvm } from "../kvm/device.ts";
+import { selectPlatform } from "../kvm/platform.ts";
 import * as M from "../rpc/methods.ts";
 import { killSandbox, sandboxAlive, type SandboxProcess, startSandbox } from "./sandbox.ts";
 
@@ -39,12 +48,46 @@ export function paths(root: string, id: string): { dir: string; sock: string; lo
   return { dir, sock: `${dir}/sock`, log: `${dir}/sandbox.log` };
 }
 
+/** The temporary file a pid file is written to before its rename (runc's `.NAME`). */
+function pidFileTmp(path: string): string {
+  const abs = resolve(path);
+  const slash = abs.lastIndexOf("/");
+  return `${abs.slice(0, slash)}/.${abs.slice(slash + 1)}`;
+}
+
+/** `open PATH: no such file or directory`: runc's wording of a failed open. */
+function openError(path: string, e: unknown): Error {
+  const reason = e instanceof Deno.errors.NotFound
+    ? "no such file or directory"
+    : e instanceof Deno.errors.PermissionDenied
+    ? "permission denied"
+    : (e as Error).message.replace(/ \(os error \d+\).*$/s, "").toLowerCase();
+  return new Error(`open ${path}: ${reason}`, { cause: e });
+}
+
+/**
+ * Checks, before anything is created, that a pid file can be written where it is asked for
+ * (its directory exists and is writable), with runc's error text.
+ */
+export function checkPidFile(path: string): void {
+  const tmp = pidFileTmp(path);
+  const dir = tmp.slice(0, tmp.lastIndexOf("/")) || "/";
+  try {
+    if (!Deno.statSync(dir).isDirectory) throw new Deno.errors.NotFound();
+  } catch (e) {
+    throw openError(tmp, e);
+  }
+}
+
 /** Writes a pid file atomically, as runc does. */
 export function writePidFile(path: string, pid: number): void {
-  const abs = resolve(path);
-  const tmp = `${abs}.${Deno.pid}.tmp`;
-  Deno.writeTextFileSync(tmp, String(pid));
-  Deno.renameSync(tmp, abs);
+  const tmp = pidFileTmp(path);
+  try {
+    Deno.writeTextFileSync(tmp, String(pid));
+  } catch (e) {
+    throw openError(tmp, e);
+  }
+  Deno.renameSync(tmp, resolve(path));
 }
 
 function ourFds(first: number, n: number): number[] {
@@ -59,12 +102,23 @@ export async function createContainer(
   const store = new ContainerStore(g.root);
   store.validateId(o.id);
   const { spec, rootfs, bundle } = loadBundle(o.bundle);
+  if (g.systemdCgroup) pinSystemdCgroupsPath(spec, o.id);
+  // The sandbox process checks again; its warnings would reach only its log. An id in use is
+  // refused below, and its container's cgroup is not a stranger's.
+  const cg = store.tryLoad(o.id) === undefined ? cgroupOf(spec, o.id) : undefined;
+  if (cg !== undefined) {
+    for (const w of checkBeforeCreate(cg, spec.linux?.resources ?? {})) {
+      console.error(`runts: warning: ${w}`);
+    }
+  }
   if (spec.process?.terminal && o.consoleSocket === undefined) {
     throw new Error("process.terminal is true: --console-socket is required");
   }
   if (!spec.process?.terminal && o.consoleSocket !== undefined) {
     throw new Error("--console-socket given but process.terminal is false");
   }
+  // Platform kvm: /dev/kvm is opened and checked here, before anything exists (issue 17).
+  let kvmFd = selectPlatform(g.platform, spec.annotations) === "kvm" ? openKvm().fd : -1;
   const p = paths(g.root, o.id);
   // A container whose annotations name a sandbox joins that sandbox's process (a pod).
   const sandboxId = sandboxIdOf(spec.annotations) ?? o.id;
@@ -104,6 +158,7 @@ export async function createContainer(
         listenFd,
         logPath: p.log,
         debug: g.debug,
+        systemdCgroup: g.systemdCgroup === true,
       });
       closeFd(listenFd);
       listenFd = -1;
@@ -116,6 +171,7 @@ export async function createContainer(
       const fds: Record<string, number> = { stdin: 0, stdout: 1, stderr: 2 };
       ourFds(3, o.preserveFds).forEach((fd, i) => (fds[`p${i}`] = fd));
       if (consoleFd >= 0) fds.console = consoleFd;
+      if (kvmFd >= 0) fds.kvm = kvmFd;
       const args: M.CreateArgs = {
         id: o.id,
         spec,
@@ -134,6 +190,8 @@ export async function createContainer(
       store.save(rec);
       closeFd(consoleFd);
       consoleFd = -1;
+      closeFd(kvmFd);
+      kvmFd = -1;
       return rec;
     } finally {
       client.close();
@@ -141,6 +199,7 @@ export async function createContainer(
   } catch (e) {
     closeFd(listenFd);
     closeFd(consoleFd);
+    closeFd(kvmFd);
     const why = lastLogLine(p.log);
     if (why !== "" && e instanceof Error) e.message += ` (sandbox process: ${why})`;
     await destroyLeftovers(store, rec);
@@ -267,7 +326,12 @@ export async function startContainer(g: GlobalOptions, id: string): Promise<void
 export function killContainer(g: GlobalOptions, id: string, signal: number, all: boolean): void {
   const { rec } = loadContainer(g, id);
   const status = currentStatus(rec);
-  if (!canKill(status)) throw new Error(`container "${id}" is not running`);
+  if (!canKill(status)) {
+    // runc's answers, which containerd's shims parse: `kill --all` of a stopped container
+    // succeeds (the shim sends it after every exit), a plain kill fails with this wording.
+    if (all && status === "stopped") return;
+    throw new Error("container not running");
+  }
   const pids = all ? containerPids(rec.pid) : [rec.pid];
   for (const pid of pids) {
     signalChecked(pid, pid === rec.pid ? rec.initStartTime : undefined, signal);
@@ -339,10 +403,17 @@ export function updateContainer(g: GlobalOptions, id: string, res: LinuxResource
   const { store, rec } = loadContainer(g, id);
   const status = currentStatus(rec);
   if (status === "stopped") throw new Error(`container "${id}" is not running`);
-  cgroupFor(store, id).update(res);
   const spec = storedSpec(store, id);
+  // Device rules are not changed by update (as with runc); the container's own are re-applied,
+  // which writes nothing when its cgroup holds them and restores them when it does not.
+  const { devices: _, ...limits } = res;
+  const devices = spec === undefined ? {} : { devices: resourcesWithDevices(spec).devices };
+  cgroupFor(store, id).update({ ...limits, ...devices });
   if (spec !== undefined) {
-    spec.linux = { ...spec.linux, resources: mergeResources(spec.linux?.resources ?? {}, res) };
+    spec.linux = {
+      ...spec.linux,
+      resources: mergeResources(spec.linux?.resources ?? {}, limits),
+    };
     Deno.writeTextFileSync(`${store.dir(id)}/config.json`, JSON.stringify(spec), { mode: 0o600 });
   }
 }
@@ -397,7 +468,9 @@ export async function poststop(
 export function cgroupOf(spec: Spec | undefined, id: string): CgroupManager | undefined {
   if (spec === undefined) return undefined;
   try {
-    return cgroupManagerFor({ cgroupsPath: spec.linux?.cgroupsPath, id });
+    const cgroupsPath = spec.linux?.cgroupsPath;
+    // A container made with --systemd-cgroup has a slice:prefix:name path in its stored spec.
+    return cgroupManagerFor({ cgroupsPath, id, systemd: isSystemdCgroupsPath(cgroupsPath) });
   } catch {
     return undefined;
   }

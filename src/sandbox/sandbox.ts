@@ -31,6 +31,8 @@ export interface StartSandboxOptions {
   logPath: string;
   /** Pass --debug. */
   debug?: boolean;
+  /** Pass --systemd-cgroup. */
+  systemdCgroup?: boolean;
 }
 
 /** V8 flags for the long-lived sandbox process: a small heap. */
@@ -70,7 +72,14 @@ export function sandboxProgram(o: StartSandboxOptions, argv: string[], env: stri
 
 /** Starts the sandbox process; returns once it has exec'd runts. */
 export async function startSandbox(o: StartSandboxOptions): Promise<SandboxProcess> {
-  const args = ["--root", o.root, ...(o.debug ? ["--debug"] : []), "boot", o.id];
+  const args = [
+    "--root",
+    o.root,
+    ...(o.debug ? ["--debug"] : []),
+    ...(o.systemdCgroup ? ["--systemd-cgroup"] : []),
+    "boot",
+    o.id,
+  ];
   const argv = selfArgv(args, SANDBOX_V8_FLAGS);
   const env = Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`);
   const program = sandboxProgram(o, argv, env);

@@ -5,6 +5,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import { leftovers, makeBundle, newRoot, runts } from "./_helpers.ts";
+import { oomLimit } from "./cgroup_host.ts";
 
 const root = Deno.uid() === 0 ? await newRoot() : "";
 const opts = { ignore: Deno.uid() !== 0, sanitizeResources: false, sanitizeOps: false };
@@ -23,6 +24,15 @@ function cgDir(pid: number, controller: string): string {
 }
 
 const read = (path: string) => Deno.readTextFileSync(path).trim();
+const rand = () => crypto.randomUUID().slice(0, 8);
+
+async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 const exists = (path: string) => {
   try {
     Deno.statSync(path);
@@ -31,11 +41,18 @@ const exists = (path: string) => {
     return false;
   }
 };
+/** Whether the host has v1 hierarchies (v1 or hybrid), whose files these tests read. */
+const V1 = exists("/sys/fs/cgroup/memory/cgroup.procs") &&
+  exists("/sys/fs/cgroup/pids/cgroup.procs") && exists("/sys/fs/cgroup/freezer/cgroup.procs");
 
 Deno.test({
   name: "cgroups: limits are written, a pids limit stops a fork bomb, delete removes the cgroup",
   ...opts,
   async fn() {
+    if (!V1) {
+      console.log("skipped: this test reads cgroup v1 files; the host has cgroup v2 only");
+      return;
+    }
     const parent = `runts-test-${crypto.randomUUID().slice(0, 8)}`;
     const b = await makeBundle({
       args: ["sleep", "1000"],
@@ -44,7 +61,7 @@ Deno.test({
         s.linux.resources = { memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 10 } };
       },
     });
-    const id = "cg-limits";
+    const id = `cg-limits-${rand()}`;
     try {
       assertEquals((await runts(["run", "-d", "-b", b.dir, id], { root })).code, 0);
       const pid = pidOf((await runts(["state", id], { root })).stdout);
@@ -91,13 +108,22 @@ Deno.test({
   name: "cgroups: a memory limit OOM-kills and events reports the oom",
   ...opts,
   async fn() {
+    if (!V1) {
+      console.log("skipped: this test reads cgroup v1 files; the host has cgroup v2 only");
+      return;
+    }
+    const memory = oomLimit(16 * 1024 * 1024);
+    if (memory === undefined) {
+      console.log("skipped: swap is on and the memory controller does not account it");
+      return;
+    }
     const b = await makeBundle({
       args: ["sleep", "1000"],
       mutate(s) {
-        s.linux.resources = { memory: { limit: 16 * 1024 * 1024, swap: 16 * 1024 * 1024 } };
+        s.linux.resources = { memory };
       },
     });
-    const id = "cg-oom";
+    const id = `cg-oom-${rand()}`;
     try {
       assertEquals((await runts(["run", "-d", "-b", b.dir, id], { root })).code, 0);
       const pid = pidOf((await runts(["state", id], { root })).stdout);
@@ -130,14 +156,18 @@ Deno.test({
   name: "cgroups: pause freezes the processes, resume thaws them, a paused container deletes",
   ...opts,
   async fn() {
+    if (!V1) {
+      console.log("skipped: this test reads cgroup v1 files; the host has cgroup v2 only");
+      return;
+    }
     const b = await makeBundle({
       args: ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /dev/shm/count; sleep 0.05; done"],
     });
-    const id = "cg-pause";
+    const id = `cg-pause-${rand()}`;
     try {
       assertEquals((await runts(["run", "-d", "-b", b.dir, id], { root })).code, 0);
       const pid = pidOf((await runts(["state", id], { root })).stdout);
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor("the counter", () => exists(`/proc/${pid}/root/dev/shm/count`));
       assertEquals((await runts(["pause", id], { root })).code, 0);
       assertEquals(JSON.parse((await runts(["state", id], { root })).stdout).status, "paused");
       assertEquals(read(`${cgDir(pid, "freezer")}/freezer.state`), "FROZEN");
@@ -150,12 +180,11 @@ Deno.test({
       const p2 = await runts(["pause", id], { root });
       assertEquals(p2.code, 1);
       assertEquals((await runts(["resume", id], { root })).code, 0);
-      await new Promise((r) => setTimeout(r, 300));
-      assert(count() !== c1, "it runs again after resume");
+      await waitFor("the counter to advance after resume", () => count() !== c1);
       assertEquals((await runts(["pause", id], { root })).code, 0);
-      const t0 = performance.now();
-      assertEquals((await runts(["delete", "--force", id], { root })).code, 0);
-      assert(performance.now() - t0 < 5000, "delete --force of a paused container does not hang");
+      // a hang is a failure: the command is killed after 20 s
+      const d = await runts(["delete", "--force", id], { root, timeoutMs: 20_000 });
+      assertEquals([d.code, d.stderr], [0, ""]);
       assertEquals(await leftovers(root), NOTHING);
     } finally {
       await runts(["delete", "--force", id], { root });

@@ -143,13 +143,30 @@ Deno.test({
   async fn() {
     const f = await runts(["create", "--bogus", "x"], { root });
     assertEquals(f.code, 1);
-    assertEquals(oneLine(f.stderr), "runts: create: Unknown option '--bogus'");
+    assertEquals(
+      oneLine(f.stderr),
+      `runts: create: unknown flag "--bogus"; see 'runts create --help'`,
+    );
+    const near = await runts(["run", "--bundel", "b", "x"], { root });
+    assertEquals(near.code, 1);
+    assertEquals(
+      oneLine(near.stderr),
+      `runts: run: unknown flag "--bundel" (did you mean "--bundle"?); see 'runts run --help'`,
+    );
     const g = await runts(["--nope", "list"], { root });
-    assertEquals(oneLine(g.stderr), 'runts: unknown global flag "--nope"');
+    assertEquals(g.code, 1);
+    assertEquals(oneLine(g.stderr), `runts: unknown global flag "--nope"; see 'runts --help'`);
     const s = await runts(["kill", "x", "SIGNOPE"], { root });
     assertEquals(oneLine(s.stderr), 'runts: invalid signal "SIGNOPE"');
     const c = await runts(["frobnicate"], { root });
-    assertEquals(oneLine(c.stderr), 'runts: unknown command "frobnicate"');
+    assertEquals(c.code, 1);
+    assertEquals(oneLine(c.stderr), `runts: unknown command "frobnicate"; see 'runts --help'`);
+    const st = await runts(["strat", "x"], { root });
+    assertEquals(st.code, 1);
+    assertEquals(
+      oneLine(st.stderr),
+      `runts: unknown command "strat" (did you mean "start"?); see 'runts --help'`,
+    );
   },
 });
 

@@ -502,20 +502,21 @@ function oneLine(stderr: string): string {
 }
 
 Deno.test({
-  name: "runts exec into a stopped or an unknown container fails naming the id",
+  name: "runts exec into a stopped or an unknown container fails with runc's status 255",
   ...opts,
   async fn() {
     await withContainer("exec-stopped", ["true"], async (c) => {
       assertEquals(await waitFor(async () => (await status(c.id)) === "stopped"), true);
       const r = await runts(["exec", c.id, "true"], { root });
-      assertEquals([r.code, r.stdout], [1, ""]);
-      const line = oneLine(r.stderr);
-      assertStringIncludes(line, `"${c.id}"`);
-      assertStringIncludes(line, "stopped");
+      assertEquals([r.code, r.stdout], [255, ""]);
+      assertEquals(oneLine(r.stderr), "runts: exec failed: cannot exec in a stopped container");
     });
     const u = await runts(["exec", "no-such-id", "true"], { root });
-    assertEquals([u.code, u.stdout], [1, ""]);
-    assertEquals(oneLine(u.stderr), 'runts: container "no-such-id" does not exist');
+    assertEquals([u.code, u.stdout], [255, ""]);
+    assertEquals(
+      oneLine(u.stderr),
+      'runts: exec failed: container "no-such-id" does not exist',
+    );
   },
 });
 
@@ -528,7 +529,7 @@ Deno.test({
       await withContainer("exec-errors", ["sleep", "300"], async (c) => {
         await t.step("missing binary", async () => {
           const r = await runts(["exec", c.id, "nope"], { root });
-          assertEquals([r.code, r.stdout], [1, ""]);
+          assertEquals([r.code, r.stdout], [255, ""]);
           assertStringIncludes(
             oneLine(r.stderr),
             'exec: "nope": executable file not found in $PATH',
@@ -537,20 +538,20 @@ Deno.test({
         });
         await t.step("bad --user", async () => {
           const r = await runts(["exec", "--user", "abc", c.id, "true"], { root });
-          assertEquals([r.code, r.stdout], [1, ""]);
+          assertEquals([r.code, r.stdout], [255, ""]);
           assertStringIncludes(oneLine(r.stderr), '"abc"');
         });
         await t.step("malformed process.json", async () => {
           const file = `${dir}/process.json`;
           await Deno.writeTextFile(file, '{"args": [\n');
           const r = await runts(["exec", "--process", file, c.id], { root });
-          assertEquals([r.code, r.stdout], [1, ""]);
+          assertEquals([r.code, r.stdout], [255, ""]);
           assertStringIncludes(oneLine(r.stderr), file);
         });
         await t.step("missing process.json", async () => {
           const file = `${dir}/missing.json`;
           const r = await runts(["exec", "-p", file, c.id], { root });
-          assertEquals([r.code, r.stdout], [1, ""]);
+          assertEquals([r.code, r.stdout], [255, ""]);
           assertStringIncludes(oneLine(r.stderr), file);
         });
         assertEquals(await status(c.id), "running");
