@@ -46,8 +46,8 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
     }
   });
   server.register(M.START, async (arg) => {
-    await mgr.start((arg as M.IdArgs).id);
-    return { result: {} };
+    const warnings = await mgr.start((arg as M.IdArgs).id);
+    return { result: { warnings } satisfies M.StartResult };
   });
   server.register(M.WAIT, async (arg) => {
     const s = await mgr.wait((arg as M.IdArgs).id);

@@ -272,6 +272,7 @@ async function execMain(g: GlobalOptions, argv: string[]): Promise<number> {
     const proc = await execProcess({
       initPid: rec.pid,
       initStartTime: rec.initStartTime,
+      container: { id: a.id, bundle: rec.bundle },
       spec,
       stdio: [0, 1, 2],
       preserveFds: Array.from({ length: a.preserveFds }, (_, i) => 3 + i),

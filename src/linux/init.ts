@@ -15,7 +15,7 @@ import {
 import { readFileInRoot, resolveInRoot } from "../../ffi/fs.ts";
 import { execStubFd } from "../../ffi/memory.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
-import { sys } from "../../ffi/syscall.ts";
+import { cstr, sys } from "../../ffi/syscall.ts";
 import { errnoMessage, errnoName } from "../../ffi/errno.ts";
 import {
   closeFd,
@@ -40,9 +40,13 @@ import type { OciState } from "../oci/state.ts";
 import { cgroupLayout, cgroupProcsOf } from "./cgroup_mounts.ts";
 import { containerPlace, runHooks } from "./hooks.ts";
 import { compileSeccomp } from "./seccomp.ts";
+import { listenerSender } from "./listener.ts";
+import { checkCapabilities, kernelLastCap } from "./capabilities.ts";
+import { mountOf, parseMountinfo, procSysOutside } from "./mountinfo.ts";
 import { startTime } from "./procs.ts";
-import { NS_FLAG } from "./consts.ts";
+import { AT, AT_FDCWD, NS_FLAG, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE } from "./consts.ts";
 import { writeMapsRootless } from "./idmap.ts";
+import { parseMountOptions } from "./mount_options.ts";
 import { buildInitProgram, type NsType, SCRATCH_FD } from "./init_program.ts";
 
 const PHASES: Record<string, string> = {
@@ -200,6 +204,29 @@ function bindSourceKinds(spec: Spec): Record<string, "file" | "dir"> {
   return out;
 }
 
+/**
+ * With a new user namespace, bind sources are opened here (open_tree clones) while runts
+ * still has the host's credentials: the child, root of its namespace only, may be refused a
+ * source the host's root can reach (a 0700 directory). `keep` moves each fd where the child
+ * can use it. Joined mount namespaces resolve their sources there, in the child.
+ */
+function openBindSources(spec: Spec, keep: (fd: number) => number): Record<number, number> {
+  const ns = spec.linux?.namespaces ?? [];
+  const fresh = (t: string) => ns.some((n) => n.type === t && !n.path);
+  if (!fresh("user") || !fresh("mount")) return {};
+  const out: Record<number, number> = {};
+  (spec.mounts ?? []).forEach((m, i) => {
+    const opts = parseMountOptions(m.options ?? [], m.type);
+    if (!opts.bind) return;
+    const what = `bind source ${JSON.stringify(m.source ?? "")} for ${
+      JSON.stringify(m.destination)
+    }`;
+    const flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (opts.recursive ? AT.RECURSIVE : 0);
+    out[i] = keep(sys("open_tree", what, SYS.open_tree, AT_FDCWD, cstr(m.source ?? ""), flags));
+  });
+  return out;
+}
+
 /** The compiled seccomp filter of a spec, as an init program option. */
 function seccompOption(
   spec: Spec,
@@ -245,6 +272,7 @@ function checkUnsupported(spec: Spec): void {
     throw new Error("linux.intelRdt: Intel RDT is not supported by runts");
   }
   checkSysctls(spec);
+  for (const w of checkCapabilities(spec, kernelLastCap())) console.error(`runts: warning: ${w}`);
 }
 
 const IPC_SYSCTLS = new Set([
@@ -319,6 +347,32 @@ export function execLabelOption(spec: Spec): { execLabel?: { file: string; value
   return {};
 }
 
+/** What the program needs to know of the host's mounts around the rootfs. */
+function rootfsMounts(
+  rootfs: string,
+  noPivot: boolean,
+): { rootfsParent?: { path: string; shared: boolean }; hostProcSys?: string[] } {
+  let real = rootfs;
+  try {
+    real = Deno.realPathSync(rootfs);
+  } catch {
+    // a missing rootfs fails in the program, naming it
+  }
+  const mounts = parseMountinfo(Deno.readTextFileSync("/proc/self/mountinfo"));
+  const parent = mountOf(mounts, real);
+  return {
+    ...(parent !== undefined
+      ? {
+        rootfsParent: {
+          path: parent.mountPoint,
+          shared: parent.optional.some((f) => f.startsWith("shared:")),
+        },
+      }
+      : {}),
+    ...(noPivot ? { hostProcSys: procSysOutside(mounts, real) } : {}),
+  };
+}
+
 /** Creates a container init: clone, id maps, and the wait for its "created" report. */
 export async function createInit(o: CreateInitOptions): Promise<Init> {
   checkUnsupported(o.spec);
@@ -371,6 +425,9 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       execStubFd: high(execStubFd(), false),
       setgroupsDenied: rootless(),
       bindDevices: inUserNamespace(),
+      ...rootfsMounts(o.rootfs, o.noPivot ?? false),
+      lastCap: kernelLastCap(),
+      bindSourceFds: openBindSources(o.spec, (fd) => high(fd, true)),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
     if (pidNsJoin !== undefined) {
@@ -585,6 +642,8 @@ export interface ExecOptions {
   cloneParent?: boolean;
   /** A connected console socket for process.terminal. */
   consoleFd?: number;
+  /** The container, for the state sent with a seccomp listener (linux.seccomp.listenerPath). */
+  container?: { id: string; bundle: string };
   /** cgroup.procs files to join instead of the init's cgroups (`exec --cgroup`). */
   cgroupProcs?: string[];
 }
@@ -595,6 +654,7 @@ export interface ExecOptions {
  * exec'd; throws with the failing step otherwise.
  */
 export async function execProcess(o: ExecOptions): Promise<Init> {
+  for (const w of checkCapabilities(o.spec, kernelLastCap())) console.error(`runts: warning: ${w}`);
   o = { ...o, spec: withHome(o.spec, `/proc/${o.initPid}/root`) };
   const pidfd = pidfdOpen(o.initPid);
   if (pidfd === undefined || startTime(o.initPid) !== o.initStartTime) {
@@ -631,6 +691,7 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
       ...execLabelOption(o.spec),
       execStubFd: high(execStubFd()),
       setgroupsDenied: rootless(),
+      lastCap: kernelLastCap(),
       ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd) } : {}),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
@@ -653,6 +714,11 @@ export async function execProcess(o: ExecOptions): Promise<Init> {
       report: spawned.reportFd,
       program: plan.program,
       own: !o.cloneParent,
+    });
+    proc.onListener = listenerSender(o.spec, {
+      id: o.container?.id ?? "",
+      bundle: o.container?.bundle ?? "",
+      status: "running",
     });
     try {
       joinCgroup(spawned.pid, o.cgroupProcs ?? cgroupProcsOf(o.initPid));

@@ -53,6 +53,10 @@ export interface CreateResult {
 export interface IdArgs {
   id: string;
 }
+/** Result of START: warnings for the caller to print (a failed poststart hook). */
+export interface StartResult {
+  warnings?: string[];
+}
 /** Result of WAIT. */
 export interface WaitResult {
   /** Exit code (128+signal when killed), or null when the init was not our child. */

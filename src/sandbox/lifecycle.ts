@@ -310,9 +310,10 @@ export async function startContainer(g: GlobalOptions, id: string): Promise<void
   }
   const client = RpcClient.connect(rec.socketPath);
   try {
-    await client.call(M.START, { id } satisfies M.IdArgs);
+    const r = (await client.call(M.START, { id } satisfies M.IdArgs)).result as M.StartResult;
     rec.status = "running";
     store.save(rec);
+    for (const w of r?.warnings ?? []) console.error(`runts: warning: ${w}`);
   } catch (e) {
     rec.status = "stopped";
     store.save(rec);
