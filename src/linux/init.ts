@@ -208,12 +208,14 @@ function bindSourceKinds(spec: Spec): Record<string, "file" | "dir"> {
  * With a new user namespace, bind sources are opened here (open_tree clones) while runts
  * still has the host's credentials: the child, root of its namespace only, may be refused a
  * source the host's root can reach (a 0700 directory). `keep` moves each fd where the child
- * can use it. Joined mount namespaces resolve their sources there, in the child.
+ * can use it. Joined mount namespaces resolve their sources there, in the child. A rootless
+ * runts (not root, or root of a user namespace) has no host credentials to lend: open_tree
+ * needs CAP_SYS_ADMIN over the caller's mount namespace, so the child opens them.
  */
 function openBindSources(spec: Spec, keep: (fd: number) => number): Record<number, number> {
   const ns = spec.linux?.namespaces ?? [];
   const fresh = (t: string) => ns.some((n) => n.type === t && !n.path);
-  if (!fresh("user") || !fresh("mount")) return {};
+  if (!fresh("user") || !fresh("mount") || rootless() || inUserNamespace()) return {};
   const out: Record<number, number> = {};
   (spec.mounts ?? []).forEach((m, i) => {
     const opts = parseMountOptions(m.options ?? [], m.type);
