@@ -7,7 +7,7 @@ import { checkMemorySize, MAX_GUEST_MEMORY } from "./vm.ts";
 import { parseDebugKvmArgs } from "../cmd/debug_kvm.ts";
 import { decodeSregs, RUN_FAIL_ENTRY, RUN_INTERNAL, SREGS } from "../../ffi/structs/kvm.ts";
 import { KVM_EXIT } from "../../ffi/kvm.ts";
-import { exitError } from "./run_loop.ts";
+import { exitError, kvmRunError } from "./run_loop.ts";
 
 /** A kvm_run page's size (KVM_GET_VCPU_MMAP_SIZE's usual answer). */
 const RUN_PAGE_BYTES = 4096;
@@ -185,4 +185,13 @@ Deno.test("exitError() names the exit and what KVM reported with it", async (t) 
     assertEquals(exitError(KVM_EXIT.DEBUG, page().run), "unexpected DEBUG exit (reason 4)");
     assertEquals(exitError(99, page().run), "unexpected 99 exit (reason 99)");
   });
+});
+
+Deno.test("kvmRunError() says what KVM_RUN's EINVAL means and keeps other errnos plain", () => {
+  assertEquals(
+    kvmRunError(22),
+    "KVM_RUN failed: ioctl: EINVAL (Invalid argument): KVM refused to enter the guest with the " +
+      "vCPU state it was given",
+  );
+  assertEquals(kvmRunError(14), "KVM_RUN failed: ioctl: EFAULT (Bad address)");
 });

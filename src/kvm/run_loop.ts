@@ -47,6 +47,7 @@ export interface LoopTarget {
 }
 
 const EINTR = 4;
+const EINVAL = 22;
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 
 /** Runs the vCPU until its guest ends; never throws for what the guest does. */
@@ -91,7 +92,7 @@ export function runLoop(t: LoopTarget): RunResult {
         if (t.run[RUN.immediateExit] !== 0) return done("timeout");
         continue;
       }
-      return fail(`KVM_RUN failed: ${new SyscallError("ioctl", -r).message}`);
+      return fail(kvmRunError(-r));
     }
     exits++;
     const reason = dv.getUint32(RUN.exitReason, true);
@@ -138,6 +139,18 @@ export function runLoop(t: LoopTarget): RunResult {
         return fail(exitError(reason, t.run));
     }
   }
+}
+
+/**
+ * The error of KVM_RUN itself failing with `errno`. EINVAL is KVM refusing to enter: the state
+ * it was handed for this entry (registers through kvm_run's sync area, its request bits) is
+ * not one a vCPU can run. Pure, for tests.
+ */
+export function kvmRunError(errno: number): string {
+  const e = new SyscallError("ioctl", errno).message;
+  return errno === EINVAL
+    ? `KVM_RUN failed: ${e}: KVM refused to enter the guest with the vCPU state it was given`
+    : `KVM_RUN failed: ${e}`;
 }
 
 /** KVM_INTERNAL_ERROR_* suberrors, by number. */

@@ -7,6 +7,11 @@ import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import { leftovers, makeBundle, newRoot, runts, RUNTS_BIN } from "./_helpers.ts";
 import { checkKvmFd, hostFacts, kvmBackend, openKvm } from "../../src/kvm/device.ts";
 import { runGuest } from "../../src/kvm/machine.ts";
+import { runLoop } from "../../src/kvm/run_loop.ts";
+import { supportedCpuid, Vm } from "../../src/kvm/vm.ts";
+import { guestSetup, longModeSregs } from "../../src/kvm/guests.ts";
+import { KVM_SYNC_X86 } from "../../ffi/kvm.ts";
+import { encodeSregs, REG_NAMES, type Regs, REGS_SIZE, RUN } from "../../ffi/structs/kvm.ts";
 import { closeFd, openPath } from "../../ffi/process.ts";
 import { GUEST_IMAGES } from "../../ffi/kvm_guests_x86_64.ts";
 
@@ -435,5 +440,62 @@ Deno.test({
     } finally {
       await b.cleanup();
     }
+  },
+});
+
+Deno.test({
+  name: "an invalid vCPU state at entry: KVM_SET_SREGS and KVM_RUN refuse it (EINVAL), named",
+  ignore,
+  async fn(t) {
+    // This kernel checks the control registers when they are set: a state no CPU can enter
+    // never reaches the CPU, so it is EINVAL there rather than a FAIL_ENTRY exit.
+    const bad = { cr0: 0x80000010n }; // PG (and ET) without PE
+    await withKvm(async (fd) => {
+      const vm = Vm.create(fd, 2 << 20);
+      try {
+        const vcpu = vm.createVcpu(0, supportedCpuid(fd));
+        const setup = guestSetup("long", { memoryBytes: 2 << 20 });
+        for (const w of setup.writes) vm.memory.bytes.set(w.bytes, w.addr);
+        const good = longModeSregs(vcpu.getSregs());
+        const refused = { ...good, ...bad };
+        await t.step("KVM_SET_SREGS", () => {
+          let msg = "";
+          try {
+            vcpu.setSregs(refused);
+          } catch (e) {
+            msg = (e as Error).message;
+          }
+          assertEquals(
+            msg,
+            "kvm: KVM_SET_SREGS: EINVAL: KVM refused the vCPU's special registers as a state it " +
+              "cannot enter (cr0 0x80000010, cr3 0x2000, cr4 0x620, efer 0x501, apic base " +
+              `0x${good.apicBase.toString(16)})`,
+          );
+        });
+        await t.step("KVM_RUN, handed the state in kvm_run's sync area", () => {
+          vcpu.setSregs(good);
+          const regs = Object.fromEntries(REG_NAMES.map((n) => [n, 0n])) as Regs;
+          vcpu.setRegs({ ...regs, rflags: 2n, ...setup.regs });
+          const run = vcpu.run.bytes;
+          run.set(encodeSregs(refused), RUN.syncRegs + REGS_SIZE);
+          new DataView(run.buffer, run.byteOffset).setBigUint64(
+            RUN.kvmDirtyRegs,
+            BigInt(KVM_SYNC_X86.SREGS),
+            true,
+          );
+          // KVM_RUN fails at once: the loop runs on this thread.
+          const r = runLoop({ vcpuFd: vcpu.fd, run, memory: vm.memory.bytes });
+          assertEquals([r.end, r.exits], ["error", 0]);
+          assertEquals(
+            r.error,
+            "KVM_RUN failed: ioctl: EINVAL (Invalid argument): KVM refused to enter the guest " +
+              `with the vCPU state it was given at rip 0x${setup.regs.rip!.toString(16)}`,
+          );
+        });
+      } finally {
+        vm.close();
+      }
+    });
+    assertEquals(vmFds(), 0);
   },
 });
