@@ -103,6 +103,9 @@ export function exitName(reason: number): string {
   return String(reason);
 }
 
+/** Bits of kvm_run.kvm_valid_regs/kvm_dirty_regs (KVM_SYNC_X86_*). */
+export const KVM_SYNC_X86 = { REGS: 1, SREGS: 2, EVENTS: 4 } as const;
+
 /** kvm_run.io.direction */
 export const KVM_EXIT_IO_IN = 0;
 /** kvm_run.io.direction */

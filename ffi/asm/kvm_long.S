@@ -43,6 +43,13 @@ fault:
 badport:
 	out %al, $0x80
 	hlt
+# emulfail: an AVX instruction in ring 0. Where the guest's ring 0 is emulated (the PVM backend)
+# the emulator has no AVX: an INTERNAL_ERROR exit (suberror 1, emulation failure) at this rip.
+# (With VT-x or AMD-V it runs natively and, CR4.OSXSAVE being clear, faults: #UD, no IDT, a
+# triple fault.)
+emulfail:
+	vpxor %xmm0, %xmm0, %xmm0
+	hlt
 
 # puts: the NUL-terminated string at RSI to the UART.
 puts:

@@ -273,6 +273,8 @@ export const RUN = {
   exit: 32,
   kvmValidRegs: 288,
   kvmDirtyRegs: 296,
+  /** s.regs (struct kvm_sync_regs): kvm_regs, then kvm_sregs at +REGS_SIZE, then the events. */
+  syncRegs: 304,
   /** Minimum size of the header plus unions (the mapping is KVM_GET_VCPU_MMAP_SIZE). */
   SIZE: 2352,
 } as const;

@@ -34,6 +34,7 @@ Deno.test("kvm structs: sizes and offsets are linux/kvm.h's on x86_64", () => {
   assertEquals([SREGS.tr, SREGS.gdt, SREGS.idt, SREGS.cr0, SREGS.efer], [144, 192, 208, 224, 264]);
   assertEquals(SREGS.interruptBitmap, 280);
   assertEquals([RUN.immediateExit, RUN.exitReason, RUN.exit, RUN.kvmValidRegs], [1, 8, 32, 288]);
+  assertEquals([RUN.kvmDirtyRegs, RUN.syncRegs, RUN.SIZE], [296, 304, 304 + 2048]);
   assertEquals([RUN_IO.direction, RUN_IO.port, RUN_IO.dataOffset], [32, 34, 40]);
   assertEquals([RUN_MMIO.physAddr, RUN_MMIO.data, RUN_MMIO.len, RUN_MMIO.isWrite], [
     32,

@@ -23,8 +23,8 @@ import {
 import { debugLog, mark } from "../trace.ts";
 import { SIGKILL } from "../linux/signals.ts";
 import { resourcesWithDevices } from "../linux/device_rules.ts";
-import { containerPlace, runHooks } from "../linux/hooks.ts";
-import { listenerPayload, sendListener } from "../linux/listener.ts";
+import { runHooks, runPoststartHooks, startContainerPlace } from "../linux/hooks.ts";
+import { listenerSender } from "../linux/listener.ts";
 import type { Spec } from "../oci/spec.ts";
 import { type OciState, ociStateOf } from "../oci/state.ts";
 
@@ -37,28 +37,8 @@ const POD_NAMESPACES: [string, string][] = [
 ];
 
 /** Sends a seccomp listener fd to linux.seccomp.listenerPath with the process state. */
-function listenerSender(
-  o: ManagerCreateOptions,
-  spec: Spec,
-): ((fd: number, pid: number) => void) | undefined {
-  const listenerPath = spec.linux?.seccomp?.listenerPath;
-  if (!listenerPath) return undefined;
-  return (fd, pid) =>
-    sendListener(
-      listenerPath,
-      fd,
-      listenerPayload(
-        pid,
-        ociStateOf({
-          id: o.id,
-          status: "creating",
-          pid,
-          bundle: o.bundle,
-          annotations: spec.annotations,
-        }),
-        spec.linux?.seccomp?.listenerMetadata ?? "",
-      ),
-    );
+function listenerOf(o: ManagerCreateOptions, spec: Spec) {
+  return listenerSender(spec, { id: o.id, bundle: o.bundle, status: "creating" });
 }
 
 /** What the manager keeps per container. */
@@ -138,7 +118,7 @@ export class ContainerManager {
       cgroup.create();
       cgroup.apply(resourcesWithDevices(spec));
       mark("boot: cgroup ready");
-      init = await this.#createInit(o, spec, cgroup, listenerSender(o, spec));
+      init = await this.#createInit(o, spec, cgroup, listenerOf(o, spec));
     } catch (e) {
       await cgroup.destroy().catch(() => {});
       throw e;
@@ -170,7 +150,7 @@ export class ContainerManager {
   }
 
   #finishCreate(o: ManagerCreateOptions, spec: Spec, init: Init, cgroup: CgroupManager): Init {
-    init.onListener = listenerSender(o, spec);
+    init.onListener = listenerOf(o, spec);
     const entry: Entry = {
       init,
       cgroup,
@@ -222,9 +202,10 @@ export class ContainerManager {
 
   /**
    * Runs the startContainer hooks (in the container), releases the init into execve, then
-   * runs the poststart hooks; a failing poststart hook stops the container (runtime-spec 1.3).
+   * runs the poststart hooks; a failing poststart hook is a warning (runtime-spec: the
+   * lifecycle goes on).
    */
-  async start(id: string): Promise<void> {
+  async start(id: string): Promise<string[]> {
     const e = this.#get(id);
     const state = (status: OciState["status"]): OciState =>
       ociStateOf({
@@ -239,19 +220,16 @@ export class ContainerManager {
         "startContainer",
         e.spec.hooks,
         state("created"),
-        containerPlace(e.init.pid, e.init.pidfd),
+        startContainerPlace(e.init.pid, e.init.pidfd, e.spec),
       );
     } catch (err) {
       pidfdSignal(e.init.pidfd, SIGKILL);
       throw err;
     }
     await e.init.start();
-    try {
-      await runHooks("poststart", e.spec.hooks, state("running"));
-    } catch (err) {
-      for (const pid of containerPids(e.init.pid).reverse()) killPid(pid, SIGKILL);
-      throw err;
-    }
+    const warnings: string[] = [];
+    await runPoststartHooks(e.spec.hooks, state("running"), (m) => warnings.push(m));
+    return warnings;
   }
 
   /** Starts a process in a running container; this process is its parent and reaps it. */
@@ -259,6 +237,7 @@ export class ContainerManager {
     const e = this.#get(id);
     const proc = await execProcess({
       ...o,
+      container: { id, bundle: e.bundle },
       initPid: e.init.pid,
       initStartTime: startTime(e.init.pid) ?? "",
     });

@@ -59,8 +59,8 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
     }
   });
   on(server, M.START, async (a) => {
-    await mgr.start(a.id);
-    return { result: {} };
+    const warnings = await mgr.start(a.id);
+    return { result: { warnings } };
   });
   on(server, M.WAIT, async (a) => {
     const s = await mgr.wait(a.id);

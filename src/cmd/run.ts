@@ -103,7 +103,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     store.withLock(rec.id, () => store.saveLocked(rec));
     if (args.pidFile !== undefined) writePidFile(args.pidFile, init.pid);
     if (startHooks === 0) await init.started();
-    else await mgr.start(args.id);
+    else for (const w of await mgr.start(args.id)) console.error(`runts: warning: ${w}`);
     mark("run: process started");
     const status = await mgr.wait(args.id);
     mark("run: process exited");

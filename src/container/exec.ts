@@ -77,6 +77,7 @@ export async function execInContainer(
     const proc = await execProcess({
       initPid: c.rec.pid,
       initStartTime: c.rec.initStartTime,
+      container: { id, bundle: c.rec.bundle },
       spec,
       stdio: o.stdio,
       preserveFds: o.preserve,

@@ -10,7 +10,8 @@ export async function startContainer(rt: Pick<Runtime, "root">, id: string): Pro
   await Container.locked(rt, id, async (c) => {
     c.check("start");
     try {
-      await SandboxClient.with(c.rec.socketPath, (sb) => sb.start(id));
+      const warnings = await SandboxClient.with(c.rec.socketPath, (sb) => sb.start(id));
+      for (const w of warnings) console.error(`runts: warning: ${w}`);
     } catch (e) {
       // A failed start (a startContainer or poststart hook) has killed the init.
       c.rec.status = "stopped";

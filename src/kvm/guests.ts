@@ -18,6 +18,7 @@ export const GUEST_NAMES = [
   "mmio",
   "fault",
   "badport",
+  "emulfail",
 ] as const;
 /** A built-in guest's name. */
 export type GuestName = typeof GUEST_NAMES[number];
@@ -246,6 +247,12 @@ export function guestSetup(name: GuestName, o: GuestOptions): GuestSetup {
   if (name === "mmio") return errorGuest("mmio", "MMIO exit error (write to 0x3ff000)");
   if (name === "fault") return errorGuest("fault", "SHUTDOWN exit error (triple fault)");
   if (name === "badport") return errorGuest("badport", "port I/O exit error (port 0x80)");
+  if (name === "emulfail") {
+    return errorGuest(
+      "emulfail",
+      "INTERNAL_ERROR exit error (emulation failure) where ring 0 is emulated",
+    );
+  }
   if (name === "long") {
     const img = GUEST_IMAGES.long;
     const numbers = o.numbers ?? DEFAULT_NUMBERS;

@@ -5,7 +5,12 @@ import { gdt, guestSetup, LAYOUT, longModeSregs, pageTables } from "./guests.ts"
 import { selectPlatform } from "./platform.ts";
 import { checkMemorySize, MAX_GUEST_MEMORY } from "./vm.ts";
 import { parseDebugKvmArgs } from "../cmd/debug_kvm.ts";
-import { decodeSregs, SREGS } from "../../ffi/structs/kvm.ts";
+import { decodeSregs, RUN_FAIL_ENTRY, RUN_INTERNAL, SREGS } from "../../ffi/structs/kvm.ts";
+import { KVM_EXIT } from "../../ffi/kvm.ts";
+import { exitError, kvmRunError } from "./run_loop.ts";
+
+/** A kvm_run page's size (KVM_GET_VCPU_MMAP_SIZE's usual answer). */
+const RUN_PAGE_BYTES = 4096;
 
 Deno.test("selectPlatform() takes the flag, else the annotation, else native", async (t) => {
   await t.step("default", () => assertEquals(selectPlatform(undefined, {}), "native"));
@@ -124,4 +129,69 @@ Deno.test("kvmAnswersError() names a wrong API version and a missing capability"
     kvmAnswersError("/dev/kvm", 12, { ...all, IMMEDIATE_EXIT: 0 })?.message,
     'kvm: "/dev/kvm" lacks the capability KVM_CAP_IMMEDIATE_EXIT',
   );
+});
+
+Deno.test("exitError() names the exit and what KVM reported with it", async (t) => {
+  const page = () => {
+    const run = new Uint8Array(RUN_PAGE_BYTES);
+    return { run, dv: new DataView(run.buffer) };
+  };
+  await t.step("FAIL_ENTRY: the hardware reason, named when known, and the cpu", () => {
+    const { run, dv } = page();
+    dv.setBigUint64(RUN_FAIL_ENTRY.reason, 0x80000021n, true);
+    dv.setUint32(RUN_FAIL_ENTRY.cpu, 1, true);
+    assertEquals(
+      exitError(KVM_EXIT.FAIL_ENTRY, run),
+      "FAIL_ENTRY exit: the CPU refused to enter the guest (hardware reason 0x80000021, " +
+        "VMX: invalid guest state, cpu 1)",
+    );
+    dv.setBigUint64(RUN_FAIL_ENTRY.reason, 0x7n, true);
+    dv.setUint32(RUN_FAIL_ENTRY.cpu, 0, true);
+    assertEquals(
+      exitError(KVM_EXIT.FAIL_ENTRY, run),
+      "FAIL_ENTRY exit: the CPU refused to enter the guest (hardware reason 0x7, cpu 0)",
+    );
+  });
+  await t.step("INTERNAL_ERROR: the suberror by number and name, its data", () => {
+    const { run, dv } = page();
+    dv.setUint32(RUN_INTERNAL.suberror, 1, true);
+    dv.setUint32(RUN_INTERNAL.ndata, 6, true); // no instruction bytes (flags 0)
+    assertEquals(
+      exitError(KVM_EXIT.INTERNAL_ERROR, run),
+      "INTERNAL_ERROR exit: KVM could not handle the guest (suberror 1: emulation failure)",
+    );
+    dv.setBigUint64(RUN_INTERNAL.data, 1n, true); // flags: instruction bytes
+    run.set([3, 0x0f, 0x01, 0xd9], RUN_INTERNAL.data + 8);
+    assertEquals(
+      exitError(KVM_EXIT.INTERNAL_ERROR, run),
+      "INTERNAL_ERROR exit: KVM could not handle the guest (suberror 1: emulation failure, " +
+        "instruction bytes 0f 01 d9)",
+    );
+    dv.setUint32(RUN_INTERNAL.suberror, 4, true);
+    dv.setUint32(RUN_INTERNAL.ndata, 2, true);
+    dv.setBigUint64(RUN_INTERNAL.data, 0x101n, true);
+    assertEquals(
+      exitError(KVM_EXIT.INTERNAL_ERROR, run),
+      "INTERNAL_ERROR exit: KVM could not handle the guest (suberror 4: an unexpected exit " +
+        "reason, exit reason 0x101)",
+    );
+    dv.setUint32(RUN_INTERNAL.suberror, 9, true);
+    assertEquals(
+      exitError(KVM_EXIT.INTERNAL_ERROR, run),
+      "INTERNAL_ERROR exit: KVM could not handle the guest (suberror 9)",
+    );
+  });
+  await t.step("an exit the loop does not expect", () => {
+    assertEquals(exitError(KVM_EXIT.DEBUG, page().run), "unexpected DEBUG exit (reason 4)");
+    assertEquals(exitError(99, page().run), "unexpected 99 exit (reason 99)");
+  });
+});
+
+Deno.test("kvmRunError() says what KVM_RUN's EINVAL means and keeps other errnos plain", () => {
+  assertEquals(
+    kvmRunError(22),
+    "KVM_RUN failed: ioctl: EINVAL (Invalid argument): KVM refused to enter the guest with the " +
+      "vCPU state it was given",
+  );
+  assertEquals(kvmRunError(14), "KVM_RUN failed: ioctl: EFAULT (Bad address)");
 });

@@ -47,6 +47,7 @@ export interface LoopTarget {
 }
 
 const EINTR = 4;
+const EINVAL = 22;
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 
 /** Runs the vCPU until its guest ends; never throws for what the guest does. */
@@ -91,7 +92,7 @@ export function runLoop(t: LoopTarget): RunResult {
         if (t.run[RUN.immediateExit] !== 0) return done("timeout");
         continue;
       }
-      return fail(`KVM_RUN failed: ${new SyscallError("ioctl", -r).message}`);
+      return fail(kvmRunError(-r));
     }
     exits++;
     const reason = dv.getUint32(RUN.exitReason, true);
@@ -134,30 +135,81 @@ export function runLoop(t: LoopTarget): RunResult {
       }
       case KVM_EXIT.HLT:
         return done("halt");
-      case KVM_EXIT.MMIO: {
-        const w = t.run[RUN_MMIO.isWrite] !== 0;
-        const addr = dv.getBigUint64(RUN_MMIO.physAddr, true);
-        return fail(
-          `MMIO exit: ${w ? "write to" : "read from"} ${hex(addr)} ` +
-            `(${dv.getUint32(RUN_MMIO.len, true)} bytes) outside guest memory`,
-        );
-      }
-      case KVM_EXIT.SHUTDOWN:
-        return fail("SHUTDOWN exit: the guest shut down (triple fault)");
-      case KVM_EXIT.FAIL_ENTRY:
-        return fail(
-          `FAIL_ENTRY exit: the CPU refused to enter the guest (hardware reason ${
-            hex(dv.getBigUint64(RUN_FAIL_ENTRY.reason, true))
-          })`,
-        );
-      case KVM_EXIT.INTERNAL_ERROR:
-        return fail(
-          `INTERNAL_ERROR exit: KVM could not handle the guest (suberror ${
-            dv.getUint32(RUN_INTERNAL.suberror, true)
-          })`,
-        );
       default:
-        return fail(`unexpected ${exitName(reason)} exit (reason ${reason})`);
+        return fail(exitError(reason, t.run));
     }
+  }
+}
+
+/**
+ * The error of KVM_RUN itself failing with `errno`. EINVAL is KVM refusing to enter: the state
+ * it was handed for this entry (registers through kvm_run's sync area, its request bits) is
+ * not one a vCPU can run. Pure, for tests.
+ */
+export function kvmRunError(errno: number): string {
+  const e = new SyscallError("ioctl", errno).message;
+  return errno === EINVAL
+    ? `KVM_RUN failed: ${e}: KVM refused to enter the guest with the vCPU state it was given`
+    : `KVM_RUN failed: ${e}`;
+}
+
+/** KVM_INTERNAL_ERROR_* suberrors, by number. */
+export const INTERNAL_SUBERROR: Record<number, string> = {
+  1: "emulation failure",
+  2: "simultaneous exceptions",
+  3: "an exit while delivering an event",
+  4: "an unexpected exit reason",
+};
+
+/** Well-known hardware_entry_failure_reason values. */
+const ENTRY_FAILURE: Record<string, string> = {
+  "0x80000021": "VMX: invalid guest state",
+  "0x80000022": "VMX: MSR loading",
+  "0x80000029": "VMX: machine-check event",
+  "0xffffffffffffffff": "SVM: invalid VMCB state",
+};
+
+/**
+ * The error of a guest-ending exit other than port I/O (MMIO, SHUTDOWN, FAIL_ENTRY,
+ * INTERNAL_ERROR or an unexpected one), from the kvm_run page: the exit's name and what KVM
+ * reported with it (the caller adds the guest's rip). Pure, for tests.
+ */
+export function exitError(reason: number, run: Uint8Array): string {
+  const dv = new DataView(run.buffer, run.byteOffset, run.byteLength);
+  switch (reason) {
+    case KVM_EXIT.MMIO: {
+      const w = run[RUN_MMIO.isWrite] !== 0;
+      const addr = dv.getBigUint64(RUN_MMIO.physAddr, true);
+      return `MMIO exit: ${w ? "write to" : "read from"} ${hex(addr)} ` +
+        `(${dv.getUint32(RUN_MMIO.len, true)} bytes) outside guest memory`;
+    }
+    case KVM_EXIT.SHUTDOWN:
+      return "SHUTDOWN exit: the guest shut down (triple fault)";
+    case KVM_EXIT.FAIL_ENTRY: {
+      const r = hex(dv.getBigUint64(RUN_FAIL_ENTRY.reason, true));
+      const known = ENTRY_FAILURE[r];
+      return `FAIL_ENTRY exit: the CPU refused to enter the guest (hardware reason ${r}` +
+        `${known ? `, ${known}` : ""}, cpu ${dv.getUint32(RUN_FAIL_ENTRY.cpu, true)})`;
+    }
+    case KVM_EXIT.INTERNAL_ERROR: {
+      const sub = dv.getUint32(RUN_INTERNAL.suberror, true);
+      const ndata = Math.min(16, dv.getUint32(RUN_INTERNAL.ndata, true));
+      const data = (i: number) => dv.getBigUint64(RUN_INTERNAL.data + 8 * i, true);
+      let more = "";
+      if (sub === 1 && ndata >= 3 && (data(0) & 1n) !== 0n) {
+        // emulation_failure: u64 flags (bit 0: instruction bytes), u8 insn_size, insn_bytes[15]
+        const at = RUN_INTERNAL.data + 8;
+        const size = Math.min(15, run[at]!);
+        const bytes = [...run.subarray(at + 1, at + 1 + size)];
+        more = `, instruction bytes ${bytes.map((b) => b.toString(16).padStart(2, "0")).join(" ")}`;
+      } else if (sub === 4 && ndata >= 1) {
+        more = `, exit reason ${hex(data(0))}`;
+      }
+      const name = INTERNAL_SUBERROR[sub];
+      return `INTERNAL_ERROR exit: KVM could not handle the guest (suberror ${sub}` +
+        `${name ? `: ${name}` : ""}${more})`;
+    }
+    default:
+      return `unexpected ${exitName(reason)} exit (reason ${reason})`;
   }
 }

@@ -6,6 +6,7 @@
  */
 import { ioctl, ioctlRaw, KVM, memfdOfSize, SharedMapping } from "../../ffi/kvm.ts";
 import { closeFd } from "../../ffi/process.ts";
+import { SyscallError } from "../../ffi/error.ts";
 import {
   cpuid2Buffer,
   type CpuidEntry,
@@ -70,15 +71,32 @@ export class Vcpu {
     return decodeSregs(b);
   }
 
-  /** KVM_SET_SREGS */
+  /**
+   * KVM_SET_SREGS. KVM checks the control registers here (the state at the next entry): a
+   * combination no CPU can enter (paging without protection, long mode without PAE, a reserved
+   * bit, ...) is EINVAL, reported with the values it refused.
+   */
   setSregs(s: Sregs): void {
-    ioctl("KVM_SET_SREGS", this.fd, KVM.SET_SREGS, encodeSregs(s));
+    const r = ioctlRaw(this.fd, KVM.SET_SREGS, encodeSregs(s));
+    if (r === -EINVAL) throw new Error(sregsRefusal(s));
+    if (r < 0) throw new SyscallError("ioctl", -r, "KVM_SET_SREGS");
   }
 
   /** KVM_SET_CPUID2 */
   setCpuid(entries: readonly CpuidEntry[]): void {
     ioctl("KVM_SET_CPUID2", this.fd, KVM.SET_CPUID2, encodeCpuid2(entries));
   }
+}
+
+const EINVAL = 22;
+const hex = (v: bigint) => `0x${v.toString(16)}`;
+
+/** The error of KVM_SET_SREGS refusing `s` with EINVAL. Pure, for tests. */
+export function sregsRefusal(s: Sregs): string {
+  return `kvm: KVM_SET_SREGS: EINVAL: KVM refused the vCPU's special registers as a state it ` +
+    `cannot enter (cr0 ${hex(s.cr0)}, cr3 ${hex(s.cr3)}, cr4 ${hex(s.cr4)}, efer ${
+      hex(s.efer)
+    }, apic base ${hex(s.apicBase)})`;
 }
 
 /** KVM_GET_SUPPORTED_CPUID on /dev/kvm: the leaves a vCPU may be given. */

@@ -98,13 +98,16 @@ export async function relay(master: number): Promise<void> {
   }
 }
 
-/** Connects to a `--console-socket` (an AF_UNIX stream socket file). */
-export function connectConsoleSocket(path: string): number {
+/**
+ * Connects to a `--console-socket` (an AF_UNIX stream socket file); `what` names the socket in
+ * errors (default `--console-socket`).
+ */
+export function connectConsoleSocket(path: string, what = "--console-socket"): number {
   const fd = sys("socket", "console", SYS.socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const enc = new TextEncoder().encode(path);
   if (enc.byteLength > 107) {
     closeFd(fd);
-    throw new Error(`--console-socket ${JSON.stringify(path)}: path too long`);
+    throw new Error(`${what} ${JSON.stringify(path)}: path too long`);
   }
   const addr = new Uint8Array(110);
   new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
@@ -112,7 +115,7 @@ export function connectConsoleSocket(path: string): number {
   const r = rawSyscall(SYS.connect, fd, addr, 2 + enc.byteLength + 1);
   if (r < 0) {
     closeFd(fd);
-    throw new SyscallError("connect", -r, `--console-socket ${JSON.stringify(path)}`);
+    throw new SyscallError("connect", -r, `${what} ${JSON.stringify(path)}`);
   }
   return fd;
 }

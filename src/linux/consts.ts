@@ -137,11 +137,13 @@ export const SIOCSIFFLAGS = 0x8914;
 export const E = {
   EPERM: 1,
   ENOENT: 2,
+  EBADF: 9,
   EACCES: 13,
   EBUSY: 16,
   EEXIST: 17,
   ENOTDIR: 20,
   EINVAL: 22,
+  ENOSYS: 38,
   ELOOP: 40,
 } as const;
 

@@ -19,12 +19,18 @@ import {
 import { Program, StrV } from "../../ffi/program.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
 import { rawSyscallAsync } from "../../ffi/syscall.ts";
-import type { Hook, Hooks } from "../oci/spec.ts";
+import type { Hook, Hooks, Spec } from "../oci/spec.ts";
 import type { OciState } from "../oci/state.ts";
-import { CLOSE_RANGE_CLOEXEC, NS_FLAG } from "./consts.ts";
+import { CLOSE_RANGE_CLOEXEC, NS_FLAG, PR } from "./consts.ts";
+import { filterProg, SECCOMP_SET_MODE_FILTER } from "./init_program.ts";
+import { compileSeccomp } from "./seccomp.ts";
 import { ignoredSignals, SIGKILL } from "./signals.ts";
 import { readReport, reportError } from "./channel.ts";
 import { nsJoinFlags } from "./procs.ts";
+
+/** SECCOMP_FILTER_FLAG_NEW_LISTENER and _WAIT_KILLABLE_RECV: a hook's filter has no listener. */
+const SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3;
+const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 1 << 5;
 
 /** A hook point of the runtime-spec. */
 export type HookName = keyof Hooks;
@@ -33,6 +39,8 @@ export type HookName = keyof Hooks;
 export interface HookPlace {
   /** pidfd of the container's init, and the namespaces to join (setns flags). */
   container?: { pidfd: number; nsFlags: number; joinPid: boolean };
+  /** The container's seccomp filter, loaded before execve (startContainer hooks). */
+  seccomp?: { filter: Uint8Array; flags: number; noNewPrivileges: boolean };
 }
 
 /** The program of one hook: stdio, then execve of its path with its exact argv and env. */
@@ -47,6 +55,12 @@ export function hookProgram(
     p.call("setns", SYS.setns, [place.container.pidfd, place.container.nsFlags], {
       subject: "the container's namespaces",
     });
+    if (place.container.nsFlags & NS_FLAG.user) {
+      // In the container's user namespace the hook runs as its root, as the init does (the
+      // host's ids are not mapped there: tools like mount(8) refuse an unmapped uid).
+      p.call("setresgid", SYS.setresgid, [0, 0, 0], { subject: "root of the user namespace" });
+      p.call("setresuid", SYS.setresuid, [0, 0, 0], { subject: "root of the user namespace" });
+    }
   }
   p.call("dup2", SYS.dup2, [fds.stdin, 0]);
   p.call("dup2", SYS.dup2, [fds.out, 1]);
@@ -55,6 +69,18 @@ export function hookProgram(
     p.call("rt_sigaction", SYS.rt_sigaction, [sig, new Uint8Array(32), null, 8]);
   }
   p.call("close_range", SYS.close_range, [3, 0xffffffff, CLOSE_RANGE_CLOEXEC]);
+  if (place.seccomp !== undefined) {
+    if (place.seccomp.noNewPrivileges) {
+      p.call("prctl", SYS.prctl, [PR.SET_NO_NEW_PRIVS, 1, 0, 0, 0], {
+        subject: "PR_SET_NO_NEW_PRIVS",
+      });
+    }
+    p.call("seccomp", SYS.seccomp, [
+      SECCOMP_SET_MODE_FILTER,
+      place.seccomp.flags,
+      filterProg(place.seccomp.filter),
+    ], { subject: "the container's linux.seccomp" });
+  }
   p.call("execve", SYS.execve, [
     hook.path,
     new StrV(hook.args ?? [hook.path]),
@@ -157,6 +183,44 @@ export async function runHook(
 export function containerPlace(pid: number, pidfd: number): HookPlace {
   const { nsFlags, joinPid } = nsJoinFlags(pid);
   return { container: { pidfd, nsFlags, joinPid } };
+}
+
+/**
+ * Where the startContainer hooks run: in the container's namespaces and under its seccomp
+ * filter (with no_new_privs when the process has it), as a process the init started would.
+ * The filter has no listener of its own here: a notify rule answers ENOSYS to the hook.
+ */
+export function startContainerPlace(pid: number, pidfd: number, spec: Spec): HookPlace {
+  const place = containerPlace(pid, pidfd);
+  const sc = spec.linux?.seccomp;
+  if (sc === undefined) return place;
+  const c = compileSeccomp(sc);
+  return {
+    ...place,
+    seccomp: {
+      filter: c.filter,
+      flags: c.flags & ~(SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV),
+      noNewPrivileges: spec.process?.noNewPrivileges === true,
+    },
+  };
+}
+
+/**
+ * Runs the poststart hooks: a failing one is a warning (`warn`), and the others still run
+ * (runtime-spec: the lifecycle continues as if it had succeeded).
+ */
+export async function runPoststartHooks(
+  hooks: Hooks | undefined,
+  state: OciState,
+  warn: (message: string) => void,
+): Promise<void> {
+  for (const h of hooks?.poststart ?? []) {
+    try {
+      await runHook("poststart", h, state);
+    } catch (e) {
+      warn((e as Error).message);
+    }
+  }
 }
 
 /** Runs the hooks of one point in order; the first failure stops them and is thrown. */

@@ -9,7 +9,7 @@ import { describeStep, type Program } from "../../ffi/program.ts";
 import { readFileInRoot, resolveInRoot } from "../../ffi/fs.ts";
 import { execStubFd } from "../../ffi/exec_stub.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
-import { sys } from "../../ffi/syscall.ts";
+import { cstr, sys } from "../../ffi/syscall.ts";
 import {
   closeFd,
   dupAbove,
@@ -33,9 +33,13 @@ import { ociStateOf } from "../oci/state.ts";
 import { cgroupLayout, cgroupProcsOf } from "./cgroup_mounts.ts";
 import { containerPlace, runHooks } from "./hooks.ts";
 import { compileSeccomp } from "./seccomp.ts";
+import { listenerSender } from "./listener.ts";
+import { checkCapabilities, kernelLastCap } from "./capabilities.ts";
+import { mountOf, parseMountinfo, procSysOutside } from "./mountinfo.ts";
 import { nsJoinFlags, startTime } from "./procs.ts";
-import { NS_FLAG } from "./consts.ts";
+import { AT, AT_FDCWD, NS_FLAG, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE } from "./consts.ts";
 import { writeMapsRootless } from "./idmap.ts";
+import { parseMountOptions } from "./mount_options.ts";
 import { buildInitProgram, type NsType, SCRATCH_FD } from "./init_program.ts";
 
 /** Options for creating an init. */
@@ -174,6 +178,31 @@ function bindSourceKinds(spec: Spec): Record<string, "file" | "dir"> {
   return out;
 }
 
+/**
+ * With a new user namespace, bind sources are opened here (open_tree clones) while runts
+ * still has the host's credentials: the child, root of its namespace only, may be refused a
+ * source the host's root can reach (a 0700 directory). `keep` moves each fd where the child
+ * can use it. Joined mount namespaces resolve their sources there, in the child. A rootless
+ * runts (not root, or root of a user namespace) has no host credentials to lend: open_tree
+ * needs CAP_SYS_ADMIN over the caller's mount namespace, so the child opens them.
+ */
+function openBindSources(spec: Spec, fds: FdSource): Record<number, number> {
+  const ns = spec.linux?.namespaces ?? [];
+  const fresh = (t: string) => ns.some((n) => n.type === t && !n.path);
+  if (!fresh("user") || !fresh("mount") || rootless() || inUserNamespace()) return {};
+  const out: Record<number, number> = {};
+  (spec.mounts ?? []).forEach((m, i) => {
+    const opts = parseMountOptions(m.options ?? [], m.type);
+    if (!opts.bind) return;
+    const what = `bind source ${JSON.stringify(m.source ?? "")} for ${
+      JSON.stringify(m.destination)
+    }`;
+    const flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (opts.recursive ? AT.RECURSIVE : 0);
+    out[i] = fds.high(fds.openTree(m.source ?? "", flags, what), true);
+  });
+  return out;
+}
+
 /** The compiled seccomp filter of a spec, as an init program option. */
 function seccompOption(
   spec: Spec,
@@ -219,6 +248,7 @@ function checkUnsupported(spec: Spec): void {
     throw new Error("linux.intelRdt: Intel RDT is not supported by runts");
   }
   checkSysctls(spec);
+  for (const w of checkCapabilities(spec, kernelLastCap())) console.error(`runts: warning: ${w}`);
 }
 
 const IPC_SYSCTLS = new Set([
@@ -307,6 +337,8 @@ export interface FdSource {
   pipe(): [number, number];
   /** The exec stub's memfd. */
   execStub(): number;
+  /** A detached copy of a bind mount's source (open_tree). */
+  openTree(path: string, flags: number, what: string): number;
 }
 
 /** The plan of an init and the fds the parent keeps for it. */
@@ -363,6 +395,9 @@ export function planInit(o: CreateInitOptions, fds: FdSource): InitPlan {
     execStubFd: fds.high(fds.execStub(), false),
     setgroupsDenied: rootless(),
     bindDevices: inUserNamespace(),
+    ...rootfsMounts(o.rootfs, o.noPivot ?? false),
+    lastCap: kernelLastCap(),
+    bindSourceFds: openBindSources(spec, fds),
   });
   return { plan, ctlWr, pidNsJoin };
 }
@@ -385,6 +420,7 @@ export function planOfCreate(
     open: () => outside++,
     pipe: () => [outside++, outside++],
     execStub: () => outside++,
+    openTree: () => outside++,
   };
   const terminal = o.spec.process?.terminal === true;
   return planInit({
@@ -413,6 +449,32 @@ export function planText(program: Program): string[] {
   return lines;
 }
 
+/** What the program needs to know of the host's mounts around the rootfs. */
+function rootfsMounts(
+  rootfs: string,
+  noPivot: boolean,
+): { rootfsParent?: { path: string; shared: boolean }; hostProcSys?: string[] } {
+  let real = rootfs;
+  try {
+    real = Deno.realPathSync(rootfs);
+  } catch {
+    // a missing rootfs fails in the program, naming it
+  }
+  const mounts = parseMountinfo(Deno.readTextFileSync("/proc/self/mountinfo"));
+  const parent = mountOf(mounts, real);
+  return {
+    ...(parent !== undefined
+      ? {
+        rootfsParent: {
+          path: parent.mountPoint,
+          shared: parent.optional.some((f) => f.startsWith("shared:")),
+        },
+      }
+      : {}),
+    ...(noPivot ? { hostProcSys: procSysOutside(mounts, real) } : {}),
+  };
+}
+
 /** Creates a container init: clone, id maps, and the wait for its "created" report. */
 export async function createInit(o: CreateInitOptions): Promise<Init> {
   const opened: number[] = [];
@@ -430,6 +492,8 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       open: (path) => openPath(path, 0),
       pipe,
       execStub: execStubFd,
+      openTree: (path, flags, what) =>
+        sys("open_tree", what, SYS.open_tree, AT_FDCWD, cstr(path), flags),
     });
     if (debugOn()) { for (const l of planText(plan.program)) debugLog(`init plan: ${l}`); }
     // Joining a pid namespace only affects children: do it on this thread around the clone.
@@ -601,6 +665,8 @@ export interface ExecOptions {
   cloneParent?: boolean;
   /** A connected console socket for process.terminal. */
   consoleFd?: number;
+  /** The container, for the state sent with a seccomp listener (linux.seccomp.listenerPath). */
+  container?: { id: string; bundle: string };
   /** cgroup.procs files to join instead of the init's cgroups (`exec --cgroup`). */
   cgroupProcs?: string[];
 }
@@ -611,6 +677,7 @@ export interface ExecOptions {
  * exec'd; throws with the failing step otherwise.
  */
 export async function execProcess(o: ExecOptions): Promise<ContainerProcess> {
+  for (const w of checkCapabilities(o.spec, kernelLastCap())) console.error(`runts: warning: ${w}`);
   o = { ...o, spec: withHome(o.spec, `/proc/${o.initPid}/root`) };
   const pidfd = pidfdOpen(o.initPid);
   if (pidfd === undefined || startTime(o.initPid) !== o.initStartTime) {
@@ -647,6 +714,7 @@ export async function execProcess(o: ExecOptions): Promise<ContainerProcess> {
       ...execLabelOption(o.spec),
       execStubFd: high(execStubFd()),
       setgroupsDenied: rootless(),
+      lastCap: kernelLastCap(),
       ...(o.consoleFd !== undefined ? { consoleFd: high(o.consoleFd) } : {}),
     });
     // Joining a pid namespace only affects children: do it on this thread around the clone.
@@ -668,6 +736,11 @@ export async function execProcess(o: ExecOptions): Promise<ContainerProcess> {
       pidfd: spawned.pidfd,
       channel,
       own: !o.cloneParent,
+    });
+    proc.onListener = listenerSender(o.spec, {
+      id: o.container?.id ?? "",
+      bundle: o.container?.bundle ?? "",
+      status: "running",
     });
     try {
       joinCgroup(spawned.pid, o.cgroupProcs ?? cgroupProcsOf(o.initPid));

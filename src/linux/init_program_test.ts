@@ -179,3 +179,27 @@ Deno.test("makedev() encodes major and minor like the kernel's new_encode_dev", 
   assertEquals(makedev(1, 3), 0x103n);
   assertEquals(makedev(136, 300), (300n & 0xffn) | (136n << 8n) | ((300n & 0xffffff00n) << 12n));
 });
+
+Deno.test("buildInitProgram() marks fds close-on-exec before the seccomp filter, with an fcntl fallback", () => {
+  const filter = new Uint8Array(8);
+  const s = spec();
+  s.process!.noNewPrivileges = false;
+  const steps = build(s, { seccomp: { filter, flags: 0 }, preserveFds: [70] }).program.steps;
+  const cr = idx(steps, (s) => s.name === "close_range" && s.opts.ok !== undefined);
+  const sc = idx(steps, (s) => s.name === "seccomp");
+  assert(cr >= 0 && cr < sc, "close_range comes before the filter");
+  assertEquals(steps[cr]!.args[0], { imm: 4n });
+  const fallback = steps.slice(cr + 1, sc).filter((s) => s.name === "fcntl");
+  assertEquals(fallback.map((s) => s.args[0]), [10n, 11n, 12n, 20n, 70n].map((imm) => ({ imm })));
+});
+
+Deno.test("parseMountOptions() reads recursive attributes (rro, rnosuid, rrw) apart", () => {
+  const o = parseMountOptions(["rbind", "ro", "rro", "rnosuid", "relatime"]);
+  assertEquals([o.recursive, o.attrSet !== 0, o.recAttrSet, o.recAttrClr], [
+    true,
+    true,
+    0x1 | 0x2,
+    0,
+  ]);
+  assertEquals(parseMountOptions(["rro", "rrw"]).recAttrSet, 0);
+});

@@ -6,6 +6,8 @@
  */
 import { closeFd } from "../../ffi/process.ts";
 import { sendMsg } from "../../ffi/socket.ts";
+import { OCI_VERSION } from "../oci/default_spec.ts";
+import type { Spec } from "../oci/spec.ts";
 import type { OciState } from "../oci/state.ts";
 import { connectConsoleSocket } from "./console.ts";
 
@@ -22,15 +24,35 @@ export function listenerPayload(pid: number, state: OciState, metadata = ""): st
 
 /** Connects to `path` and sends the listener fd with the process state. */
 export function sendListener(path: string, fd: number, payload: string): void {
-  let sock: number;
-  try {
-    sock = connectConsoleSocket(path);
-  } catch (e) {
-    throw new Error(`linux.seccomp.listenerPath ${JSON.stringify(path)}: ${(e as Error).message}`);
-  }
+  const sock = connectConsoleSocket(path, "linux.seccomp.listenerPath");
   try {
     sendMsg(sock, new TextEncoder().encode(payload), [fd]);
   } finally {
     closeFd(sock);
   }
+}
+
+/**
+ * What hands a process's listener fd to the spec's listenerPath (undefined when the spec has
+ * none), with the container's state as runc's agents read it.
+ */
+export function listenerSender(
+  spec: Spec,
+  c: { id: string; bundle: string; status: OciState["status"] },
+): ((fd: number, pid: number) => void) | undefined {
+  const listenerPath = spec.linux?.seccomp?.listenerPath;
+  if (!listenerPath) return undefined;
+  return (fd, pid) =>
+    sendListener(
+      listenerPath,
+      fd,
+      listenerPayload(pid, {
+        ociVersion: OCI_VERSION,
+        id: c.id,
+        status: c.status,
+        pid,
+        bundle: c.bundle,
+        annotations: spec.annotations ?? {},
+      }, spec.linux?.seccomp?.listenerMetadata ?? ""),
+    );
 }

@@ -16,6 +16,10 @@ export interface MountOptions {
   attrSet: number;
   /** MOUNT_ATTR_* flags to clear. */
   attrClr: number;
+  /** MOUNT_ATTR_* flags set on every submount too ("rro", "rnosuid"...: AT_RECURSIVE). */
+  recAttrSet: number;
+  /** MOUNT_ATTR_* flags cleared on every submount too ("rrw", "rsuid"...). */
+  recAttrClr: number;
   /** MS_SHARED / MS_SLAVE / MS_PRIVATE / MS_UNBINDABLE, or 0. */
   propagation: number;
   /** The propagation applies to the whole tree ("rshared"...). */
@@ -75,6 +79,8 @@ export function parseMountOptions(options: readonly string[], type?: string): Mo
     recursive: false,
     attrSet: 0,
     attrClr: 0,
+    recAttrSet: 0,
+    recAttrClr: 0,
     propagation: 0,
     propagationRecursive: false,
     data: [],
@@ -99,6 +105,15 @@ export function parseMountOptions(options: readonly string[], type?: string): Mo
     } else if (opt.startsWith("r") && opt.slice(1) in PROPAGATION) {
       o.propagation = PROPAGATION[opt.slice(1)]!;
       o.propagationRecursive = true;
+    } else if (opt.startsWith("r") && opt.slice(1) in SET) {
+      o.recAttrSet |= SET[opt.slice(1)]!;
+      o.recAttrClr &= ~SET[opt.slice(1)]!;
+    } else if (opt.startsWith("r") && opt.slice(1) in CLR) {
+      o.recAttrClr |= CLR[opt.slice(1)]!;
+      o.recAttrSet &= ~CLR[opt.slice(1)]!;
+    } else if (opt.startsWith("r") && opt.slice(1) in ATIME) {
+      o.recAttrClr |= MOUNT_ATTR.ATIME_MASK;
+      o.recAttrSet = (o.recAttrSet & ~MOUNT_ATTR.ATIME_MASK) | ATIME[opt.slice(1)]!;
     } else if (IGNORED.has(opt)) {
       continue;
     } else {

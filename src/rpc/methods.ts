@@ -47,6 +47,10 @@ export interface CreateResult {
 export interface IdArgs {
   id: string;
 }
+/** Result of START: warnings for the caller to print (a failed poststart hook). */
+export interface StartResult {
+  warnings?: string[];
+}
 /** Result of WAIT. */
 export interface WaitResult {
   /** Exit code (128+signal when killed), or null when the init was not our child. */
@@ -77,7 +81,7 @@ export type Empty = Record<string, never>;
 /** Every method: its argument and result types. Both ends are typed from here. */
 export interface Methods {
   [CREATE]: { args: CreateArgs; result: CreateResult };
-  [START]: { args: IdArgs; result: Empty };
+  [START]: { args: IdArgs; result: StartResult };
   [WAIT]: { args: IdArgs; result: WaitResult };
   [EXECUTE_ASYNC]: { args: ExecuteAsyncArgs; result: CreateResult };
   [DEBUG_STACKS]: { args: Empty; result: StacksResult };

@@ -76,9 +76,12 @@ export class SandboxClient {
     return this.#rpc.callSync(M.CREATE, arg, namedFds(fds)).result as M.CreateResult;
   }
 
-  /** Releases a created container's init into execve (startContainer/poststart hooks around). */
-  async start(id: string): Promise<void> {
-    await this.#call(M.START, { id });
+  /**
+   * Releases a created container's init into execve (startContainer/poststart hooks around);
+   * returns the warnings of failed poststart hooks.
+   */
+  async start(id: string): Promise<string[]> {
+    return (await this.#call(M.START, { id }))?.warnings ?? [];
   }
 
   /** Waits for a container's init to exit. */

@@ -430,7 +430,15 @@ export async function cgroupTree(parent: string): Promise<Set<string>> {
     const st = await Deno.stat(dir).catch(() => undefined);
     if (!st?.isDirectory) return;
     out.add(dir);
-    for await (const e of Deno.readDir(dir)) if (e.isDirectory) await walk(`${dir}/${e.name}`);
+    // A directory removed while it is read (a shim deleting its cgroup) is not left behind.
+    const subdirs: string[] = [];
+    try {
+      for await (const e of Deno.readDir(dir)) if (e.isDirectory) subdirs.push(e.name);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      out.delete(dir);
+    }
+    for (const name of subdirs) await walk(`${dir}/${name}`);
   };
   await walk(`/sys/fs/cgroup/${parent}`);
   for (const h of await entries("/sys/fs/cgroup")) await walk(`/sys/fs/cgroup/${h}/${parent}`);

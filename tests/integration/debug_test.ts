@@ -34,6 +34,29 @@ async function createStart(id: string, b: Bundle, ...createFlags: string[]): Pro
   assertEquals([s.code, s.stderr], [0, ""], `start ${id}`);
 }
 
+/** Waits until the init of `sh -c "sleep 1000; ..."` has its sleep child (bounded by count). */
+async function waitForSleep(id: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ps = await runts(["ps", "--format", "json", id], { root });
+    if (ps.code === 0 && (JSON.parse(ps.stdout) as number[]).length === 2) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`container "${id}": the init never started its sleep`);
+}
+
+/**
+ * Lets a container whose init is `sh -c "sleep 1000; exit 9"` go on: the sleep (the init's only
+ * child) is killed, so the shell exits 9. No timing: the init cannot exit before this.
+ */
+async function releaseSleep(id: string): Promise<void> {
+  const init = (await state(id)).pid;
+  const ps = await runts(["ps", "--format", "json", id], { root });
+  assertEquals(ps.code, 0, ps.stderr);
+  const pids = (JSON.parse(ps.stdout) as number[]).filter((p) => p !== init);
+  assertEquals(pids.length, 1, `the init's children: ${ps.stdout}`);
+  Deno.kill(pids[0]!, "SIGKILL");
+}
+
 async function deleteForce(id: string): Promise<void> {
   await runts(["delete", "--force", id], { root });
 }
@@ -232,15 +255,17 @@ Deno.test({
   ...opts,
   async fn() {
     const id = "wait-exit";
-    const b = await makeBundle({ args: ["sh", "-c", "sleep 0.5; exit 9"] });
+    const b = await makeBundle({ args: ["sh", "-c", "sleep 1000; exit 9"] });
     try {
       await createStart(id, b);
       assertEquals((await state(id)).status, "running");
-      const t0 = Date.now();
-      const w = await runts(["wait", id], { root });
-      const took = Date.now() - t0;
+      let done = false;
+      const waiting = runts(["wait", id], { root }).finally(() => done = true);
+      await waitForSleep(id);
+      assert(!done, "wait returned while the init runs");
+      await releaseSleep(id);
+      const w = await waiting;
       assertEquals([w.code, w.stdout, w.stderr], [0, `{"id":"${id}","exitStatus":9}\n`, ""]);
-      assert(took >= 250, `wait returned after ${took} ms`);
       assertEquals((await state(id)).status, "stopped");
       // Once it has exited, wait answers at once with the same status.
       const again = await runts(["wait", id], { root });
@@ -290,21 +315,23 @@ Deno.test({
   ...opts,
   async fn() {
     const id = "wait-pidfile";
-    const b = await makeBundle({ args: ["sh", "-c", "sleep 0.5; exit 9"] });
+    const b = await makeBundle({ args: ["sh", "-c", "sleep 1000; exit 9"] });
     const pidFile = `${b.dir}/init.pid`;
     try {
       await createStart(id, b, "--pid-file", pidFile);
       const pid = Number(await Deno.readTextFile(pidFile));
       assertEquals((await state(id)).pid, pid);
-      const t0 = Date.now();
-      const w = await runts(["wait", id], { root });
-      const took = Date.now() - t0;
+      let done = false;
+      const waiting = runts(["wait", id], { root }).finally(() => done = true);
+      await waitForSleep(id);
+      assert(!done, "wait returned while the init runs");
+      await releaseSleep(id);
+      const w = await waiting;
       assertEquals([w.code, w.stderr], [0, ""]);
       const out = JSON.parse(w.stdout);
       assertEquals(out.id, id);
       assertEquals(out.exitStatus, null);
       assertStringIncludes(out.reaper, "--pid-file");
-      assert(took >= 250, `wait returned after ${took} ms`);
       assertEquals((await state(id)).status, "stopped");
       const d = await runts(["delete", id], { root });
       assertEquals([d.code, d.stderr], [0, ""]);

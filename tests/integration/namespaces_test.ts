@@ -120,7 +120,16 @@ Deno.test({
         "ip -o link | cut -d' ' -f2,3",
         "ifconfig lo | grep -o 'UP LOOPBACK RUNNING'",
         "ping -c1 -W2 127.0.0.1 | grep -o '1 packets received'",
-        "nc -l -p 4321 > /tmp/got & sleep 0.3; echo hello-lo | nc -w1 127.0.0.1 4321; wait; cat /tmp/got",
+        // TCP over lo, with no race: the listener's stdin is a fifo held open until it has
+        // received (with /dev/null, a background job's stdin, busybox nc half-closes at once
+        // and the client may see EOF and quit before sending its line), and the client
+        // connects once the listener is there (LISTEN, state 0A, port 4321 = 0x10E1, v4 or v6
+        // socket), however long it takes to start: no fixed sleep.
+        "mkfifo /tmp/hold",
+        "nc -l -p 4321 < /tmp/hold > /tmp/got & exec 3> /tmp/hold",
+        "until cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -q ':10E1 0*:0000 0A'",
+        "do usleep 10000; done",
+        "echo hello-lo | nc 127.0.0.1 4321; wait; exec 3>&-; cat /tmp/got",
       ].join("; "),
       (s) => {
         // busybox ping opens a raw socket
