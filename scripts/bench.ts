@@ -540,7 +540,9 @@ function chart(rows: Row[], subtitle: string, start: Start | undefined): string 
         : c.text ?? (m === undefined ? "—" : `${fmt(m, r.unit)} ${r.unit}`);
       if (n === "runts" && c.error === undefined) {
         const a = ratio(r, "runc"), b = ratio(r, "crun"), f = floorRatio(r, start);
-        if (a !== "—" || b !== "—") label += `  (${f} floor, ${a} runc, ${b} crun)`;
+        if (a !== "—" || b !== "—") {
+          label += `  (${f === "—" ? "" : `${f} floor, `}${a} runc, ${b} crun)`;
+        }
       }
       o.push(`<text x="${(end + 6).toFixed(1)}" y="${y + barH - 4}">${xml(label)}</text>`);
       y += barH + gap;
