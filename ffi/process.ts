@@ -6,6 +6,7 @@ import { SyscallError } from "./error.ts";
 import { SYS } from "./sysno_x86_64.ts";
 import { rawSyscall, sys, sysAsync } from "./syscall.ts";
 import { readable } from "./watcher.ts";
+export { inUserNamespace } from "./userns.ts";
 
 const P_PID = 1;
 const P_PIDFD = 3;
@@ -142,21 +143,4 @@ export function setns(fd: number, nstype: number, subject = ""): void {
 /** unshare(2) of the calling thread. */
 export function unshare(flags: number): void {
   sys("unshare", `flags 0x${flags.toString(16)}`, SYS.unshare, flags);
-}
-
-/**
- * Whether this process runs in a user namespace other than the host's: its uid_map is not the
- * identity map of every id (rootless podman runs the runtime as uid 0 of such a namespace).
- */
-export function inUserNamespace(uidMap?: string): boolean {
-  let text = uidMap;
-  if (text === undefined) {
-    try {
-      text = Deno.readTextFileSync("/proc/self/uid_map");
-    } catch {
-      return false;
-    }
-  }
-  const lines = text.trim().split("\n").map((l) => l.trim().split(/\s+/).join(" "));
-  return !(lines.length === 1 && lines[0] === "0 0 4294967295");
 }

@@ -4,6 +4,7 @@
  * `runts boot --spare`: the same, started ahead of the next create (src/sandbox/spare.ts).
  * @module
  */
+import { ownChildren } from "../../ffi/clone.ts";
 import { prctl, reapNoHang } from "../../ffi/process.ts";
 import { mark } from "../trace.ts";
 import { reapOrphans } from "../linux/procs.ts";
@@ -52,7 +53,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   const mgr = new ContainerManager({ systemdCgroup: g.systemdCgroup === true });
   // As a subreaper we inherit orphans of the containers: reap those nobody waits for.
   Deno.addSignalListener("SIGCHLD", () => {
-    reapOrphans(mgr.trackedPids(), (pid) => reapNoHang(pid));
+    reapOrphans(mgr.trackedPids(), ownChildren, (pid) => reapNoHang(pid));
   });
   mgr.onEmpty = () => setTimeout(() => Deno.exit(0), 0);
   if ("spare" in a) {

@@ -2,7 +2,7 @@
  * What every command receives: the global options.
  * @module
  */
-import { inUserNamespace } from "../../ffi/process.ts";
+import { inUserNamespace } from "../../ffi/userns.ts";
 import { debugLog, setLogTarget, writeLog } from "../trace.ts";
 
 import type { Platform } from "../kvm/platform.ts";

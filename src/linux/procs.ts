@@ -3,7 +3,6 @@
  * container has one of its own, otherwise the init and its descendants.
  * @module
  */
-import { ownChildren } from "../../ffi/clone.ts";
 import { NS_FLAG } from "./consts.ts";
 
 /** The fields of /proc/<pid>/stat that runts uses. */
@@ -133,9 +132,14 @@ export function containerPids(initPid: number): number[] {
 
 /**
  * Reaps zombie children of this process that nobody waits for (orphans a subreaper inherits),
- * leaving alone the pids in `tracked`, which their own waiters reap.
+ * leaving alone the pids in `tracked`, which their own waiters reap, and in `ownChildren` (the
+ * processes this one cloned itself, ffi/clone.ts's set; pids gone from /proc leave it).
  */
-export function reapOrphans(tracked: Set<number>, reap: (pid: number) => void): number {
+export function reapOrphans(
+  tracked: Set<number>,
+  ownChildren: Set<number>,
+  reap: (pid: number) => void,
+): number {
   const self = Deno.pid;
   let n = 0;
   const pids = allPids();
