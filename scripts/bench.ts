@@ -1238,6 +1238,7 @@ Levers, each measured with interleaved A/B runs on this machine (medians):
 | bin/runts without \`readlink\`/\`find\` forks (\`test -nt\` over the sources) | wrapper alone 20.4 → 13.3 ms wall (\`/bin/true\` 8.9), 100 pairs | yes |
 | one bundle per command (\`deno bundle --code-splitting\`) instead of one file | \`state\` 58.0 → 47.4 ms CPU; with the wrapper: 152 → 98 ms wall, 30 pairs | yes |
 | \`state\`/\`start\` load no cgroup, sandbox-start or RPC-server code | \`state\`: 45 → 25 modules, 52.8 → 49.7 ms CPU, 30 pairs | yes |
+| every command's static imports without the syscall layer (\`inUserNamespace\` in ffi/userns.ts), \`linux/procs.ts\` without ffi/clone | \`state\` 55.0 → 48.4 ms wall, 47.0 → 44.6 ms CPU, 30 pairs | yes |
 | spare sandbox process adopted by the next create | create + start + state + delete: 634 → 505 ms wall, 20 pairs | yes |
 | V8 flags for short-lived commands: \`--single-threaded\`, \`--lite-mode\`, \`--max-lazy\`, \`--single-threaded --lite-mode\` | \`state\` CPU 59.8 → 73.7, 71.6, 75.5, 66.3 ms: all slower (a flag V8 hashes makes the code cache miss) | no |
 | sandbox V8 flags for memory: none / current (\`--max-old-space-size=32 --max-semi-space-size=1 --single-threaded-gc\`) / \`--lite-mode --single-threaded\` / \`--jitless --single-threaded\` | Pss_Anon 16.2 / 15.6–15.7 / 15.1–15.4 / 15.0–15.4 MiB; an empty idle \`deno run\` has 10.2 MiB | current kept: the others save 0.4 MiB and their flags would key the code cache apart from the short-lived commands' |
