@@ -5,7 +5,7 @@
  * path (one rename: two creates cannot both win) instead of waiting for a Deno start, and starts
  * the next spare. `key` is a hash of what the sandbox process would inherit from its creator
  * (runts' own command line, --debug, the environment), so only a create that would have started
- * an identical process adopts it.
+ * a process that behaves the same adopts it.
  *
  * Invisible otherwise: it is no container (`list` shows directories only) and it exits when no
  * create adopted it for a while (RUNTS_SPARE_IDLE_MS, default 30 s).
@@ -44,9 +44,20 @@ export interface SpareFlags {
   systemdCgroup?: boolean;
 }
 
+/**
+ * The environment variables a sandbox process reads (runts', Deno's, the dynamic loader's, the
+ * user and D-Bus ones rootless and systemd cgroups use): only they decide whether a spare fits.
+ * Others (PWD, `_`, a benchmark's padding) differ from call to call and change nothing in it.
+ */
+export function spareEnvRelevant(name: string): boolean {
+  return /^(RUNTS_|DENO_|LD_|XDG_|DBUS_|LC_)/.test(name) ||
+    ["PATH", "HOME", "USER", "TMPDIR", "LANG", "NO_COLOR", "TZ"].includes(name);
+}
+
 /** FNV-1a of what a sandbox process started by this command would inherit. */
 export function spareKey(f: SpareFlags): string {
-  const env = Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`).sort();
+  const env = Object.entries(Deno.env.toObject()).filter(([k]) => spareEnvRelevant(k))
+    .map(([k, v]) => `${k}=${v}`).sort();
   const s = JSON.stringify([selfArgv([]), f.debug, f.systemdCgroup === true, env]);
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
