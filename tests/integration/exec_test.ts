@@ -326,11 +326,13 @@ Deno.test({
     try {
       await withContainer("exec-detach-pf", ["sleep", "300"], async (c) => {
         const pf = `${dir}/pid`;
-        const t0 = Date.now();
-        const r = await runts(["exec", "-d", "--pid-file", pf, c.id, "sleep", "304"], { root });
-        const took = Date.now() - t0;
+        // "At once" is shown without a duration: exec returns (within runts()'s 60 s hang guard)
+        // while the process it started, which sleeps for minutes, is still running.
+        const r = await runts(["exec", "-d", "--pid-file", pf, c.id, "sleep", "304"], {
+          root,
+          timeoutMs: 60_000,
+        });
         assertEquals([r.code, r.stdout, r.stderr], [0, "", ""]);
-        assert(took < 5000, `exec --detach took ${took} ms`);
         const text = await Deno.readTextFile(pf);
         assertMatch(text, /^\d+$/);
         const pid = Number(text);
