@@ -361,7 +361,12 @@ Deno.test({
       // a short one too: it exits on its own
       const s = await runts(["exec", "-d", c.id, "sh", "-c", "exit 3"], { root });
       assertEquals([s.code, s.stderr], [0, ""]);
-      await sleep(300);
+      // It exits on its own and is reaped: polled (no fixed sleep), then shown.
+      await waitFor(
+        async () =>
+          zombiesOf([c.sandboxPid, Deno.pid]).length === 0 && (await psPids(c.id)).length === 1,
+        60_000,
+      );
       assertEquals(zombiesOf([c.sandboxPid, Deno.pid]), []);
       assertEquals(await psPids(c.id), [c.pid]);
     });
