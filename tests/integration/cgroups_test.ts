@@ -123,7 +123,7 @@ async function statusOf(id: string): Promise<string> {
   return r.code === 0 ? JSON.parse(r.stdout).status : `(state failed: ${r.stderr.trim()})`;
 }
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 5000) {
+async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 60_000) {
   const end = performance.now() + ms;
   while (!(await cond())) {
     if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);

@@ -25,7 +25,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `cond` every 50 ms until it holds or `ms` pass; returns its last value. */
-async function waitFor<T>(cond: () => Promise<T> | T, ms = 10_000): Promise<T> {
+async function waitFor<T>(cond: () => Promise<T> | T, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await cond();

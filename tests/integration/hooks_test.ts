@@ -27,7 +27,7 @@ async function status(id: string): Promise<string> {
   return r.code === 0 ? JSON.parse(r.stdout).status : `(state failed: ${r.stderr.trim()})`;
 }
 
-async function waitStatus(id: string, want: string, ms = 10_000): Promise<string> {
+async function waitStatus(id: string, want: string, ms = 60_000): Promise<string> {
   const end = Date.now() + ms;
   let s = await status(id);
   while (s !== want && Date.now() < end) {

@@ -36,7 +36,7 @@ Deno.test({
     const id = "run-signal";
     try {
       const running = runts(["run", "-b", b.dir, id], { root });
-      for (let i = 0; i < 100; i++) {
+      for (let i = 0; i < 600; i++) {
         const s = await runts(["state", id], { root });
         if (s.code === 0 && stateOf(s.stdout).status === "running") break;
         await new Promise((r) => setTimeout(r, 50));
