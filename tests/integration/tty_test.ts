@@ -78,7 +78,7 @@ function write(fd: number, text: string): void {
  * closed (EIO), or `ms` pass; returns everything read. With `re` null: reads until the other
  * side is closed, and appends "[not closed]" when `ms` pass first.
  */
-async function readUntil(fd: number, re: RegExp | null, ms = 10_000): Promise<string> {
+async function readUntil(fd: number, re: RegExp | null, ms = 60_000): Promise<string> {
   const end = Date.now() + ms;
   const buf = new Uint8Array(4096);
   const dec = new TextDecoder();
