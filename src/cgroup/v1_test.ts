@@ -591,6 +591,8 @@ test("V1Manager destroy() gives up after about a second of EBUSY", "v1", async (
     CgroupError,
     `removing cgroup "${stuck}": EBUSY (Device or resource busy)`,
   );
+  // A lower bound only: destroyDirs() keeps retrying until its 1 s deadline has passed, so at
+  // least that long has gone by. That it gives up at all (no hang) is shown by the rejection.
   const took = Date.now() - t0;
-  assert(took >= 900 && took < 3000, `took ${took} ms`);
+  assert(took >= 1000, `gave up after ${took} ms, before its 1 s deadline`);
 });

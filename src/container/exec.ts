@@ -1,6 +1,6 @@
 /**
- * `exec`: starts a process in a container. The status check and the start are one step under
- * the container's lock (a delete cannot come in between); waiting for the process is not.
+ * `exec`: starts a process in a container. The status is checked under the container's lock;
+ * starting and waiting for the process are not (see {@linkcode execInContainer}).
  * @module
  */
 import { type ContainerProcess, execProcess } from "../linux/init.ts";
@@ -44,47 +44,53 @@ export function execSpec(
   return make(Container.load(rt, id).spec?.process);
 }
 
-/** Starts a process in a created or running container. */
+/**
+ * Starts a process in a created or running container. The status is checked under the lock;
+ * the process is started after it is released: in a paused container (`--ignore-paused`) it
+ * stays frozen, before it reports, until a `resume`, which takes the lock. A `delete` that comes
+ * in between kills the init, and the start then fails on the init's pidfd (its start time is
+ * checked), or the new process dies with the container's others.
+ */
 export async function execInContainer(
   rt: Pick<Runtime, "root">,
   id: string,
   o: ExecInOptions,
 ): Promise<Started> {
-  return await Container.locked(rt, id, async (c) => {
+  const { c, base } = await Container.locked(rt, id, (c) => {
     const status = c.status();
     if (!canExec(status, o.ignorePaused)) throw new Error(refusal("exec", id, status));
-    const base = c.spec;
-    if (base === undefined) throw new Error(`container ${JSON.stringify(id)} has no stored spec`);
-    const spec = { ...base, process: o.process(base.process) };
-    const cgroupProcs = o.cgroupProcs?.(c.rec.pid);
-    if (o.detach && o.pidFile === undefined && c.sandboxAlive()) {
-      const { pid } = await SandboxClient.with(
-        c.rec.socketPath,
-        (sb) =>
-          Promise.resolve(sb.executeAsync({
-            id,
-            spec,
-            preserveFds: o.preserve.length,
-            ...(cgroupProcs ? { cgroupProcs } : {}),
-          }, {
-            stdio: o.stdio,
-            preserve: o.preserve,
-            ...(o.consoleFd !== undefined ? { console: o.consoleFd } : {}),
-          })),
-      );
-      return { pid };
-    }
-    const proc = await execProcess({
-      initPid: c.rec.pid,
-      initStartTime: c.rec.initStartTime,
-      container: { id, bundle: c.rec.bundle },
-      spec,
-      stdio: o.stdio,
-      preserveFds: o.preserve,
-      ...(o.consoleFd !== undefined ? { consoleFd: o.consoleFd } : {}),
-      ...(cgroupProcs ? { cgroupProcs } : {}),
-    });
-    if (o.pidFile !== undefined) writePidFile(o.pidFile, proc.pid);
-    return { proc };
+    return Promise.resolve({ c, base: c.spec });
   });
+  if (base === undefined) throw new Error(`container ${JSON.stringify(id)} has no stored spec`);
+  const spec = { ...base, process: o.process(base.process) };
+  const cgroupProcs = o.cgroupProcs?.(c.rec.pid);
+  if (o.detach && o.pidFile === undefined && c.sandboxAlive()) {
+    const { pid } = await SandboxClient.with(
+      c.rec.socketPath,
+      (sb) =>
+        Promise.resolve(sb.executeAsync({
+          id,
+          spec,
+          preserveFds: o.preserve.length,
+          ...(cgroupProcs ? { cgroupProcs } : {}),
+        }, {
+          stdio: o.stdio,
+          preserve: o.preserve,
+          ...(o.consoleFd !== undefined ? { console: o.consoleFd } : {}),
+        })),
+    );
+    return { pid };
+  }
+  const proc = await execProcess({
+    initPid: c.rec.pid,
+    initStartTime: c.rec.initStartTime,
+    container: { id, bundle: c.rec.bundle },
+    spec,
+    stdio: o.stdio,
+    preserveFds: o.preserve,
+    ...(o.consoleFd !== undefined ? { consoleFd: o.consoleFd } : {}),
+    ...(cgroupProcs ? { cgroupProcs } : {}),
+  });
+  if (o.pidFile !== undefined) writePidFile(o.pidFile, proc.pid);
+  return { proc };
 }

@@ -1,5 +1,4 @@
 import {
-  assert,
   assertEquals,
   assertRejects,
   assertStringIncludes,
@@ -19,7 +18,7 @@ import {
   MAX_MESSAGE,
   ProtocolError,
 } from "./protocol.ts";
-import { RpcServer } from "./server.ts";
+import { type HandlerResult, RpcServer } from "./server.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -437,8 +436,11 @@ Deno.test("RpcServer closes a refused peer at once without answering", async () 
 Deno.test("RpcServer runs calls on two connections concurrently", async () => {
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
+  let entered!: () => void;
+  const waitEntered = new Promise<void>((r) => (entered = r));
   await overFile((s) => {
     s.register("Wait", async () => {
+      entered();
       await released;
       return { result: "waited" };
     });
@@ -451,7 +453,7 @@ Deno.test("RpcServer runs calls on two connections concurrently", async () => {
     const c2 = RpcClient.connect(path);
     try {
       const waiting = c1.call("Wait", null);
-      await new Promise((r) => setTimeout(r, 20));
+      await waitEntered; // the server is inside Wait: a second call must not queue behind it
       assertEquals((await c2.call("Release", null)).result, "released");
       assertEquals((await waiting).result, "waited");
     } finally {
@@ -464,12 +466,18 @@ Deno.test("RpcServer runs calls on two connections concurrently", async () => {
 Deno.test("RpcServer.close() ends serve() and a pending call sees the connection closed", async () => {
   const server = new RpcServer({ allowUid: () => true });
   let finish!: () => void;
-  server.register("Forever", () => new Promise((r) => (finish = () => r({}))));
+  let entered!: () => void;
+  const inHandler = new Promise<void>((r) => (entered = r));
+  server.register("Forever", () =>
+    new Promise((r) => {
+      finish = () => r({});
+      entered();
+    }));
   const [a, b] = socketpairSeqpacket();
   const done = server.serveConnection(a);
   const c = RpcClient.fromFd(b, "test server");
   const pending = c.call("Forever", null);
-  await new Promise((r) => setTimeout(r, 20));
+  await inHandler; // the call is pending in the server, not still on its way
   server.close();
   await done;
   await assertRejects(
@@ -493,9 +501,15 @@ Deno.test("RpcServer drops a connection at end of file and serves the next", asy
 });
 
 Deno.test("RpcClient.close() during an async call makes it fail", async () => {
-  await overPair((s) => s.register("Slow", () => new Promise(() => {})), async (c) => {
+  let entered!: () => void;
+  const inHandler = new Promise<void>((r) => (entered = r));
+  const slow = (): Promise<HandlerResult> => {
+    entered();
+    return new Promise(() => {});
+  };
+  await overPair((s) => s.register("Slow", slow), async (c) => {
     const pending = c.call("Slow", null);
-    await new Promise((r) => setTimeout(r, 20));
+    await inHandler; // the call is pending in the server
     c.close();
     await assertRejects(() => pending, Error, 'closed the connection before replying to "Slow"');
     await assertRejects(() => c.call("Slow", null), Error, 'calling "Slow" on a closed connection');
@@ -558,9 +572,14 @@ Deno.test("RpcServer uses one FFI thread for many idle connections", async () =>
         clients.push(c);
         assertEquals((await c.call("Echo", i)).result, i);
       }
-      const t0 = performance.now();
-      await Deno.readTextFile("/proc/self/stat"); // needs a blocking thread
-      assert(performance.now() - t0 < 1000);
+      // A read needs a blocking thread: if the idle connections held them all it would never
+      // finish. The 60 s timer is only a hang guard (no duration is measured).
+      let guard: ReturnType<typeof setTimeout> | undefined;
+      const read = await Promise.race([
+        Deno.readTextFile("/proc/self/stat").then(() => "read"),
+        new Promise<string>((r) => guard = setTimeout(() => r("no blocking thread left"), 60_000)),
+      ]).finally(() => clearTimeout(guard));
+      assertEquals(read, "read");
       assertEquals((await clients[0]!.call("Echo", 2)).result, 2);
     } finally {
       for (const c of clients) c.close();

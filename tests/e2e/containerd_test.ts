@@ -32,7 +32,6 @@ import {
   type RunOptions,
   runtimePath,
   show,
-  sleep,
   startDaemon,
   tempDir,
   waitFor,
@@ -141,7 +140,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt"
         assertEquals(r.stdout.trim().split("\n").at(-1), "lo", "own network namespace");
       });
 
-      const script = "echo started; trap 'echo got-term; exit 3' TERM; " +
+      const script = "trap 'echo got-term; exit 3' TERM; echo started; " +
         "while true; do sleep 0.1; done";
 
       await t.step("run -d, then exec: output and exit code", async () => {
@@ -199,6 +198,23 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt"
       });
 
       await t.step("kill: SIGTERM handled, then delete", async () => {
+        // The init has set its TERM trap (bit 15 of its SigCgt) before it is signalled.
+        let n = 0;
+        await waitFor("the init's TERM trap", async () => {
+          const r = await ctr([
+            "task",
+            "exec",
+            "--fifo-dir",
+            `${tmp}/fifo`,
+            "--exec-id",
+            `trap${n++}`,
+            "e2e-d",
+            "cat",
+            "/proc/1/status",
+          ]);
+          const cgt = /^SigCgt:\s*([0-9a-f]+)$/m.exec(r.stdout)?.[1];
+          return cgt !== undefined && (BigInt(`0x${cgt}`) & (1n << 14n)) !== 0n || undefined;
+        });
         ok("ctr task kill", await ctr(["task", "kill", "-s", "SIGTERM", "e2e-d"]));
         await waitFor("the task to stop", async () => {
           const ls = ok("ctr task ls", await ctr(["task", "ls"]));
@@ -230,10 +246,18 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt"
       await t.step("no task, runts state, process or mount left", async () => {
         assertEquals(ok("ctr task ls -q", await ctr(["task", "ls", "-q"])), "");
         assertEquals(ok("ctr c ls -q", await ctr(["container", "ls", "-q"])), "");
-        await sleep(200);
+        const left = async () =>
+          (await processesWith(tmp)).filter((p) => !p.startsWith(`${started.pid} `));
+        // The shims exit after the tasks are deleted: polled, then shown.
+        await waitFor(
+          "the shims to exit",
+          async () =>
+            (await left()).length === 0 && (await entries(`${runcRoot}/${NS}`)).length === 0 ||
+            undefined,
+          60_000,
+        ).catch(() => {});
         assertEquals(await entries(`${runcRoot}/${NS}`), [], "runts state left");
-        const procs = (await processesWith(tmp)).filter((p) => !p.startsWith(`${started.pid} `));
-        assertEquals(procs, [], "processes left");
+        assertEquals(await left(), [], "processes left");
         assertEquals(await mountsUnder(`${tmp}/rootfs`), [], "mounts left");
         const cgroups = (await newCgroups(NS, cgroupsBefore)).filter((c) => c.includes(`/${NS}/`));
         assertEquals(cgroups, [], "container cgroups left");

@@ -31,7 +31,6 @@ import {
   type RunOptions,
   runtimePath,
   show,
-  sleep,
   startDaemon,
   tempDir,
   terminate,
@@ -268,8 +267,9 @@ Deno.test({
         },
       });
 
-      const script = "echo started; trap 'echo got-term; exit 0' TERM; " +
-        "trap 'echo got-usr1' USR1; while true; do sleep 0.1; done";
+      // "started" is printed once the traps are set, so a step that has seen it may signal.
+      const script = "trap 'echo got-term; exit 0' TERM; trap 'echo got-usr1' USR1; " +
+        "echo started; while true; do sleep 0.1; done";
       const count = (s: string, part: string) => s.split(part).length - 1;
 
       await t.step("-d, then logs", async () => {
@@ -317,10 +317,9 @@ Deno.test({
       });
 
       await t.step("stop: graceful (SIGTERM handled)", async () => {
-        const t0 = Date.now();
-        ok("docker stop", await docker(["stop", "-t", "10", "e2e-d"]));
-        const ms = Date.now() - t0;
-        assert(ms < 8000, `docker stop took ${ms} ms: SIGTERM was not handled`);
+        // Shown by the exit status, not by how long stop took: the TERM trap exits 0, a SIGKILL
+        // after the timeout would give 137.
+        ok("docker stop", await docker(["stop", "-t", "30", "e2e-d"]));
         assertEquals(await inspect("e2e-d", "{{.State.Running}} {{.State.ExitCode}}"), "false 0");
         assertStringIncludes(await logs("e2e-d"), "got-term");
       });
@@ -355,7 +354,8 @@ Deno.test({
       });
 
       await t.step("stop: SIGKILL after the timeout", async () => {
-        const stubborn = "trap '' TERM; echo ready; while true; do sleep 0.1; done";
+        // SIGTERM is caught and survived, so only the SIGKILL after the timeout ends it.
+        const stubborn = "trap 'echo got-term' TERM; echo ready; while true; do sleep 0.1; done";
         ok(
           "docker run -d",
           await docker([...W, "-d", "--name", "e2e-stubborn", IMAGE, "sh", "-c", stubborn]),
@@ -364,14 +364,13 @@ Deno.test({
           "'ready' in the logs",
           async () => (await logs("e2e-stubborn")).includes("ready") || undefined,
         );
-        const t0 = Date.now();
         ok("docker stop -t 1", await docker(["stop", "-t", "1", "e2e-stubborn"]));
-        const ms = Date.now() - t0;
-        assert(ms >= 900, `docker stop -t 1 took only ${ms} ms`);
+        // TERM first (the trap ran), then KILL (137, not the 143 of an unhandled TERM).
         assertEquals(
           await inspect("e2e-stubborn", "{{.State.Running}} {{.State.ExitCode}}"),
           "false 137",
         );
+        assertStringIncludes(await logs("e2e-stubborn"), "got-term");
       });
 
       await t.step("rm -f: a running container", async () => {
@@ -489,13 +488,19 @@ Deno.test({
       await t.step("rm -f of everything; no container process, mount or cgroup left", async () => {
         const all = ok("docker ps -aq", await docker(["ps", "-aq"])).split(/\s+/).filter(Boolean);
         if (all.length > 0) ok("docker rm -f", await docker(["rm", "-f", ...all]));
-        await sleep(200);
         // The daemons, and the shims the next step is about.
         const daemons = env.daemonPids();
-        const procs = (await processesWith(tmp)).filter((p) =>
-          !daemons.includes(Number(p.split(" ")[0])) && !p.includes(" /usr/bin/containerd-shim")
-        );
-        assertEquals(procs, [], "processes left (runts, containers)");
+        const left = async () =>
+          (await processesWith(tmp)).filter((p) =>
+            !daemons.includes(Number(p.split(" ")[0])) && !p.includes(" /usr/bin/containerd-shim")
+          );
+        // Processes of removed containers may take a moment to be reaped: polled, then shown.
+        await waitFor(
+          "the containers' processes to go",
+          async () => (await left()).length === 0 || undefined,
+          60_000,
+        ).catch(() => {});
+        assertEquals(await left(), [], "processes left (runts, containers)");
         const mounts = (await mountsUnder(tmp)).filter((l) => !l.includes(" - overlay "));
         assertEquals(mounts.filter((l) => !/ (\S+\/exec\/netns\/default|\S+\/data) /.test(l)), []);
         const cgroups = (await newCgroups("docker", cgroupsBefore)).filter((c) =>

@@ -108,7 +108,8 @@ events_logger = "file"
         assertEquals(r.stdout, "piped\n", show("podman run -i", r));
       });
 
-      const script = "echo started; trap 'echo got-term; exit 0' TERM; " +
+      // "started" is printed once the trap is set, so a step that has seen it may signal.
+      const script = "trap 'echo got-term; exit 0' TERM; echo started; " +
         "while true; do sleep 0.1; done";
 
       await t.step("run -d, then exec: output, exit code, pid namespace", async () => {
@@ -129,10 +130,9 @@ events_logger = "file"
       });
 
       await t.step("stop: graceful", async () => {
-        const t0 = Date.now();
-        ok("podman stop", await podman(["stop", "-t", "10", "rl-d"]));
-        const ms = Date.now() - t0;
-        if (ms > 8000) throw new Error(`podman stop took ${ms} ms: SIGTERM was not handled`);
+        // Shown by the exit status, not by how long stop took: the TERM trap exits 0, a SIGKILL
+        // after the timeout would give 137.
+        ok("podman stop", await podman(["stop", "-t", "30", "rl-d"]));
         const state = ok(
           "podman inspect",
           await podman(["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "rl-d"]),

@@ -147,7 +147,8 @@ events_logger = "file"
         assertEquals(r.stdout, "piped\nbar 1000 /tmp\n", show("podman run -i", r));
       });
 
-      const script = "echo started; trap 'echo got-term; exit 0' TERM; " +
+      // "started" is printed once the trap is set, so a step that has seen it may signal.
+      const script = "trap 'echo got-term; exit 0' TERM; echo started; " +
         "while true; do sleep 0.1; done";
 
       await t.step("run -d, then exec: output, exit code, -u, -e", async () => {
@@ -178,15 +179,14 @@ events_logger = "file"
       });
 
       await t.step("stop: graceful", async () => {
-        const t0 = Date.now();
-        let stop = await podman(["stop", "-t", "10", "e2e-d"]);
+        // Shown by the exit status, not by how long stop took: the TERM trap exits 0, a SIGKILL
+        // after the timeout would give 137.
+        let stop = await podman(["stop", "-t", "30", "e2e-d"]);
         // The BUG of the step "no runts state left": retried, reported there.
         if (bugs.hit("podman stop", stop, PODMAN_DELETE_FAILED)) {
-          stop = await podman(["stop", "-t", "10", "e2e-d"]);
+          stop = await podman(["stop", "-t", "30", "e2e-d"]);
         }
         ok("podman stop", stop);
-        const ms = Date.now() - t0;
-        if (ms > 8000) throw new Error(`podman stop took ${ms} ms: SIGTERM was not handled`);
         const state = ok(
           "podman inspect",
           await podman(["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "e2e-d"]),

@@ -26,7 +26,7 @@ function cgDir(pid: number, controller: string): string {
 const read = (path: string) => Deno.readTextFileSync(path).trim();
 const rand = () => crypto.randomUUID().slice(0, 8);
 
-async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+async function waitFor(what: string, cond: () => boolean, ms = 60_000): Promise<void> {
   const end = performance.now() + ms;
   while (!cond()) {
     if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);

@@ -36,12 +36,12 @@ function cgroupDirs(id: string): string[] {
 /**
  * Nothing of `ids` is left: no state dir, mount, process, socket or cgroup. An init whose
  * sandbox process was killed exits once it reads EOF on its control pipe, so what is left is
- * looked at again for a few seconds before it counts.
+ * looked at again (polled, up to 300 times) before it counts.
  */
 async function assertNothingLeft(ids: string[]): Promise<void> {
   let left = await leftovers(root);
   let cgroups = ids.flatMap(cgroupDirs);
-  for (let i = 0; i < 50 && (left.processes.length > 0 || cgroups.length > 0); i++) {
+  for (let i = 0; i < 300 && (left.processes.length > 0 || cgroups.length > 0); i++) {
     await new Promise((r) => setTimeout(r, 100));
     left = await leftovers(root);
     cgroups = ids.flatMap(cgroupDirs);
@@ -232,7 +232,7 @@ Deno.test({
           return true; // reaped
         }
       };
-      for (let i = 0; i < 50 && !gone(); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 600 && !gone(); i++) await new Promise((r) => setTimeout(r, 100));
       assertEquals(await statusOf(id), "stopped");
       const d = await runts(["delete", id], { root });
       assertEquals([d.code, d.stderr], [0, ""]);

@@ -39,7 +39,7 @@ const readOr = (p: string, d = "") => {
   }
 };
 
-async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+async function waitFor(what: string, cond: () => boolean, ms = 60_000): Promise<void> {
   const end = performance.now() + ms;
   while (!cond()) {
     if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);

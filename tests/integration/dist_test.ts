@@ -1,6 +1,6 @@
 /**
  * `deno task dist` → install.sh into a temporary prefix → runts used from there in a private
- * mount namespace where /work (the checkout) is an empty tmpfs and the environment is empty
+ * mount namespace where the checkout is covered by an empty tmpfs and the environment is empty
  * (no PATH, no HOME, no DENO_DIR): `runts check`, a foreground run, create/start/delete through
  * a sandbox process; then uninstall leaves the prefix empty.
  */
@@ -71,7 +71,7 @@ Deno.test({
       const runts = `env -i ${prefix}/bin/runts --root ${tmp}/state`;
       const id = `w15-dist-${Deno.pid}`;
       const r = await sh(`${unshare} --mount --propagation private sh -c '
-        mount -t tmpfs tmpfs /work || exit 100
+        mount -t tmpfs tmpfs ${REPO} || exit 100
         [ -e ${REPO}/main.ts ] && exit 101
         ${runts} check > ${tmp}/check.txt; echo "check=$?"
         ${runts} run -b ${bundle} ${id}; echo "run=$?"

@@ -1,7 +1,7 @@
 /**
  * Bad input gets one clear line naming the thing, a non-zero exit, and leaves nothing behind.
  */
-import { assertEquals, assertStringIncludes } from "../assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import { leftovers, makeBundle, newRoot, runts } from "./_helpers.ts";
 
 const root = Deno.uid() === 0 ? await newRoot() : "";
@@ -198,7 +198,17 @@ Deno.test({
       assertEquals((await runts(["run", "-d", "--bundle", b.dir, id], { root })).code, 0);
       const rec = JSON.parse(await Deno.readTextFile(`${root}/${id}/state.json`));
       Deno.kill(rec.sandboxPid, "SIGKILL");
-      await new Promise((r) => setTimeout(r, 200));
+      // The kill is delivered at once; the process is gone once /proc says so (polled).
+      const gone = () => {
+        try {
+          const st = Deno.readTextFileSync(`/proc/${rec.sandboxPid}/stat`);
+          return ["Z", "X"].includes(st.slice(st.lastIndexOf(")") + 2).split(" ")[0]!);
+        } catch {
+          return true; // reaped
+        }
+      };
+      for (let i = 0; i < 600 && !gone(); i++) await new Promise((r) => setTimeout(r, 50));
+      assert(gone(), `the sandbox process ${rec.sandboxPid} survived SIGKILL`);
       const s = JSON.parse((await runts(["state", id], { root })).stdout);
       // Nothing tracks the container any more: it is stopped (as in runsc), and delete kills
       // whatever of it still runs.

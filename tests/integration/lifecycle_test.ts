@@ -36,7 +36,7 @@ Deno.test({
     const id = "run-signal";
     try {
       const running = runts(["run", "-b", b.dir, id], { root });
-      for (let i = 0; i < 100; i++) {
+      for (let i = 0; i < 600; i++) {
         const s = await runts(["state", id], { root });
         if (s.code === 0 && stateOf(s.stdout).status === "running") break;
         await new Promise((r) => setTimeout(r, 50));
@@ -132,9 +132,17 @@ Deno.test({
         `cannot delete container "${id}": it is running (use --force)`,
       );
 
+      // The shell has set its TERM trap (bit 15 of its SigCgt) before it is signalled: polled,
+      // since TERM sent earlier would be ignored by a pid namespace's init without a handler.
+      const caught = () => {
+        const cgt = /^SigCgt:\s*([0-9a-f]+)$/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+        return (BigInt(`0x${cgt?.[1] ?? "0"}`) & (1n << 14n)) !== 0n;
+      };
+      for (let i = 0; i < 600 && !caught(); i++) await new Promise((r) => setTimeout(r, 50));
+      assert(caught(), "the init never set its TERM trap");
       const k = await runts(["kill", id, "TERM"], { root });
       assertEquals([k.code, k.stderr], [0, ""]);
-      for (let i = 0; i < 50; i++) {
+      for (let i = 0; i < 600; i++) {
         s = stateOf((await runts(["state", id], { root })).stdout);
         if (s.status === "stopped") break;
         await new Promise((r) => setTimeout(r, 100));

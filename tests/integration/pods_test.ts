@@ -51,10 +51,10 @@ async function state(id: string): Promise<State> {
   return JSON.parse(r.stdout);
 }
 
-/** Waits until `state ID` reports the status (or fails after ~5 s). */
+/** Waits until `state ID` reports the status (polled, at most 600 times). */
 async function waitStatus(id: string, status: string): Promise<State> {
   let s = await state(id);
-  for (let i = 0; i < 50 && s.status !== status; i++) {
+  for (let i = 0; i < 600 && s.status !== status; i++) {
     await new Promise((r) => setTimeout(r, 100));
     s = await state(id);
   }
@@ -485,7 +485,7 @@ async function killedPod(sb: string, startB: boolean): Promise<void> {
     }
     const sbPid = record(sb).sandboxPid!;
     Deno.kill(sbPid, "SIGKILL");
-    for (let i = 0; i < 50 && alive(sbPid); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 600 && alive(sbPid); i++) await new Promise((r) => setTimeout(r, 50));
     // An app container first, then the root, then the other.
     for (const id of [a, sb, b]) {
       const d = await runts(["delete", "--force", id], { root, timeoutMs: 15_000 });

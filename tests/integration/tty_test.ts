@@ -43,7 +43,7 @@ function listenConsole(path: string): number {
 }
 
 /** Accepts the runtime's connection and receives the pty master it sends (within `ms`). */
-async function receiveMaster(listener: number, ms = 10_000): Promise<number> {
+async function receiveMaster(listener: number, ms = 60_000): Promise<number> {
   const end = Date.now() + ms;
   let conn: number | null = null;
   while ((conn = accept(listener)) === null) {
@@ -78,7 +78,7 @@ function write(fd: number, text: string): void {
  * closed (EIO), or `ms` pass; returns everything read. With `re` null: reads until the other
  * side is closed, and appends "[not closed]" when `ms` pass first.
  */
-async function readUntil(fd: number, re: RegExp | null, ms = 10_000): Promise<string> {
+async function readUntil(fd: number, re: RegExp | null, ms = 60_000): Promise<string> {
   const end = Date.now() + ms;
   const buf = new Uint8Array(4096);
   const dec = new TextDecoder();
@@ -97,7 +97,7 @@ async function status(id: string): Promise<string> {
   return r.code === 0 ? JSON.parse(r.stdout).status : `(state failed: ${r.stderr.trim()})`;
 }
 
-async function waitStatus(id: string, want: string, ms = 10_000): Promise<string> {
+async function waitStatus(id: string, want: string, ms = 60_000): Promise<string> {
   const end = Date.now() + ms;
   let s = await status(id);
   while (s !== want && Date.now() < end) {
