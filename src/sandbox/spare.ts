@@ -4,14 +4,18 @@
  * The next `create` on that --root adopts it by renaming that socket to its container's socket
  * path (one rename: two creates cannot both win) instead of waiting for a Deno start, and starts
  * the next spare. `key` is a hash of what the sandbox process would inherit from its creator
- * (runts' own command line, --debug, the environment), so only a create that would have started
- * a process that behaves the same adopts it.
+ * (runts' own command line, --debug, the environment, the namespaces, cgroup and credentials it
+ * runs in), so only a create that would have started a process that behaves the same adopts it:
+ * a create in a private mount namespace (another cgroup view) or in another cgroup does not.
  *
  * Invisible otherwise: it is no container (`list` shows directories only) and it exits when no
  * create adopted it for a while (RUNTS_SPARE_IDLE_MS, default 30 s).
  *
  * Once adopted, its command line reads `boot <id>` like any sandbox process's (rewritten in
- * place, when the id fits in the space `--spare=PATH` took). RUNTS_SPARE=0 turns it off. Creates given a pid file (containerd shims, conmon) neither adopt nor start one:
+ * place, when the id fits in the space `--spare=PATH` took). Off unless RUNTS_SPARE=1: a process
+ * that outlives the command that made it is left in `--root` for a while, which a user who
+ * checks what a runtime leaves behind does not expect. Creates given a pid file (containerd
+ * shims, conmon) neither adopt nor start one:
  * their init must be the caller's child (CLONE_PARENT from the sandbox process), which only a
  * sandbox process started by that create gives.
  * @module
@@ -27,9 +31,30 @@ import { selfArgv } from "./self.ts";
 const PREFIX = ".spare-";
 const NAME = /^\.spare-(\d+)-(\d+)-([0-9a-f]{8})\.sock$/;
 
-/** False when RUNTS_SPARE=0 turns spare sandbox processes off. */
+/** True when RUNTS_SPARE=1 turns spare sandbox processes on. */
 export function spareEnabled(): boolean {
-  return Deno.env.get("RUNTS_SPARE") !== "0";
+  return Deno.env.get("RUNTS_SPARE") === "1";
+}
+
+/**
+ * Where this process runs: its namespaces, its cgroups and its credentials. A sandbox process
+ * inherits them from the create that starts it, so a spare fits only a create that has the same.
+ */
+function placeOfSelf(): string[] {
+  const out = [`uid=${Deno.uid()} gid=${Deno.gid()}`];
+  for (const ns of ["mnt", "user", "pid", "net", "cgroup", "ipc", "uts"]) {
+    try {
+      out.push(Deno.readLinkSync(`/proc/self/ns/${ns}`));
+    } catch {
+      out.push(`${ns}:?`);
+    }
+  }
+  try {
+    out.push(Deno.readTextFileSync("/proc/self/cgroup"));
+  } catch {
+    out.push("cgroup:?");
+  }
+  return out;
 }
 
 /** How long a spare waits for a create before it exits (RUNTS_SPARE_IDLE_MS, default 30 s). */
@@ -58,7 +83,7 @@ export function spareEnvRelevant(name: string): boolean {
 export function spareKey(f: SpareFlags): string {
   const env = Object.entries(Deno.env.toObject()).filter(([k]) => spareEnvRelevant(k))
     .map(([k, v]) => `${k}=${v}`).sort();
-  const s = JSON.stringify([selfArgv([]), f.debug, f.systemdCgroup === true, env]);
+  const s = JSON.stringify([selfArgv([]), f.debug, f.systemdCgroup === true, env, placeOfSelf()]);
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);

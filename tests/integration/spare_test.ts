@@ -1,13 +1,13 @@
 /**
  * The spare sandbox process (src/sandbox/spare.ts): a create leaves one for the next create of
  * its --root, which adopts it; it is no container (`list`), exits when not adopted for
- * RUNTS_SPARE_IDLE_MS, reads `boot <id>` once adopted; RUNTS_SPARE=0 turns it off.
+ * RUNTS_SPARE_IDLE_MS, reads `boot <id>` once adopted; on only with RUNTS_SPARE=1.
  */
 import { assert, assertEquals } from "../assert.ts";
-import { makeBundle, newRoot, runts } from "./_helpers.ts";
+import { makeBundle, newRoot, runts, RUNTS_BIN } from "./_helpers.ts";
 
 const opts = { ignore: Deno.uid() !== 0, sanitizeResources: false, sanitizeOps: false };
-const ON = {};
+const ON = { RUNTS_SPARE: "1" };
 
 /**
  * Pids of the spare sandbox processes of `root` that wait for a create (`runts --root ROOT boot
@@ -129,7 +129,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "spare: RUNTS_SPARE=0 starts none and adopts none",
+  name: "spare: without RUNTS_SPARE=1 none is started or adopted",
   ...opts,
   async fn() {
     const root = await newRoot();
@@ -139,9 +139,9 @@ Deno.test({
       assertEquals((await runts(["create", "-b", b.dir, id1], { root, env: ON })).code, 0);
       const waiting = spares(root);
       assertEquals(waiting.length, 1);
-      const env = { RUNTS_SPARE: "0" };
+      const env = {};
       assertEquals((await runts(["create", "-b", b.dir, id2], { root, env })).code, 0);
-      assert(sandboxPid(root, id2) !== waiting[0], "not adopted with RUNTS_SPARE=0");
+      assert(sandboxPid(root, id2) !== waiting[0], "not adopted without RUNTS_SPARE=1");
       assertEquals(spares(root), waiting, "and no other spare started");
       const root2 = await newRoot();
       const id3 = `spare-off-c-${Deno.pid}`;
@@ -182,6 +182,46 @@ Deno.test({
       await runts(["delete", "-f", id2], { root });
       for (const p of allSpares(root)) Deno.kill(p, "SIGKILL");
       await Deno.remove(pidFile).catch(() => {});
+      await b.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "spare: a create in another mount namespace starts its own sandbox process",
+  ...opts,
+  async fn() {
+    const root = await newRoot();
+    const b = await makeBundle({ args: ["sleep", "100"] });
+    const id1 = `spare-ns-a-${Deno.pid}`, id2 = `spare-ns-b-${Deno.pid}`;
+    try {
+      assertEquals((await runts(["create", "-b", b.dir, id1], { root, env: ON })).code, 0);
+      const waiting = spares(root);
+      assertEquals(waiting.length, 1);
+      // The same command from a private mount namespace (another view of /sys/fs/cgroup, /dev):
+      // a sandbox process started there would see that view, the spare does not.
+      // Its stderr goes to a file: the sandbox process it leaves would hold a pipe open.
+      const errFile = `${b.dir}/unshare.err`;
+      const r = await new Deno.Command("sh", {
+        args: [
+          "-c",
+          'exec unshare --mount --propagation private "$@" >/dev/null 2>"$0"',
+          errFile,
+          RUNTS_BIN,
+          "--root",
+          root,
+          "create",
+          "-b",
+          b.dir,
+          id2,
+        ],
+        env: ON,
+      }).output();
+      assertEquals([r.code, Deno.readTextFileSync(errFile)], [0, ""]);
+      assert(!waiting.includes(sandboxPid(root, id2)), "the host's spare was not adopted");
+      assert(spares(root).includes(waiting[0]!), "it still waits for a create of its own kind");
+    } finally {
+      for (const id of [id1, id2]) await runts(["delete", "-f", id], { root });
       await b.cleanup();
     }
   },
