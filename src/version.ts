@@ -18,9 +18,21 @@ const STAMP = "@RUNTS_COMMIT@";
 export function commit(): string {
   if (!STAMP.startsWith("@")) return STAMP;
   try {
-    const repo = new URL("..", import.meta.url);
-    if (repo.protocol !== "file:") return "unknown";
-    let git = `${repo.pathname}.git`;
+    if (!import.meta.url.startsWith("file:")) return "unknown";
+    // src/version.ts, or a chunk of the bundle in build/runts/: the checkout is above it.
+    const git0 = ["..", "../..", "../../.."].map((up) =>
+      `${new URL(up, import.meta.url).pathname}.git`
+    )
+      .find((p) => {
+        try {
+          Deno.statSync(p);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    if (git0 === undefined) return "unknown";
+    let git = git0;
     if (Deno.statSync(git).isFile) {
       git = Deno.readTextFileSync(git).replace(/^gitdir:\s*/, "").trim();
     }
