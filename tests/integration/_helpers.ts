@@ -202,6 +202,38 @@ export interface RuntsResult {
   stderr: string;
 }
 
+/** Options of runSh(). */
+export interface ShOptions {
+  /** Changes the spec before it is written. */
+  mutate?: ((spec: BundleSpec) => void) | undefined;
+  /** Copy the rootfs into the bundle (implied by prepare). */
+  copyRootfs?: boolean | undefined;
+  /** Runs with the bundle's directory before the container (implies copyRootfs). */
+  prepare?: ((dir: string) => Promise<void>) | undefined;
+  /** Flags of `run` before `-b`. */
+  runFlags?: string[] | undefined;
+}
+
+/** `runts run` of a container whose process is `sh -c script`, in a bundle made for it. */
+export async function runSh(
+  root: string,
+  id: string,
+  script: string,
+  o: ShOptions = {},
+): Promise<RuntsResult> {
+  const b = await makeBundle({
+    args: ["sh", "-c", script],
+    ...(o.mutate ? { mutate: o.mutate } : {}),
+    copyRootfs: o.copyRootfs === true || o.prepare !== undefined,
+  });
+  try {
+    await o.prepare?.(b.dir);
+    return await runts(["run", ...(o.runFlags ?? []), "-b", b.dir, id], { root });
+  } finally {
+    await b.cleanup();
+  }
+}
+
 /**
  * Runs `bin/runts --root <root> ...args` and collects its output. Processes the command leaves
  * running (a created container, a sandbox process) inherit its stdout and stderr, as with runc,

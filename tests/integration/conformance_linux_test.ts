@@ -5,7 +5,7 @@
  * the isolation checks (symlinked /proc, --no-pivot, recursive read-only, capability names).
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
-import { type BundleSpec, leftovers, makeBundle, newRoot, runts } from "./_helpers.ts";
+import { type BundleSpec, leftovers, makeBundle, newRoot, runSh, runts } from "./_helpers.ts";
 
 const root = Deno.uid() === 0 ? await newRoot() : "";
 const opts = { ignore: Deno.uid() !== 0, sanitizeResources: false, sanitizeOps: false };
@@ -20,25 +20,13 @@ interface Run {
 const uniq = (name: string) => `${name}-${Deno.pid}-${Math.floor(Math.random() * 1e6)}`;
 
 /** Runs `sh -c script` in a container (spec changed by mutate; prepare sees the bundle dir). */
-async function sh(
+const sh = (
   id: string,
   script: string,
-  mutate: (s: BundleSpec) => void = () => {},
-  extra: string[] = [],
+  mutate?: (s: BundleSpec) => void,
+  runFlags: string[] = [],
   prepare?: (dir: string) => Promise<void>,
-): Promise<Run> {
-  const b = await makeBundle({
-    args: ["sh", "-c", script],
-    mutate,
-    copyRootfs: prepare !== undefined,
-  });
-  try {
-    await prepare?.(b.dir);
-    return await runts(["run", ...extra, "-b", b.dir, uniq(id)], { root });
-  } finally {
-    await b.cleanup();
-  }
-}
+): Promise<Run> => runSh(root, uniq(id), script, { mutate, runFlags, prepare });
 
 for (const errno of [1, 38]) {
   Deno.test({

@@ -4,7 +4,15 @@
  * namespace or another container's pid namespace by path.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../assert.ts";
-import { type BundleSpec, leftovers, makeBundle, newRoot, runts } from "./_helpers.ts";
+import {
+  type BundleSpec,
+  leftovers,
+  makeBundle,
+  newRoot,
+  runSh,
+  runts,
+  type RuntsResult,
+} from "./_helpers.ts";
 
 const root = Deno.uid() === 0 ? await newRoot() : "";
 const opts = { ignore: Deno.uid() !== 0, sanitizeResources: false, sanitizeOps: false };
@@ -12,22 +20,8 @@ const opts = { ignore: Deno.uid() !== 0, sanitizeResources: false, sanitizeOps: 
 const NOTHING = { dirs: [], mounts: [], processes: [] };
 
 /** Runs a container with `sh -c script` (spec changed by mutate) and returns its result. */
-async function sh(
-  id: string,
-  script: string,
-  mutate?: (s: BundleSpec) => void,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const b = await makeBundle(
-    mutate ? { args: ["sh", "-c", script], mutate } : {
-      args: ["sh", "-c", script],
-    },
-  );
-  try {
-    return await runts(["run", "-b", b.dir, id], { root });
-  } finally {
-    await b.cleanup();
-  }
-}
+const sh = (id: string, script: string, mutate?: (s: BundleSpec) => void): Promise<RuntsResult> =>
+  runSh(root, id, script, { mutate });
 
 /** Runs a command on the host and returns its stdout (throws on failure). */
 async function host(cmd: string, ...args: string[]): Promise<string> {

@@ -4,7 +4,15 @@
  * read-only paths, and mount targets that are symlinks pointing out of the rootfs.
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
-import { type BundleSpec, leftovers, makeBundle, newRoot, ROOTFS, runts } from "./_helpers.ts";
+import {
+  type BundleSpec,
+  leftovers,
+  makeBundle,
+  newRoot,
+  ROOTFS,
+  runSh,
+  runts,
+} from "./_helpers.ts";
 
 const root = Deno.uid() === 0 ? await newRoot() : "";
 const opts = { ignore: Deno.uid() !== 0, sanitizeResources: false, sanitizeOps: false };
@@ -18,19 +26,12 @@ interface Run {
 }
 
 /** Runs `sh -c script` in a container (spec changed by mutate; a rootfs copy with copy). */
-async function sh(
+const sh = (
   id: string,
   script: string,
-  mutate: (s: BundleSpec) => void = () => {},
-  copy = false,
-): Promise<Run> {
-  const b = await makeBundle({ args: ["sh", "-c", script], mutate, copyRootfs: copy });
-  try {
-    return await runts(["run", "-b", b.dir, id], { root });
-  } finally {
-    await b.cleanup();
-  }
-}
+  mutate?: (s: BundleSpec) => void,
+  copyRootfs = false,
+): Promise<Run> => runSh(root, id, script, { mutate, copyRootfs });
 
 /** Runs a command on the host; throws on failure. */
 async function host(cmd: string, ...args: string[]): Promise<string> {

@@ -10,7 +10,7 @@
  * and read-only paths, /dev/fuse and /dev/net/tun from linux.devices, root.readonly.
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
-import { type BundleSpec, leftovers, makeBundle, newRoot, runts } from "./_helpers.ts";
+import { type BundleSpec, leftovers, makeBundle, newRoot, runSh, runts } from "./_helpers.ts";
 import type { LinuxSeccomp, LinuxSyscall, RlimitType } from "../../src/oci/spec.ts";
 
 const root = Deno.uid() === 0 ? await newRoot() : "";
@@ -25,24 +25,12 @@ interface Run {
 }
 
 /** Runs `sh -c script` in a container (spec changed by mutate; prepare sees the bundle dir). */
-async function sh(
+const sh = (
   id: string,
   script: string,
-  mutate: (s: BundleSpec) => void = () => {},
+  mutate?: (s: BundleSpec) => void,
   prepare?: (dir: string) => Promise<void>,
-): Promise<Run> {
-  const b = await makeBundle({
-    args: ["sh", "-c", script],
-    mutate,
-    copyRootfs: prepare !== undefined,
-  });
-  try {
-    await prepare?.(b.dir);
-    return await runts(["run", "-b", b.dir, id], { root });
-  } finally {
-    await b.cleanup();
-  }
-}
+): Promise<Run> => runSh(root, id, script, { mutate, prepare });
 
 /** Runs a command on the host; returns its output and status without throwing. */
 async function host(cmd: string, ...args: string[]): Promise<Run> {
