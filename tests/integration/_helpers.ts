@@ -50,6 +50,24 @@ export const MARKER = "RUNTS_TEST_BUNDLE";
 /** Every bundle and root made here, so leftovers() can look for mounts and processes on them. */
 const made: string[] = [];
 
+/** Docker's (and runc spec's) default capabilities: 0xa80425fb. */
+export const DOCKER_CAPS: string[] = [
+  "CAP_CHOWN",
+  "CAP_DAC_OVERRIDE",
+  "CAP_FSETID",
+  "CAP_FOWNER",
+  "CAP_MKNOD",
+  "CAP_NET_RAW",
+  "CAP_SETGID",
+  "CAP_SETUID",
+  "CAP_SETFCAP",
+  "CAP_SETPCAP",
+  "CAP_NET_BIND_SERVICE",
+  "CAP_SYS_CHROOT",
+  "CAP_KILL",
+  "CAP_AUDIT_WRITE",
+];
+
 /** A spec like `runc spec`'s, with terminal off and the given args, on the shared rootfs. */
 export function baseSpec(args: string[], rootPath: string = ROOTFS): BundleSpec {
   const caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];

@@ -10,7 +10,15 @@
  * @module
  */
 import { assert, assertEquals } from "../assert.ts";
-import { makeBundle, newRoot, REPO, ROOTFS, runts, type RuntsResult } from "./_helpers.ts";
+import {
+  DOCKER_CAPS,
+  makeBundle,
+  newRoot,
+  REPO,
+  ROOTFS,
+  runts,
+  type RuntsResult,
+} from "./_helpers.ts";
 
 const exists = (p: string) => {
   try {
@@ -46,23 +54,7 @@ export async function systemdRootfs(
 }
 
 /** Docker's default capabilities plus CAP_SYS_ADMIN. */
-export const SYSTEMD_CAPS = [
-  "CAP_CHOWN",
-  "CAP_DAC_OVERRIDE",
-  "CAP_FSETID",
-  "CAP_FOWNER",
-  "CAP_MKNOD",
-  "CAP_NET_RAW",
-  "CAP_SETGID",
-  "CAP_SETUID",
-  "CAP_SETFCAP",
-  "CAP_SETPCAP",
-  "CAP_NET_BIND_SERVICE",
-  "CAP_SYS_CHROOT",
-  "CAP_KILL",
-  "CAP_AUDIT_WRITE",
-  "CAP_SYS_ADMIN",
-];
+export const SYSTEMD_CAPS: string[] = [...DOCKER_CAPS, "CAP_SYS_ADMIN"];
 
 /** Where things are bound inside the systemd container. */
 export const IN = {

@@ -10,7 +10,15 @@
  * and read-only paths, /dev/fuse and /dev/net/tun from linux.devices, root.readonly.
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
-import { type BundleSpec, leftovers, makeBundle, newRoot, runSh, runts } from "./_helpers.ts";
+import {
+  type BundleSpec,
+  DOCKER_CAPS,
+  leftovers,
+  makeBundle,
+  newRoot,
+  runSh,
+  runts,
+} from "./_helpers.ts";
 import type { LinuxSeccomp, LinuxSyscall, RlimitType } from "../../src/oci/spec.ts";
 
 const root = Deno.uid() === 0 ? await newRoot() : "";
@@ -62,24 +70,6 @@ function capLines(v: { inh: string; prm: string; eff: string; bnd: string; amb: 
     "",
   ].join("\n");
 }
-
-/** Docker's (and runc spec's) default capabilities: 0xa80425fb. */
-const DOCKER_CAPS = [
-  "CAP_CHOWN",
-  "CAP_DAC_OVERRIDE",
-  "CAP_FSETID",
-  "CAP_FOWNER",
-  "CAP_MKNOD",
-  "CAP_NET_RAW",
-  "CAP_SETGID",
-  "CAP_SETUID",
-  "CAP_SETFCAP",
-  "CAP_SETPCAP",
-  "CAP_NET_BIND_SERVICE",
-  "CAP_SYS_CHROOT",
-  "CAP_KILL",
-  "CAP_AUDIT_WRITE",
-];
 
 Deno.test({
   name: "security: root with Docker's default capabilities has exactly 0xa80425fb",
