@@ -379,13 +379,7 @@ export class ContainerStore {
         held.set(path, depth);
       }
     }
-    let file: Deno.FsFile;
-    try {
-      file = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o600 });
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) throw new ContainerNotFoundError(id);
-      throw e;
-    }
+    const file = openLockFile(path, id);
     try {
       file.lockSync(true);
       held.set(path, 1);
@@ -415,13 +409,7 @@ export class ContainerStore {
    */
   async withLockAsync<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const path = join(this.dir(id), "lock");
-    let file: Deno.FsFile;
-    try {
-      file = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o600 });
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) throw new ContainerNotFoundError(id);
-      throw e;
-    }
+    const file = openLockFile(path, id);
     try {
       await file.lock(true);
       held.set(path, 1);
@@ -484,5 +472,15 @@ export class ContainerStore {
       if (e instanceof ContainerNotFoundError || e instanceof Deno.errors.NotFound) return;
       throw e;
     }
+  }
+}
+
+/** Opens a container's lock file; its directory missing means the container does not exist. */
+function openLockFile(path: string, id: string): Deno.FsFile {
+  try {
+    return Deno.openSync(path, { read: true, write: true, create: true, mode: 0o600 });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new ContainerNotFoundError(id);
+    throw e;
   }
 }

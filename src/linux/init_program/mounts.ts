@@ -56,13 +56,7 @@ export function readonlyAtLast(b: Builder): void {
       openHow(O.PATH | O.CLOEXEC | O.DIRECTORY, 0, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS),
       OPEN_HOW_SIZE,
     ], { subject: q });
-    b.call("mount_setattr", SYS.mount_setattr, [
-      fd,
-      "",
-      AT.EMPTY_PATH,
-      mountAttr(MOUNT_ATTR.RDONLY, 0, 0),
-      MOUNT_ATTR_SIZE,
-    ], { subject: `read-only ${q}` });
+    makeReadOnly(b, fd, q);
   }
 }
 
@@ -204,13 +198,7 @@ export function cgroupMount(b: Builder, root: Ref, m: Mount, opts: MountOptions)
   }
   if (opts.attrSet & MOUNT_ATTR.RDONLY) {
     const top = target(b, root, m.destination, "dir");
-    b.call("mount_setattr", SYS.mount_setattr, [
-      top,
-      "",
-      AT.EMPTY_PATH,
-      mountAttr(MOUNT_ATTR.RDONLY, 0, 0),
-      MOUNT_ATTR_SIZE,
-    ], { subject: `read-only ${q}` });
+    makeReadOnly(b, top, q);
   }
 }
 
@@ -241,4 +229,15 @@ export function moveMount(b: Builder, from: Ref | number, to: Ref, q: string): v
     "",
     MOVE_MOUNT.F_EMPTY_PATH | MOVE_MOUNT.T_EMPTY_PATH,
   ], { subject: `onto ${q}` });
+}
+
+/** Makes the mount behind `fd` read-only (not its submounts); `q` names it in errors. */
+function makeReadOnly(b: Builder, fd: Ref, q: string): void {
+  b.call("mount_setattr", SYS.mount_setattr, [
+    fd,
+    "",
+    AT.EMPTY_PATH,
+    mountAttr(MOUNT_ATTR.RDONLY, 0, 0),
+    MOUNT_ATTR_SIZE,
+  ], { subject: `read-only ${q}` });
 }
