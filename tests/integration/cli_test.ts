@@ -70,6 +70,7 @@ Deno.test({
       ok: boolean;
       checks: { name: string; ok: boolean; required: boolean; detail: string }[];
     };
+    assertEquals(doc.ok, doc.checks.every((c) => !c.required || c.ok));
     assertEquals(text.code, doc.ok ? 0 : 1);
     assertEquals(json.code, text.code);
     const lines = text.stdout.trim().split("\n");

@@ -81,8 +81,23 @@ async function untilStopped(run: (a: string[]) => Promise<Out>, id: string): Pro
   for (let i = 0; i < 200; i++) {
     const s = await run(["state", id]);
     if (s.code === 0 && JSON.parse(s.stdout).status === "stopped") return;
+    await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`${id} did not stop`);
+}
+
+/** Polls `ps --format json` until the container has `n` processes (bounded by tries). */
+async function untilProcesses(
+  run: (a: string[]) => Promise<Out>,
+  id: string,
+  n: number,
+): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const p = await run(["ps", "--format", "json", id]);
+    if (p.code === 0 && (JSON.parse(p.stdout) as number[]).length === n) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${id} never had ${n} processes`);
 }
 
 Deno.test({
@@ -142,6 +157,9 @@ Deno.test({
         );
         // The process is frozen with the container until it is resumed: start it, then resume.
         const ignoring = run(["exec", "--ignore-paused", id, "echo", "ran"]);
+        // Resumed only once the exec'd process is in the frozen container (or it would not
+        // show that --ignore-paused let it in).
+        await untilProcesses(run, id, 2);
         assertEquals((await run(["resume", id])).code, 0, name);
         const ig = await ignoring;
         assertEquals([ig.code, ig.stdout], [0, "ran\n"], name);

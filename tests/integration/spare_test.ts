@@ -112,7 +112,7 @@ Deno.test({
     const root = await newRoot();
     const b = await makeBundle({ args: ["sleep", "100"] });
     const id = `spare-idle-${Deno.pid}`;
-    const env = { ...ON, RUNTS_SPARE_IDLE_MS: "300" };
+    const env = { ...ON, RUNTS_SPARE_IDLE_MS: "3000" };
     try {
       assertEquals((await runts(["create", "-b", b.dir, id], { root, env })).code, 0);
       const s = spares(root);
