@@ -15,7 +15,7 @@ import {
 } from "./src/cmd/context.ts";
 import { commandHelp, didYouMean, mainHelp, parseFlags, UsageError } from "./src/cmd/cli.ts";
 import { commandDef, COMMANDS, GLOBAL_DEF } from "./src/cmd/defs.ts";
-import { VERSION } from "./src/version.ts";
+import { commit, SPEC_VERSION, VERSION } from "./src/version.ts";
 import { parsePlatformFlag } from "./src/kvm/platform.ts";
 
 export { VERSION };
@@ -51,7 +51,6 @@ export function parseGlobal(argv: string[]): { g: GlobalOptions; rest: string[] 
 
 /** The text of `runts --version`: runc's lines, then what runts runs on. */
 export async function versionText(): Promise<string> {
-  const { commit, SPEC_VERSION } = await import("./src/version.ts");
   const lines = [
     `runts version ${VERSION}`,
     `commit: ${commit()}`,

@@ -8,10 +8,7 @@ import { mark } from "../trace.ts";
 import type { RpcServer } from "../rpc/server.ts";
 import * as M from "../rpc/methods.ts";
 import type { ContainerManager } from "./containers.ts";
-import { checkKvmFd } from "../kvm/device.ts";
-import { GUEST_NAMES, type GuestName } from "../kvm/guests.ts";
-import { runGuest } from "../kvm/machine.ts";
-import { kvmWorkloadRefusal } from "../kvm/platform.ts";
+import type { GuestName } from "../kvm/guests.ts";
 
 function need(fds: Record<string, number>, name: string): number {
   const fd = fds[name];
@@ -39,7 +36,14 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
     const preserve = Array.from({ length: a.preserveFds }, (_, i) => need(fds, `p${i}`));
     try {
       // Platform kvm: the caller opened and checked /dev/kvm; check what arrived (issue 17).
-      if (fds.kvm !== undefined) throw kvmWorkloadRefusal(checkKvmFd(fds.kvm, "the received fd"));
+      // The KVM code is loaded only then: every sandbox process start would pay for it.
+      if (fds.kvm !== undefined) {
+        const [{ checkKvmFd }, { kvmWorkloadRefusal }] = await Promise.all([
+          import("../kvm/device.ts"),
+          import("../kvm/platform.ts"),
+        ]);
+        throw kvmWorkloadRefusal(checkKvmFd(fds.kvm, "the received fd"));
+      }
       const init = await mgr.create({
         id: a.id,
         spec: a.spec,
@@ -105,6 +109,11 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
     const kvm = need(fds, "kvm");
     delete fds.kvm;
     try {
+      const [{ checkKvmFd }, { GUEST_NAMES }, { runGuest }] = await Promise.all([
+        import("../kvm/device.ts"),
+        import("../kvm/guests.ts"),
+        import("../kvm/machine.ts"),
+      ]);
       if (!(GUEST_NAMES as readonly string[]).includes(a.guest)) {
         throw new Error(`kvm: no built-in guest ${JSON.stringify(a.guest)}`);
       }

@@ -71,11 +71,11 @@ export interface RootCaller {
   user: string | undefined;
 }
 
-function thisCaller(): RootCaller {
+/** This process as a caller, but for userNs: a /proc read, made only when it decides. */
+function thisCaller(): Omit<RootCaller, "userNs"> {
   return {
     uid: Deno.uid() ?? 0,
     xdgRuntimeDir: Deno.env.get("XDG_RUNTIME_DIR"),
-    userNs: inUserNamespace(),
     user: Deno.env.get("USER"),
   };
 }
@@ -89,9 +89,9 @@ function thisCaller(): RootCaller {
  * @throws {Error} for a non-root caller without XDG_RUNTIME_DIR, naming the variable and --root.
  */
 export function defaultRoot(caller: Partial<RootCaller> = {}): string {
-  const c = { ...thisCaller(), ...caller };
+  const c: Partial<RootCaller> & Omit<RootCaller, "userNs"> = { ...thisCaller(), ...caller };
   const xdg = c.xdgRuntimeDir === "" ? undefined : c.xdgRuntimeDir;
-  if (c.uid === 0 && (!c.userNs || xdg === undefined || c.user === "root")) {
+  if (c.uid === 0 && (xdg === undefined || c.user === "root" || !(c.userNs ?? inUserNamespace()))) {
     return ROOT_STATE_DIR;
   }
   if (xdg === undefined) {

@@ -100,7 +100,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     rec.pid = init.pid;
     rec.initStartTime = startTime(init.pid) ?? "";
     rec.status = "running";
-    store.withLock(rec.id, () => store.saveLocked(rec));
+    store.save(rec);
     if (args.pidFile !== undefined) writePidFile(args.pidFile, init.pid);
     if (startHooks === 0) await init.started();
     else for (const w of await mgr.start(args.id)) console.error(`runts: warning: ${w}`);

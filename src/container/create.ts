@@ -115,8 +115,9 @@ export function claim(
   const { spec, rootfs, bundle } = loaded ?? loadBundle(o.bundle);
   if (rt.systemdCgroup) pinSystemdCgroupsPath(spec, o.id);
   // The sandbox process checks again; its warnings would reach only its log. An id in use is
-  // refused below, and its container's cgroup is not a stranger's.
-  if (!store.exists(o.id)) {
+  // refused below, and its container's cgroup is not a stranger's. A foreground run (`self`)
+  // is its own sandbox process, whose check prints them here.
+  if (self === undefined && !store.exists(o.id)) {
     const cg = cgroupOf(spec, o.id);
     if (cg !== undefined) {
       for (const w of checkBeforeCreate(cg, spec.linux?.resources ?? {})) {

@@ -6,7 +6,7 @@
  */
 import { closeFd } from "../../ffi/process.ts";
 import { sendMsg } from "../../ffi/socket.ts";
-import { OCI_VERSION } from "../oci/default_spec.ts";
+import { SPEC_VERSION as OCI_VERSION } from "../version.ts";
 import type { Spec } from "../oci/spec.ts";
 import type { OciState } from "../oci/state.ts";
 import { connectConsoleSocket } from "./console.ts";

@@ -2,7 +2,7 @@
  * The runtime-spec state of a container (runtime.md "State"), what `runts state` prints.
  * @module
  */
-import { OCI_VERSION } from "./default_spec.ts";
+import { SPEC_VERSION as OCI_VERSION } from "../version.ts";
 
 /** The lifecycle status of a container, as the runtime-spec names it. */
 export type ContainerStatus = "creating" | "created" | "running" | "stopped" | "paused";

@@ -51,8 +51,8 @@ const SANDBOX_V8_FLAGS = [
   "--single-threaded-gc",
 ];
 
-/** The syscall program that becomes `runts boot`. Pure, for tests and `debug plan`. */
-export function sandboxProgram(o: StartSandboxOptions, argv: string[], env: string[]): Program {
+/** The syscall program that becomes `runts boot` (pure: decided before the clone). */
+function sandboxProgram(o: StartSandboxOptions, argv: string[], env: string[]): Program {
   const p = new Program();
   const nul = p.call("openat", SYS.openat, [AT_FDCWD, "/dev/null", O.RDWR | O.CLOEXEC, 0], {
     subject: '"/dev/null"',
