@@ -12,7 +12,7 @@ import { ContainerManager } from "../boot/containers.ts";
 import { serveControl } from "../boot/serve.ts";
 import { PR } from "../linux/consts.ts";
 import type { GlobalOptions } from "./context.ts";
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "./defs.ts";
 import { spareIdleMs, watchSpare } from "../sandbox/spare.ts";
 
 /** fd of the listening control socket in the sandbox process. */
@@ -22,17 +22,12 @@ export const CONTROL_FD = 3;
 export function parseBootArgs(
   argv: string[],
 ): { id: string; creator?: number } | { spare: string } {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { creator: { type: "string" }, spare: { type: "string" } },
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseCommandArgs("boot", argv);
   if (values.spare !== undefined) {
     if (positionals.length !== 0 || values.creator !== undefined) {
       throw new Error("boot: --spare takes no container id and no --creator");
     }
-    return { spare: values.spare };
+    return { spare: String(values.spare) };
   }
   if (positionals.length !== 1) {
     throw new Error(`boot: expected one container id, got ${positionals.length}`);
