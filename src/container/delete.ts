@@ -4,7 +4,8 @@
  * hooks and removes its state directory, in one step under its lock.
  * @module
  */
-import { closeFd, pidfdOpen, pidfdSignal, pollPidfd } from "../../ffi/process.ts";
+import { closeFd, pidfdOpen, pidfdSignal } from "../../ffi/process.ts";
+import { killAndWait } from "../linux/kill.ts";
 import { runHook } from "../linux/hooks.ts";
 import { containerPids, startTime } from "../linux/procs.ts";
 import { SIGKILL } from "../linux/signals.ts";
@@ -118,14 +119,7 @@ export function signalChecked(pid: number, start: string | undefined, signal: nu
 /** Kills the init (all its container's processes) and waits until it is gone. */
 async function killInit(rec: Container["rec"]): Promise<void> {
   if (!isAlive(rec)) return;
-  const fd = pidfdOpen(rec.pid);
-  if (fd === undefined) return;
-  try {
-    if (startTime(rec.pid) !== rec.initStartTime) return;
+  await killAndWait(rec.pid, rec.initStartTime, 10_000, () => {
     for (const pid of containerPids(rec.pid).reverse()) signalChecked(pid, undefined, SIGKILL);
-    pidfdSignal(fd, SIGKILL);
-    await pollPidfd(fd, 10_000);
-  } finally {
-    closeFd(fd);
-  }
+  });
 }

@@ -5,7 +5,8 @@
  */
 import { spawnProgram } from "../../ffi/clone.ts";
 import { Program, StrV } from "../../ffi/program.ts";
-import { closeFd, pidfdOpen, pidfdSignal, pollPidfd } from "../../ffi/process.ts";
+import { closeFd } from "../../ffi/process.ts";
+import { killAndWait } from "../linux/kill.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
 import { u64s } from "../../ffi/structs/kernel.ts";
 import { AT_FDCWD, CLOSE_RANGE_CLOEXEC, O, PR } from "../linux/consts.ts";
@@ -113,14 +114,5 @@ export async function startSandbox(o: StartSandboxOptions): Promise<SandboxProce
 /** Kills a recorded sandbox process (if it is still the same process) and waits for it. */
 export async function killSandbox(sb: SandboxProcess | undefined): Promise<void> {
   if (!sandboxAlive(sb)) return;
-  const fd = pidfdOpen(sb!.pid);
-  if (fd === undefined) return;
-  try {
-    if (startTime(sb!.pid) !== sb!.startTime) return;
-    // Through the pidfd: the process may be gone (and reaped) by now; that is fine.
-    pidfdSignal(fd, SIGKILL);
-    await pollPidfd(fd, 5000);
-  } finally {
-    closeFd(fd);
-  }
+  await killAndWait(sb!.pid, sb!.startTime, 5000);
 }
