@@ -122,6 +122,11 @@ export function dupAbove(fd: number, min: number): number {
   return sys("fcntl", `F_DUPFD_CLOEXEC ${fd}`, SYS.fcntl, fd, 1030, min);
 }
 
+/** dup3(2): `fd` also becomes `target` (closed first if open), not close-on-exec. */
+export function dupOnto(fd: number, target: number): void {
+  sys("dup3", `${fd} onto ${target}`, SYS.dup3, fd, target, 0);
+}
+
 /** A pipe, both ends close-on-exec: [read, write]. */
 export function pipe(): [number, number] {
   const fds = new Int32Array(2);

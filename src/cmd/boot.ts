@@ -5,7 +5,8 @@
  * @module
  */
 import { ownChildren } from "../../ffi/clone.ts";
-import { prctl, reapNoHang } from "../../ffi/process.ts";
+import { closeFd, dupOnto, openPath, prctl, reapNoHang } from "../../ffi/process.ts";
+import { ContainerStore } from "../container/record.ts";
 import { mark } from "../trace.ts";
 import { reapOrphans } from "../linux/procs.ts";
 import { ContainerManager } from "../boot/containers.ts";
@@ -14,6 +15,9 @@ import { PR } from "../linux/consts.ts";
 import type { GlobalOptions } from "./context.ts";
 import { parseCommandArgs } from "./defs.ts";
 import { spareIdleMs, watchSpare } from "../sandbox/spare.ts";
+
+/** open(2) flags of the sandbox log: O_WRONLY | O_CREAT | O_APPEND. */
+const O_WRONLY_CREAT_APPEND = 0o1 | 0o100 | 0o2000;
 
 /** fd of the listening control socket in the sandbox process. */
 export const CONTROL_FD = 3;
@@ -56,6 +60,15 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     mgr.onCreate = (id) => {
       mgr.onCreate = () => {};
       adopted(id);
+      // A spare was started before its container had a state directory: from now on it logs
+      // (stderr: warnings, --debug lines) where any sandbox process of this container would.
+      try {
+        const log = openPath(new ContainerStore(g.root).logPath(id), O_WRONLY_CREAT_APPEND, 0o600);
+        dupOnto(log, 2);
+        closeFd(log);
+      } catch {
+        // no log then, as before: the container is not refused for it
+      }
     };
   }
   mark("boot: serving the control socket");

@@ -90,6 +90,12 @@ Deno.test({
       const list = await runts(["list", "-q"], { root });
       assertEquals(list.stdout.trim().split("\n").sort(), [id1, id2].sort());
 
+      // It logs where a sandbox process of that container would (its warnings, --debug lines).
+      assert(
+        existsSync(`${root}/${id2}/sandbox.log`),
+        "the adopted spare's log is the container's",
+      );
+
       // The adopted one is an ordinary sandbox process: start, state, delete as usual.
       assertEquals((await runts(["start", id2], { root, env: ON })).code, 0);
       const st = JSON.parse((await runts(["state", id2], { root })).stdout);
