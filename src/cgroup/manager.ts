@@ -22,7 +22,7 @@
  * ```
  * @module
  */
-import { posix } from "node:path";
+import { join, normalize } from "../path.ts";
 import type { LinuxResources } from "../oci/spec.ts";
 import { CgroupError, type CgroupFs, type CgroupManager, hostCgroupFs } from "./_common.ts";
 import { DisabledManager } from "./disabled.ts";
@@ -202,7 +202,7 @@ export function resolveCgroupsPath(
     );
   }
   const relative = !cgroupsPath.startsWith("/");
-  const clean = posix.normalize(`/${cgroupsPath}`).replace(/\/+$/, "");
+  const clean = normalize(`/${cgroupsPath}`).replace(/\/+$/, "");
   if (clean === "") {
     throw new CgroupError(
       F,
@@ -220,13 +220,13 @@ export function cgroupDirIn(
   path: ResolvedCgroupsPath,
   own: Map<string, string>,
 ): string {
-  if (!path.relative) return posix.join(m.mountPoint, path.inner);
+  if (!path.relative) return join(m.mountPoint, path.inner);
   const key = m.type === "cgroup2" ? "" : [...m.controllers].sort().join(",");
   const mine = own.get(key) ?? "/";
   const rel = m.root !== "/" && (mine === m.root || mine.startsWith(`${m.root}/`))
     ? mine.slice(m.root.length)
     : mine;
-  return posix.join(m.mountPoint, rel, path.inner);
+  return join(m.mountPoint, rel, path.inner);
 }
 
 /** Options of {@linkcode cgroupManagerFor}. */

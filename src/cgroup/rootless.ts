@@ -13,7 +13,7 @@
  * cgroups.
  * @module
  */
-import { posix } from "node:path";
+import { dirname } from "../path.ts";
 import type { LinuxResources } from "../oci/spec.ts";
 import { CgroupError, type CgroupFs, type CgroupManager } from "./_common.ts";
 import { DisabledManager } from "./disabled.ts";
@@ -98,7 +98,7 @@ export function rootlessCgroupManager(o: RootlessCgroupOptions): CgroupManager {
     const { mountPoint, dir } = o.unified;
     let cur = dir;
     while (cur !== mountPoint && cur.startsWith(`${mountPoint}/`) && owner(cur) === undefined) {
-      cur = posix.dirname(cur);
+      cur = dirname(cur);
     }
     const mine = cur !== mountPoint && owner(cur) === o.uid;
     if (mine) {

@@ -29,7 +29,7 @@
  * ```
  * @module
  */
-import { posix } from "node:path";
+import { join as joinPath } from "../path.ts";
 import type { LinuxDeviceCgroup, LinuxResources, Spec } from "../oci/spec.ts";
 import {
   CgroupError,
@@ -130,7 +130,7 @@ export function parseSystemdPath(cgroupsPath: string | undefined, id: string): S
   if (unit.includes("/") || !/^[A-Za-z0-9:_.\\@-]+$/.test(unit)) {
     throw new CgroupError(F, `${JSON.stringify(unit)} is not a valid systemd unit name`);
   }
-  return { slice, unit, cgroup: posix.join(sliceDir, unit) };
+  return { slice, unit, cgroup: joinPath(sliceDir, unit) };
 }
 
 /** A cpuset list (`0-3,7`) as systemd's byte mask (bit n of byte n/8 is CPU or node n). */

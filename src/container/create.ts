@@ -4,7 +4,7 @@
  * container's lock. A create killed at any moment leaves what `delete --force` removes.
  * @module
  */
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import { closeFd } from "../../ffi/process.ts";
 import { listenUnix } from "../../ffi/socket.ts";
 import { connectConsoleSocket } from "../linux/console.ts";

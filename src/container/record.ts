@@ -19,7 +19,7 @@
  * unrelated process is never mistaken for the container (crun's status.c does the same).
  * @module
  */
-import { join, resolve } from "node:path";
+import { join, resolve } from "../path.ts";
 import type { ContainerStatus } from "../oci/state.ts";
 import { procAlive, readProcStat } from "../linux/procs.ts";
 import type { Spec } from "../oci/spec.ts";

@@ -5,7 +5,7 @@
  * removed.
  * @module
  */
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "../path.ts";
 import { SpecError } from "./errors.ts";
 import {
   HOOK_NAMES,

@@ -20,7 +20,7 @@
  * sandbox process started by that create gives.
  * @module
  */
-import { join } from "node:path";
+import { join } from "../path.ts";
 import { closeFd } from "../../ffi/process.ts";
 import { setCmdline } from "../../ffi/proctitle.ts";
 import { listenUnix } from "../../ffi/socket.ts";

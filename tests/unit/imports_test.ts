@@ -12,7 +12,7 @@ export function layerOf(path: string): { rank: number; group: string } {
   const rules: [RegExp, number, string][] = [
     [/^ffi\//, 0, "ffi"],
     [/^src\/oci\//, 1, "oci"],
-    [/^src\/(trace|version)\.ts$/, 1, "util"],
+    [/^src\/(trace|version|path)\.ts$/, 1, "util"],
     [/^src\/(linux|cgroup)\//, 2, "linux/cgroup"],
     // The KVM platform (a sandbox process's VMM): beside linux and cgroup.
     [/^src\/kvm\//, 2, "kvm"],
@@ -32,6 +32,13 @@ export function layerOf(path: string): { rank: number; group: string } {
  * (`dynamic`; the command table loads each command that way).
  */
 async function graph(dynamic: boolean): Promise<Map<string, string[]>> {
+  return (await info(dynamic)).repo;
+}
+
+/** The module graph of main.ts: repository modules, and the `node:` modules each imports. */
+async function info(
+  dynamic: boolean,
+): Promise<{ repo: Map<string, string[]>; node: Map<string, string[]> }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", "--no-config", "main.ts"],
     cwd: new URL(REPO).pathname,
@@ -39,7 +46,7 @@ async function graph(dynamic: boolean): Promise<Map<string, string[]>> {
     stderr: "inherit",
   }).output();
   assertEquals(out.code, 0, "deno info failed");
-  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+  const parsed = JSON.parse(new TextDecoder().decode(out.stdout)) as {
     modules: {
       specifier: string;
       dependencies?: {
@@ -50,18 +57,23 @@ async function graph(dynamic: boolean): Promise<Map<string, string[]>> {
     }[];
   };
   const g = new Map<string, string[]>();
-  for (const m of info.modules) {
+  const node = new Map<string, string[]>();
+  for (const m of parsed.modules) {
     if (!m.specifier.startsWith(REPO)) continue;
     const deps = new Set<string>();
+    const nodeDeps = new Set<string>();
     for (const d of m.dependencies ?? []) {
       if (d.isDynamic && !dynamic) continue;
       for (const s of [d.code?.specifier, d.type?.specifier]) {
         if (s?.startsWith(REPO)) deps.add(s.slice(REPO.length));
+        else if (s?.startsWith("node:")) nodeDeps.add(s);
       }
     }
-    g.set(m.specifier.slice(REPO.length), [...deps].sort());
+    const name = m.specifier.slice(REPO.length);
+    g.set(name, [...deps].sort());
+    if (nodeDeps.size) node.set(name, [...nodeDeps].sort());
   }
-  return g;
+  return { repo: g, node };
 }
 
 /** The strongly connected components with more than one module (Tarjan), i.e. the circles. */
@@ -126,6 +138,12 @@ Deno.test("no module imports from a layer above its own, nor sandbox and boot ea
     }
   }
   assertEquals(bad, []);
+});
+
+// The first `node:` import sets up Deno's Node compatibility layer: ~15 ms of every command and
+// ~1 MiB of every sandbox process (src/path.ts).
+Deno.test("no module of runts imports a node: built-in", async () => {
+  assertEquals(Object.fromEntries((await info(true)).node), {});
 });
 
 Deno.test("the whole program is in the graph", () => {

@@ -3,7 +3,7 @@
  * bind of the host's node in a user namespace), and the /dev symlinks.
  * @module
  */
-import { posix } from "node:path";
+import { basename, dirname, normalize } from "../../path.ts";
 import type { Ref } from "../../../ffi/program.ts";
 import { SYS } from "../../../ffi/sysno_x86_64.ts";
 import { AT, AT_FDCWD, E, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE, S } from "../consts.ts";
@@ -34,7 +34,7 @@ export function makedev(major: number, minor: number): bigint {
 export function devices(b: Builder, root: Ref): void {
   const mounts = b.spec.mounts ?? [];
   const devBound = mounts.some((m) =>
-    posix.normalize(m.destination) === "/dev" && parseMountOptions(m.options ?? [], m.type).bind
+    normalize(m.destination) === "/dev" && parseMountOptions(m.options ?? [], m.type).bind
   );
   if (devBound) return;
   const inUserNs = b.o.bindDevices === true ||
@@ -59,8 +59,8 @@ export function devices(b: Builder, root: Ref): void {
     // Whatever the image has at a device path (a planted file, a symlink elsewhere) is
     // removed first, so the node or bind made here is what later steps (maskedPaths' use of
     // /dev/null among them) find there.
-    const dir = target(b, root, posix.dirname(d.path), "dir");
-    b.call("unlinkat", SYS.unlinkat, [dir, posix.basename(d.path), 0], {
+    const dir = target(b, root, dirname(d.path), "dir");
+    b.call("unlinkat", SYS.unlinkat, [dir, basename(d.path), 0], {
       ok: [E.ENOENT],
       subject: `image file at ${q}`,
     });
@@ -78,14 +78,14 @@ export function devices(b: Builder, root: Ref): void {
     const typeBits = d.type === "b" ? S.IFBLK : d.type === "p" ? S.IFIFO : S.IFCHR;
     b.call("mknodat", SYS.mknodat, [
       parent,
-      posix.basename(d.path),
+      basename(d.path),
       typeBits | (d.fileMode & 0o7777),
       makedev(d.major, d.minor),
     ], { subject: `device ${q}` });
     if (d.uid !== 0 || d.gid !== 0) {
       b.call("fchownat", SYS.fchownat, [
         parent,
-        posix.basename(d.path),
+        basename(d.path),
         d.uid,
         d.gid,
         AT.SYMLINK_NOFOLLOW,
@@ -99,7 +99,7 @@ export function devices(b: Builder, root: Ref): void {
     ["stdout", "/proc/self/fd/1"],
     ["stderr", "/proc/self/fd/2"],
   ];
-  if (mounts.some((m) => posix.normalize(m.destination) === "/dev/pts")) {
+  if (mounts.some((m) => normalize(m.destination) === "/dev/pts")) {
     links.push(["ptmx", "pts/ptmx"]);
   }
   for (const [name, to] of links) {

@@ -5,7 +5,7 @@
  * them is made.
  * @module
  */
-import { posix } from "node:path";
+import { join, normalize } from "../../path.ts";
 import type { Ref } from "../../../ffi/program.ts";
 import { MOUNT_ATTR_SIZE, mountAttr, OPEN_HOW_SIZE, openHow } from "../../../ffi/structs/kernel.ts";
 import { SYS } from "../../../ffi/sysno_x86_64.ts";
@@ -32,8 +32,8 @@ export function mounts(b: Builder, root: Ref): void {
   const mounts = b.spec.mounts ?? [];
   mounts.forEach((m, i) => {
     const opts = parseMountOptions(m.options ?? [], m.type);
-    const dest = posix.normalize(m.destination);
-    const beneath = (d: string) => posix.normalize(d).startsWith(dest === "/" ? "/" : dest + "/");
+    const dest = normalize(m.destination);
+    const beneath = (d: string) => normalize(d).startsWith(dest === "/" ? "/" : dest + "/");
     if (
       opts.attrSet & MOUNT_ATTR.RDONLY && m.type !== "cgroup" &&
       (dest === "/dev" || mounts.slice(i + 1).some((n) => beneath(n.destination)))
@@ -171,7 +171,7 @@ export function cgroupMount(b: Builder, root: Ref, m: Mount, opts: MountOptions)
   const tmpfsOpts = { ...opts, attrSet: opts.attrSet & ~MOUNT_ATTR.RDONLY, data: [] };
   newMount(b, target(b, root, m.destination, "dir"), "tmpfs", "tmpfs", tmpfsOpts, q);
   for (const h of hierarchies) {
-    const dest = posix.join(m.destination, h.dir);
+    const dest = join(m.destination, h.dir);
     const hq = JSON.stringify(dest);
     const tgt = target(b, root, dest, "dir");
     if (cgroupNs) {

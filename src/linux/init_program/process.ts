@@ -4,7 +4,7 @@
  * and the execve (through the exec stub).
  * @module
  */
-import { posix } from "node:path";
+import { join, normalize } from "../../path.ts";
 import { REPORT_FD, StrV } from "../../../ffi/program.ts";
 import { KERNEL_SIGACTION_SIZE, rlimit, u64s } from "../../../ffi/structs/kernel.ts";
 import { SYS } from "../../../ffi/sysno_x86_64.ts";
@@ -19,7 +19,7 @@ export function executableCandidates(arg0: string, env: readonly string[]): stri
   if (arg0.includes("/")) return [arg0];
   const pathVar = env.findLast((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
   const dirs = pathVar.split(":").filter((d) => d !== "");
-  return (dirs.length ? dirs : ["/usr/bin"]).map((d) => posix.join(d, arg0));
+  return (dirs.length ? dirs : ["/usr/bin"]).map((d) => join(d, arg0));
 }
 
 function execMessages(arg0: string): Record<number, string> {
@@ -145,7 +145,7 @@ export function processSetup(b: Builder): void {
     return;
   }
   const hasProc = (b.spec.mounts ?? []).some((m) =>
-    m.type === "proc" && posix.normalize(m.destination) === "/proc"
+    m.type === "proc" && normalize(m.destination) === "/proc"
   );
   // Through the exec stub: the candidate is chosen first (seccomp may deny faccessat), then
   // the filter is loaded and the stub runs it, so the runtime's binary is never this

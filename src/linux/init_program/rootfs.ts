@@ -5,7 +5,7 @@
  * proc and sysfs hidden).
  * @module
  */
-import { posix } from "node:path";
+import { normalize } from "../../path.ts";
 import { type Ref, REPORT_FD } from "../../../ffi/program.ts";
 import { OPEN_HOW_SIZE, openHow, u64s } from "../../../ffi/structs/kernel.ts";
 import { SYS } from "../../../ffi/sysno_x86_64.ts";
@@ -57,7 +57,7 @@ export function target(
   kind: "dir" | "file",
   strict?: { fstype: string },
 ): Ref {
-  const comps = posix.normalize("/" + dest).split("/").filter((c) => c !== "" && c !== "..");
+  const comps = normalize("/" + dest).split("/").filter((c) => c !== "" && c !== "..");
   let parent = root;
   for (let i = 0; i < comps.length; i++) {
     const rel = comps.slice(0, i + 1).join("/");
@@ -99,7 +99,7 @@ export function target(
 /** A missing process.cwd is created (root-owned, 0755), as runc does. */
 export function makeCwd(b: Builder, root: Ref): void {
   const cwd = b.spec.process?.cwd ?? "/";
-  if (posix.normalize(cwd) === "/") return;
+  if (normalize(cwd) === "/") return;
   target(b, root, b.o.resolvePath?.(cwd) ?? cwd, "dir");
 }
 
