@@ -136,18 +136,23 @@ export class Program {
   /** The steps in order. */
   readonly steps: Step[] = [];
   #pendingLabels: string[] = [];
+  /** Label → index of the step it names. */
+  #labels = new Map<string, number>();
 
   /** Appends a system call and returns a reference to its result. */
   call(name: string, nr: number, args: ArgInput[], opts: StepOptions = {}): Ref {
     if (args.length > 6) throw new Error(`${name}: more than six arguments`);
     if ((opts.ok?.length ?? 0) > 2) throw new Error(`${name}: at most two tolerated errnos`);
     const idx = this.steps.length;
+    const converted: StepArg[] = [];
     for (const a of args) {
       if ((a instanceof Ref || a instanceof ResultAddr) && a.index >= idx) {
         throw new Error(`${name}: refers to a later step`);
       }
+      converted.push(toArg(a));
     }
-    this.steps.push({ name, nr, args: args.map(toArg), opts, labels: this.#pendingLabels });
+    for (const l of this.#pendingLabels) this.#labels.set(l, idx);
+    this.steps.push({ name, nr, args: converted, opts, labels: this.#pendingLabels });
     this.#pendingLabels = [];
     return new Ref(idx);
   }
@@ -160,23 +165,23 @@ export class Program {
   /** The index of the step a label names (the end of the program if nothing follows it). */
   indexOf(label: string): number {
     if (this.#pendingLabels.includes(label)) return this.steps.length;
-    const i = this.steps.findIndex((s) => s.labels.includes(label));
-    if (i < 0) throw new Error(`unknown label "${label}"`);
+    const i = this.#labels.get(label);
+    if (i === undefined) throw new Error(`unknown label "${label}"`);
     return i;
   }
 
   /** Size of the native image: header, records, then string and buffer data. */
   encodedSize(): number {
-    const enc = new TextEncoder();
     let size = HEADER_SIZE + RECORD_SIZE * this.steps.length;
     for (const s of this.steps) {
       for (const a of s.args) {
-        if ("str" in a) size += align8(enc.encode(a.str).byteLength + 1);
+        if ("imm" in a || "ref" in a) continue;
+        if ("str" in a) size += align8(utf8Length(a.str) + 1);
         else if ("bytes" in a) size += align8(a.bytes.byteLength);
         else if ("blob" in a) size += align8(a.blob.size);
         else if ("strv" in a) {
           size += 8 * (a.strv.length + 1);
-          for (const x of a.strv) size += align8(enc.encode(x).byteLength + 1);
+          for (const x of a.strv) size += align8(utf8Length(x) + 1);
         }
       }
     }
@@ -185,52 +190,65 @@ export class Program {
 
   /**
    * Lays the program out into `out` as if it lived at address `base`, with `reportFd` as the
-   * fd that receives the failure report.
+   * fd that receives the failure report. (Addresses are computed as numbers: user-space
+   * addresses are below 2^47.)
    */
   encode(out: Uint8Array, base: bigint, reportFd: number): void {
     const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
     const enc = new TextEncoder();
-    dv.setBigUint64(0, BigInt(this.steps.length), true);
-    dv.setBigUint64(8, BigInt(reportFd), true);
+    const at = Number(base);
+    const put = (off: number, v: number) => {
+      dv.setUint32(off, v % 0x1_0000_0000, true);
+      dv.setUint32(off + 4, Math.floor(v / 0x1_0000_0000), true);
+    };
+    /** Writes a NUL-terminated string at `data`; returns its aligned size. */
+    const putStr = (str: string, data: number) => {
+      const n = enc.encodeInto(str, out.subarray(data)).written;
+      out[data + n] = 0;
+      return align8(n + 1);
+    };
+    put(0, this.steps.length);
+    put(8, reportFd);
     let data = HEADER_SIZE + RECORD_SIZE * this.steps.length;
-    this.steps.forEach((s, i) => {
+    const steps = this.steps;
+    for (let i = 0; i < steps.length; i++) {
+      const s = steps[i]!;
       const off = HEADER_SIZE + RECORD_SIZE * i;
-      dv.setBigUint64(off, BigInt(s.nr), true);
+      put(off, s.nr);
       let refs = 0;
       for (let j = 0; j < 6; j++) {
-        const a = s.args[j] ?? { imm: 0n };
-        let v: bigint;
-        if ("imm" in a) v = a.imm;
-        else if ("reportFd" in a) v = BigInt(reportFd);
-        else if ("resultAddr" in a) {
-          v = base + BigInt(HEADER_SIZE + RECORD_SIZE * a.resultAddr + 64);
-        } else if ("ref" in a) {
-          v = BigInt(a.ref);
+        const a = s.args[j];
+        const slot = off + 8 + 8 * j;
+        if (a === undefined) put(slot, 0);
+        else if ("imm" in a) dv.setBigUint64(slot, a.imm, true);
+        else if ("ref" in a) {
+          put(slot, a.ref);
           refs |= 1 << j;
-        } else if ("blob" in a) {
-          v = base + BigInt(data);
-          const b = a.blob.build(v);
+        } else if ("str" in a) {
+          put(slot, at + data);
+          data += putStr(a.str, data);
+        } else if ("bytes" in a) {
+          out.set(a.bytes, data);
+          put(slot, at + data);
+          data += align8(a.bytes.byteLength);
+        } else if ("reportFd" in a) put(slot, reportFd);
+        else if ("resultAddr" in a) put(slot, at + HEADER_SIZE + RECORD_SIZE * a.resultAddr + 64);
+        else if ("blob" in a) {
+          const b = a.blob.build(base + BigInt(data));
           if (b.byteLength > a.blob.size) throw new Error(`${s.name}: blob larger than declared`);
           out.set(b, data);
+          put(slot, at + data);
           data += align8(a.blob.size);
-        } else if ("strv" in a) {
+        } else {
           const table = data;
           data += 8 * (a.strv.length + 1);
           a.strv.forEach((x, k) => {
-            const b = enc.encode(x + "\0");
-            out.set(b, data);
-            dv.setBigUint64(table + 8 * k, base + BigInt(data), true);
-            data += align8(b.byteLength);
+            put(table + 8 * k, at + data);
+            data += putStr(x, data);
           });
-          dv.setBigUint64(table + 8 * a.strv.length, 0n, true);
-          v = base + BigInt(table);
-        } else {
-          const b = "str" in a ? enc.encode(a.str + "\0") : a.bytes;
-          out.set(b, data);
-          v = base + BigInt(data);
-          data += align8(b.byteLength);
+          put(table + 8 * a.strv.length, 0);
+          put(slot, at + table);
         }
-        dv.setBigUint64(off + 8 + 8 * j, v, true);
       }
       let flags = 0;
       let skip = 0;
@@ -253,8 +271,8 @@ export class Program {
       dv.setUint16(off + 58, s.opts.ok?.[0] ?? 0, true);
       dv.setUint16(off + 60, s.opts.ok?.[1] ?? 0, true);
       dv.setUint16(off + 62, skip, true);
-      dv.setBigInt64(off + 64, 0n, true);
-    });
+      put(off + 64, 0);
+    }
   }
 
   #skipTo(from: number, label: string): number {
@@ -267,6 +285,21 @@ export class Program {
   describe(): string[] {
     return this.steps.map((s, i) => `${String(i).padStart(3)} ${describeStep(s)}`);
   }
+}
+
+/** The length of `s` in UTF-8 bytes. */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      n += 2; // a surrogate pair: 4 bytes for 2 code units
+      i++;
+    } else n += 2;
+  }
+  return n;
 }
 
 /** A step as one readable line: `mount(...)  "proc" on "/proc"`. */
