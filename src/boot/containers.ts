@@ -19,6 +19,7 @@ import {
   checkBeforeCreate,
   rootlessCaller,
   RootlessNoCgroup,
+  warmCgroupMove,
 } from "../cgroup/manager.ts";
 import { debugLog, mark } from "../trace.ts";
 import { SIGKILL } from "../linux/signals.ts";
@@ -118,6 +119,8 @@ export class ContainerManager {
       cgroup.create();
       cgroup.apply(resourcesWithDevices(spec));
       mark("boot: cgroup ready");
+      // (after the mkdirs: a move holds cgroup_mutex while it waits, and mkdir needs it)
+      warmCgroupMove();
       init = await this.#createInit(o, spec, cgroup, listenerOf(o, spec));
     } catch (e) {
       await cgroup.destroy().catch(() => {});

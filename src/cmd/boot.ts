@@ -7,7 +7,7 @@
 import { ownChildren } from "../../ffi/clone.ts";
 import { closeFd, dupOnto, openPath, prctl, reapNoHang } from "../../ffi/process.ts";
 import { ContainerStore } from "../container/record.ts";
-import { mark } from "../trace.ts";
+import { debugLog, mark } from "../trace.ts";
 import { reapOrphans } from "../linux/procs.ts";
 import { ContainerManager } from "../boot/containers.ts";
 import { serveControl } from "../boot/serve.ts";
@@ -15,6 +15,7 @@ import { PR } from "../linux/consts.ts";
 import type { GlobalOptions } from "./context.ts";
 import { parseCommandArgs } from "./defs.ts";
 import { spareIdleMs, watchSpare } from "../sandbox/spare.ts";
+import { rehearseCreate } from "../boot/rehearse.ts";
 
 /** open(2) flags of the sandbox log: O_WRONLY | O_CREAT | O_APPEND. */
 const O_WRONLY_CREAT_APPEND = 0o1 | 0o100 | 0o2000;
@@ -57,7 +58,17 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   mgr.onEmpty = () => setTimeout(() => Deno.exit(0), 0);
   if ("spare" in a) {
     const adopted = watchSpare(g.root, a.spare, spareIdleMs());
+    // While nobody has adopted it: the create path once, so the adopting create runs it warm.
+    const rehearsal = setTimeout(() => {
+      try {
+        rehearseCreate(g.root);
+        mark("boot: create path rehearsed");
+      } catch (e) {
+        debugLog(`rehearsal of create: ${(e as Error).message}`);
+      }
+    }, 0);
     mgr.onCreate = (id) => {
+      clearTimeout(rehearsal);
       mgr.onCreate = () => {};
       adopted(id);
       // A spare was started before its container had a state directory: from now on it logs

@@ -519,8 +519,17 @@ export async function createInit(o: CreateInitOptions): Promise<Init> {
       own: !o.cloneParent,
     });
     try {
-      if (o.joinCgroup) o.joinCgroup(spawned.pid);
-      else joinCgroup(spawned.pid, o.cgroupProcs ?? []);
+      try {
+        if (o.joinCgroup) o.joinCgroup(spawned.pid);
+        else joinCgroup(spawned.pid, o.cgroupProcs ?? []);
+      } catch (e) {
+        // The child makes its mounts while it is being joined (see buildInit): one that failed
+        // there has exited, and its report is the error to show, not the join's ESRCH.
+        pidfdSignal(spawned.pidfd, SIGKILL);
+        const r = await channel.next().catch(() => undefined);
+        if (r?.kind === "failed") throw channel.error(r);
+        throw e;
+      }
       if (plan.newUser) writeIdMaps(spawned.pid, o.spec);
       if (plan.newUser || joinsCgroup(o)) channel.send("sync");
       let r = await channel.next();

@@ -72,6 +72,27 @@ Deno.test("buildInitProgram() waits for id maps first when it makes a user names
   assertEquals(first.opts.zeroFails, true);
 });
 
+Deno.test("buildInitProgram() waits for the cgroup after the mounts, before the device nodes", () => {
+  const steps = build(spec(), { waitAtStart: true }).program.steps;
+  const waits = steps.flatMap((s, i) =>
+    s.name === "read" && s.opts.subject === "waiting for the cgroup" ? [i] : []
+  );
+  assertEquals(waits.length, 1);
+  const proc = idx(steps, (s) => s.name === "move_mount" && s.opts.subject === 'onto "/proc"');
+  const mknod = idx(steps, (s) => s.name === "mknodat");
+  assert(
+    proc < waits[0]! && waits[0]! < mknod,
+    `mounts ${proc} < wait ${waits[0]} < mknod ${mknod}`,
+  );
+  // A cgroup namespace is unshared after the join: then the wait stays first.
+  const ns = build(
+    spec({ linux: { namespaces: [{ type: "pid" }, { type: "mount" }, { type: "cgroup" }] } }),
+    { waitAtStart: true },
+  ).program.steps;
+  assertEquals(ns[1]!.name, "read");
+  assert(idx(ns, (s) => s.name === "unshare") > 1);
+});
+
 Deno.test("buildInitProgram() mounts before pivot_root and sets the user after it", () => {
   const steps = build(spec()).program.steps;
   const mount = idx(steps, (s) => s.name === "move_mount" && s.opts.subject === 'onto "/proc"');

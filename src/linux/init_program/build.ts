@@ -38,12 +38,13 @@ export function buildInit(b: Builder): InitPlan {
 
   b.phase = "namespaces";
   closeRuntimeFds(b);
-  if (newUser || b.o.waitAtStart) {
-    b.call("read", SYS.read, [b.o.ctlFd, new Uint8Array(8), 1], {
-      zeroFails: true,
-      subject: "waiting for the cgroup and the id maps",
-    });
-  }
+  // The parent puts the child into its cgroup (and writes its id maps) after the clone. The
+  // first write to cgroup.procs waits for an RCU grace period (~10 ms): without id maps to wait
+  // for, the child makes the container's mounts meanwhile and waits just before what the cgroup
+  // decides: a cgroup namespace (unshared after the join) or the device nodes (mknod is checked
+  // by the device controller).
+  const late = !newUser && newNs.includes("mount") && !newNs.includes("cgroup");
+  if (newUser || (b.o.waitAtStart && !late)) waitForParent(b, "the cgroup and the id maps");
   if (newUser) {
     // Until now the child still has the parent's (unmapped) ids: become the namespace's root.
     b.call("setresgid", SYS.setresgid, [0, 0, 0], { subject: "root of the user namespace" });
@@ -69,6 +70,7 @@ export function buildInit(b: Builder): InitPlan {
     b.call("umask", SYS.umask, [0]);
     const root = prepareRoot(b);
     mounts(b, root);
+    if (b.o.waitAtStart && late) waitForParent(b, "the cgroup");
     devices(b, root);
     makeCwd(b, root);
     if (b.o.hookSync) hookPoint(b);
@@ -89,18 +91,21 @@ export function buildInit(b: Builder): InitPlan {
   return { program: b.p, cloneFlags, newUser, newNamespaces: newNs };
 }
 
+/** Blocks until the parent's byte on the control pipe (EOF fails: the parent is gone). */
+function waitForParent(b: Builder, what: string): void {
+  b.call("read", SYS.read, [b.o.ctlFd, new Uint8Array(8), 1], {
+    zeroFails: true,
+    subject: `waiting for ${what}`,
+  });
+}
+
 /** A process joining a running container: its namespaces (rootfs included), then the same
  * process setup as an init. */
 export function buildExec(b: Builder, exec: ExecJoin): InitPlan {
   b.phase = "namespaces";
   closeRuntimeFds(b);
   if (exec.forkIntoPidNs) return buildExecForked(b, exec);
-  if (b.o.waitAtStart) {
-    b.call("read", SYS.read, [b.o.ctlFd, new Uint8Array(8), 1], {
-      zeroFails: true,
-      subject: "waiting for the cgroup",
-    });
-  }
+  if (b.o.waitAtStart) waitForParent(b, "the cgroup");
   b.call("prctl", SYS.prctl, [PR.SET_DUMPABLE, 0, 0, 0, 0], { subject: "PR_SET_DUMPABLE" });
   if (exec.nsFlags !== 0) {
     b.call("setns", SYS.setns, [exec.pidfd, exec.nsFlags], {
@@ -138,10 +143,7 @@ export function buildExecForked(b: Builder, exec: ExecJoin): InitPlan {
     onOkGoto: "exec-intermediate",
     subject: "the forked process",
   });
-  b.call("read", SYS.read, [b.o.ctlFd, new Uint8Array(8), 1], {
-    zeroFails: true,
-    subject: "waiting for the cgroup",
-  });
+  waitForParent(b, "the cgroup");
   if (b.o.consoleFd !== undefined) {
     b.call("setsid", SYS.setsid, []);
     setupConsole(b, b.o.consoleFd, false);
