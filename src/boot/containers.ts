@@ -68,6 +68,8 @@ export interface ManagerCreateOptions {
   noPivot?: boolean;
   startImmediately?: boolean;
   consoleFd?: number;
+  /** Where warnings go (default: this process's stderr). */
+  warn?: (w: string) => void;
 }
 
 /** The containers of one sandbox. */
@@ -113,7 +115,7 @@ export class ContainerManager {
     if (cgroup instanceof RootlessNoCgroup) debugLog(cgroup.reason);
     // refused before anything is made: a cgroup that existed is not ours to remove
     const warnings = checkBeforeCreate(cgroup, spec.linux?.resources ?? {});
-    for (const w of warnings) console.error(`runts: warning: ${w}`);
+    for (const w of warnings) (o.warn ?? ((w) => console.error(`runts: warning: ${w}`)))(w);
     let init: Init;
     try {
       cgroup.create();
@@ -238,6 +240,7 @@ export class ContainerManager {
   /** Starts a process in a running container; this process is its parent and reaps it. */
   async exec(id: string, o: Omit<ExecOptions, "initPid" | "initStartTime">): Promise<number> {
     const e = this.#get(id);
+    warmCgroupMove(); // the process is moved into the container's cgroup after its clone
     const proc = await execProcess({
       ...o,
       container: { id, bundle: e.bundle },

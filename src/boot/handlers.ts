@@ -44,7 +44,9 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
         ]);
         throw kvmWorkloadRefusal(checkKvmFd(fds.kvm, "the received fd"));
       }
+      const warnings: string[] = [];
       const init = await mgr.create({
+        warn: (w) => warnings.push(w),
         id: a.id,
         spec: a.spec,
         bundle: a.bundle,
@@ -55,7 +57,7 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
         noPivot: a.noPivot,
         ...(fds.console !== undefined ? { consoleFd: fds.console } : {}),
       });
-      return { result: { pid: init.pid } };
+      return { result: { pid: init.pid, ...(warnings.length ? { warnings } : {}) } };
     } finally {
       // The init has its own copies; ours must not keep the caller's pipes open.
       for (const fd of Object.values(fds)) closeFd(fd);

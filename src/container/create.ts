@@ -9,7 +9,7 @@ import { closeFd } from "../../ffi/process.ts";
 import { listenUnix } from "../../ffi/socket.ts";
 import { connectConsoleSocket } from "../linux/console.ts";
 import { startTime } from "../linux/procs.ts";
-import { checkBeforeCreate, pinSystemdCgroupsPath } from "../cgroup/manager.ts";
+import { pinSystemdCgroupsPath } from "../cgroup/manager.ts";
 import { openKvm } from "../kvm/device.ts";
 import { selectPlatform } from "../kvm/platform.ts";
 import { loadBundle } from "../oci/config.ts";
@@ -17,7 +17,6 @@ import type { Spec } from "../oci/spec.ts";
 import { SandboxClient } from "../sandbox/client.ts";
 import { startSandbox } from "../sandbox/sandbox.ts";
 import { adoptSpare, spareEnabled, spareKey, startSpare } from "../sandbox/spare.ts";
-import { cgroupOf } from "./cgroup.ts";
 import { Container, type Runtime } from "./container.ts";
 import { destroyLocked } from "./delete.ts";
 import { type ContainerRecord, ContainerStore } from "./record.ts";
@@ -114,17 +113,6 @@ export function claim(
   store.validateId(o.id);
   const { spec, rootfs, bundle } = loaded ?? loadBundle(o.bundle);
   if (rt.systemdCgroup) pinSystemdCgroupsPath(spec, o.id);
-  // The sandbox process checks again; its warnings would reach only its log. An id in use is
-  // refused below, and its container's cgroup is not a stranger's. A foreground run (`self`)
-  // is its own sandbox process, whose check prints them here.
-  if (self === undefined && !store.exists(o.id)) {
-    const cg = cgroupOf(spec, o.id);
-    if (cg !== undefined) {
-      for (const w of checkBeforeCreate(cg, spec.linux?.resources ?? {})) {
-        console.error(`runts: warning: ${w}`);
-      }
-    }
-  }
   const terminal = spec.process?.terminal === true;
   if (terminal && o.consoleSocket === undefined && self === undefined) {
     throw new Error("process.terminal is true: --console-socket is required");
@@ -218,7 +206,7 @@ export async function createContainer(rt: Runtime, o: CreateOptions): Promise<Co
       }
       const sb = SandboxClient.connect(rec.socketPath);
       try {
-        const { pid } = sb.create({
+        const { pid, warnings } = sb.create({
           id: o.id,
           spec,
           rootfs: rec.rootfs,
@@ -232,6 +220,8 @@ export async function createContainer(rt: Runtime, o: CreateOptions): Promise<Co
           ...(consoleFd >= 0 ? { console: consoleFd } : {}),
           ...(kvmFd >= 0 ? { kvm: kvmFd } : {}),
         });
+        // The sandbox process's checks before it made anything (src/boot/containers.ts).
+        for (const w of warnings ?? []) console.error(`runts: warning: ${w}`);
         rec.pid = pid;
         rec.initStartTime = startTime(pid) ?? "";
         rec.status = "created";

@@ -3,6 +3,7 @@
  * starting and waiting for the process are not (see {@linkcode execInContainer}).
  * @module
  */
+import { warmCgroupMove } from "../cgroup/manager.ts";
 import { type ContainerProcess, execProcess } from "../linux/init.ts";
 import type { Process } from "../oci/spec.ts";
 import { SandboxClient } from "../sandbox/client.ts";
@@ -56,6 +57,9 @@ export async function execInContainer(
   id: string,
   o: ExecInOptions,
 ): Promise<Started> {
+  // The process is moved into the container's cgroup after its clone, here or by the sandbox
+  // process: the kernel's wait for cgroup moves runs meanwhile (see warmCgroupMove).
+  warmCgroupMove();
   const { c, base } = await Container.locked(rt, id, (c) => {
     const status = c.status();
     if (!canExec(status, o.ignorePaused)) throw new Error(refusal("exec", id, status));

@@ -42,6 +42,8 @@ export interface CreateArgs {
 /** Result of CREATE. */
 export interface CreateResult {
   pid: number;
+  /** Warnings for the caller's stderr (a cgroup with processes already in it). */
+  warnings?: string[];
 }
 /** Arguments of START, WAIT, DESTROY. */
 export interface IdArgs {

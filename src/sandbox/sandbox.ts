@@ -43,6 +43,11 @@ export interface StartSandboxOptions {
   onSpawned?: (sb: SandboxProcess) => void;
   /** Pass --systemd-cgroup. */
   systemdCgroup?: boolean;
+  /**
+   * Return once the process is cloned, without waiting for its execve (a spare: one that fails
+   * to start is simply not there for the next create, and nobody waits for it).
+   */
+  noWait?: boolean;
 }
 
 /** V8 flags for the long-lived sandbox process: a small heap. */
@@ -102,6 +107,7 @@ export async function startSandbox(o: StartSandboxOptions): Promise<SandboxProce
   const s = spawnProgram(program, { flags: 0 });
   try {
     o.onSpawned?.({ pid: s.pid, startTime: startTime(s.pid) ?? "" });
+    if (o.noWait) return { pid: s.pid, startTime: startTime(s.pid) ?? "" };
     const r = await readReport(s.reportFd);
     if (r.kind === "failed") throw reportError(program, r.index, r.errno);
     return { pid: s.pid, startTime: startTime(s.pid) ?? "" };

@@ -150,6 +150,7 @@ export async function startSpare(root: string, key: string, f: SpareFlags): Prom
       logPath: "/dev/null",
       debug: f.debug,
       systemdCgroup: f.systemdCgroup === true,
+      noWait: true,
     });
     Deno.renameSync(tmp, join(root, `${PREFIX}${sb.pid}-${sb.startTime}-${key}.sock`));
   } catch {
