@@ -19,8 +19,8 @@ import {
   checkBeforeCreate,
   rootlessCaller,
   RootlessNoCgroup,
-  warmCgroupMove,
 } from "../cgroup/manager.ts";
+import { warmCgroupMove } from "../cgroup/warm.ts";
 import { debugLog, mark } from "../trace.ts";
 import { SIGKILL } from "../linux/signals.ts";
 import { resourcesWithDevices } from "../linux/device_rules.ts";

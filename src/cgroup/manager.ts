@@ -30,9 +30,6 @@ import { type V1Hierarchy, V1Manager } from "./v1.ts";
 import { V2Manager } from "./v2.ts";
 import { parseMountinfo } from "../linux/mountinfo.ts";
 import { rootlessCgroupManager } from "./rootless.ts";
-import { closeFd, openPath } from "../../ffi/process.ts";
-import { rawSyscallAsync } from "../../ffi/syscall.ts";
-import { SYS } from "../../ffi/sysno_x86_64.ts";
 import { parseSystemdPath, scopeDir, SystemdManager, type SystemdUnits } from "./systemd.ts";
 
 export type {
@@ -230,34 +227,6 @@ export function cgroupDirIn(
     ? mine.slice(m.root.length)
     : mine;
   return join(m.mountPoint, rel, path.inner);
-}
-
-/**
- * Starts, in the background, a move of this process into the cgroup it is already in: it moves
- * nothing, and returns at once (errors are ignored).
- *
- * Why: every move of a process between cgroups takes the kernel's cgroup_threadgroup_rwsem for
- * writing, and the first writer after a quiet spell waits for an RCU grace period
- * (rcu_sync_enter): ~10 ms on these machines, the longest single wait of a create (runc pays it
- * too). Writers that come while that state holds go through at once. Started when a create or
- * an exec begins, the wait runs while the cgroup, the init's program and the clone are made,
- * and the init's own move into its cgroup finds the way open.
- */
-export function warmCgroupMove(): void {
-  let fd = -1;
-  try {
-    const layout = detectCgroupLayout(Deno.readTextFileSync("/proc/self/mountinfo"));
-    const m = layout.v1[0] ?? layout.unified;
-    if (m === undefined) return;
-    const own = parseProcSelfCgroup(Deno.readTextFileSync("/proc/self/cgroup"));
-    const dir = cgroupDirIn(m, { inner: "", relative: true }, own);
-    fd = openPath(join(dir, "cgroup.procs"), 0o1 | 0o2000000 /* O_WRONLY | O_CLOEXEC */);
-  } catch {
-    closeFd(fd);
-    return;
-  }
-  const pid = new TextEncoder().encode(String(Deno.pid));
-  rawSyscallAsync(SYS.write, fd, pid, pid.byteLength).catch(() => {}).finally(() => closeFd(fd));
 }
 
 /** Options of {@linkcode cgroupManagerFor}. */

@@ -4,7 +4,8 @@
  * @module
  */
 import { parseCommandArgs } from "./defs.ts";
-import { checkPidFile, createContainer, type CreateOptions } from "../container/create.ts";
+import { createContainer, type CreateOptions } from "../container/create.ts";
+import { checkPidFile } from "../container/pidfile.ts";
 import type { GlobalOptions } from "./context.ts";
 
 /** Arguments of create: the container layer's options. */

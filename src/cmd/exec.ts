@@ -8,10 +8,9 @@ import { closeFd, pidfdSignal } from "../../ffi/process.ts";
 import { connectConsoleSocket, consolePair, receiveMaster, relay } from "../linux/console.ts";
 import { CAPS } from "../linux/consts.ts";
 import { FORWARDED_SIGNALS } from "../linux/signals.ts";
-import { parseProcess } from "../oci/config.ts";
 import type { Process } from "../oci/spec.ts";
 import { execInContainer, execSpec } from "../container/exec.ts";
-import { checkPidFile } from "../container/create.ts";
+import { checkPidFile } from "../container/pidfile.ts";
 import { cgroupProcsOf } from "../linux/cgroup_mounts.ts";
 import { ExitError, type GlobalOptions } from "./context.ts";
 import { parseCommandArgs } from "./defs.ts";
@@ -83,17 +82,20 @@ function intArg(flag: string, v: string): number {
   return Number(v);
 }
 
-/** The process to run: process.json as given, or the container's process with the flags. */
-export function execProcessSpec(base: Process | undefined, a: ExecArgs): Process {
-  if (a.process !== undefined) {
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(a.process);
-    } catch (e) {
-      throw new Error(`exec: --process ${JSON.stringify(a.process)}: ${(e as Error).message}`);
-    }
-    return parseProcess(text, a.process);
+/** A --process file, read and validated (the config parser is loaded only for it). */
+async function processFile(path: string): Promise<Process> {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    throw new Error(`exec: --process ${JSON.stringify(path)}: ${(e as Error).message}`);
   }
+  return (await import("../oci/config.ts")).parseProcess(text, path);
+}
+
+/** The process to run: process.json as given, or the container's process with the flags. */
+function execProcessSpec(base: Process | undefined, a: ExecArgs, given?: Process): Process {
+  if (given !== undefined) return given;
   const p: Process = structuredClone(base ?? { args: [], cwd: "/" });
   p.args = a.command;
   p.terminal = a.tty;
@@ -206,7 +208,8 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
 async function execMain(g: GlobalOptions, argv: string[]): Promise<number> {
   const a = parseExecArgs(argv);
   if (a.pidFile !== undefined) checkPidFile(a.pidFile);
-  const make = (base: Process | undefined) => execProcessSpec(base, a);
+  const given = a.process === undefined ? undefined : await processFile(a.process);
+  const make = (base: Process | undefined) => execProcessSpec(base, a, given);
   const terminal = execSpec(g, a.id, make).terminal === true;
   if (terminal && a.detach && a.consoleSocket === undefined) {
     throw new Error("exec: --detach with a terminal needs --console-socket");

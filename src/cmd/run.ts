@@ -17,13 +17,8 @@ import { serveControl } from "../boot/serve.ts";
 import type { RpcServer } from "../rpc/server.ts";
 import { Container } from "../container/container.ts";
 import { validateId } from "../container/record.ts";
-import {
-  checkPidFile,
-  claim,
-  createContainer,
-  sandboxIdOf,
-  writePidFile,
-} from "../container/create.ts";
+import { claim, createContainer, sandboxIdOf } from "../container/create.ts";
+import { checkPidFile, writePidFile } from "../container/pidfile.ts";
 import { deleteContainer, poststop } from "../container/delete.ts";
 import { startContainer } from "../container/start.ts";
 import { waitContainer } from "../container/wait.ts";

@@ -6,12 +6,11 @@
  */
 import { closeFd, pidfdOpen, pidfdSignal } from "../../ffi/process.ts";
 import { killAndWait } from "../linux/kill.ts";
-import { runHook } from "../linux/hooks.ts";
 import { containerPids, startTime } from "../linux/procs.ts";
 import { SIGKILL } from "../linux/signals.ts";
 import { ociStateOf } from "../oci/state.ts";
 import { SandboxClient } from "../sandbox/client.ts";
-import { killSandbox } from "../sandbox/sandbox.ts";
+import { killSandbox } from "../sandbox/process.ts";
 import { containerCgroup } from "./cgroup.ts";
 import { Container, type Runtime } from "./container.ts";
 import { ContainerNotFoundError, ContainerStore, isAlive } from "./record.ts";
@@ -70,6 +69,8 @@ export async function poststop(c: Container | undefined): Promise<void> {
     bundle: c.rec.bundle,
     annotations: c.spec?.annotations,
   });
+  // The hook runner (and the syscall program it uses) is loaded only when there are hooks.
+  const { runHook } = await import("../linux/hooks.ts");
   // A failing poststop hook is a warning, and the remaining hooks still run (runtime-spec).
   for (const hook of hooks) {
     try {

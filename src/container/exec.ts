@@ -3,12 +3,12 @@
  * starting and waiting for the process are not (see {@linkcode execInContainer}).
  * @module
  */
-import { warmCgroupMove } from "../cgroup/manager.ts";
+import { warmCgroupMove } from "../cgroup/warm.ts";
 import { type ContainerProcess, execProcess } from "../linux/init.ts";
 import type { Process } from "../oci/spec.ts";
 import { SandboxClient } from "../sandbox/client.ts";
 import { Container, type Runtime } from "./container.ts";
-import { writePidFile } from "./create.ts";
+import { writePidFile } from "./pidfile.ts";
 import { canExec, refusal } from "./status.ts";
 
 /** Options of {@linkcode execInContainer}. */

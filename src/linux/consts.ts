@@ -3,7 +3,7 @@
  * with aarch64).
  * @module
  */
-import { ALL_CAPABILITIES } from "../oci/features.ts";
+import { ALL_CAPABILITIES } from "../oci/capabilities.ts";
 
 /** openat(2) flags. */
 export const O = {

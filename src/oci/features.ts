@@ -5,56 +5,11 @@
  * @module
  */
 import { OCI_VERSION } from "./default_spec.ts";
+import { ALL_CAPABILITIES } from "./capabilities.ts";
 import { VERSION } from "../version.ts";
 import { HOOK_NAMES, type HookName, type LinuxNamespaceType, NAMESPACE_TYPES } from "./spec.ts";
 
-/**
- * Every capability Linux 6.x knows, ordered by number: `ALL_CAPABILITIES[n]` is capability n
- * (CAP_CHOWN = 0 ... CAP_CHECKPOINT_RESTORE = 40).
- */
-export const ALL_CAPABILITIES: readonly string[] = [
-  "CAP_CHOWN",
-  "CAP_DAC_OVERRIDE",
-  "CAP_DAC_READ_SEARCH",
-  "CAP_FOWNER",
-  "CAP_FSETID",
-  "CAP_KILL",
-  "CAP_SETGID",
-  "CAP_SETUID",
-  "CAP_SETPCAP",
-  "CAP_LINUX_IMMUTABLE",
-  "CAP_NET_BIND_SERVICE",
-  "CAP_NET_BROADCAST",
-  "CAP_NET_ADMIN",
-  "CAP_NET_RAW",
-  "CAP_IPC_LOCK",
-  "CAP_IPC_OWNER",
-  "CAP_SYS_MODULE",
-  "CAP_SYS_RAWIO",
-  "CAP_SYS_CHROOT",
-  "CAP_SYS_PTRACE",
-  "CAP_SYS_PACCT",
-  "CAP_SYS_ADMIN",
-  "CAP_SYS_BOOT",
-  "CAP_SYS_NICE",
-  "CAP_SYS_RESOURCE",
-  "CAP_SYS_TIME",
-  "CAP_SYS_TTY_CONFIG",
-  "CAP_MKNOD",
-  "CAP_LEASE",
-  "CAP_AUDIT_WRITE",
-  "CAP_AUDIT_CONTROL",
-  "CAP_SETFCAP",
-  "CAP_MAC_OVERRIDE",
-  "CAP_MAC_ADMIN",
-  "CAP_SYSLOG",
-  "CAP_WAKE_ALARM",
-  "CAP_BLOCK_SUSPEND",
-  "CAP_AUDIT_READ",
-  "CAP_PERFMON",
-  "CAP_BPF",
-  "CAP_CHECKPOINT_RESTORE",
-];
+export { ALL_CAPABILITIES };
 
 /**
  * The mount options runts recognizes (`options` of `mounts`). Filesystem data such as

@@ -6,7 +6,6 @@
 import { spawnProgram } from "../../ffi/clone.ts";
 import { Program, StrV } from "../../ffi/program.ts";
 import { closeFd } from "../../ffi/process.ts";
-import { killAndWait } from "../linux/kill.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
 import { u64s } from "../../ffi/structs/kernel.ts";
 import { AT_FDCWD, CLOSE_RANGE_CLOEXEC, O, PR } from "../linux/consts.ts";
@@ -15,8 +14,8 @@ import { startTime } from "../linux/procs.ts";
 import { ignoredSignals, SIGKILL } from "../linux/signals.ts";
 import { selfArgv } from "./self.ts";
 
-import { sandboxAlive, type SandboxProcess } from "./process.ts";
-export { sandboxAlive, type SandboxProcess } from "./process.ts";
+import type { SandboxProcess } from "./process.ts";
+export { killSandbox, sandboxAlive, type SandboxProcess } from "./process.ts";
 
 /** Options of startSandbox(). */
 export interface StartSandboxOptions {
@@ -115,10 +114,4 @@ export async function startSandbox(o: StartSandboxOptions): Promise<SandboxProce
     closeFd(s.reportFd);
     closeFd(s.pidfd);
   }
-}
-
-/** Kills a recorded sandbox process (if it is still the same process) and waits for it. */
-export async function killSandbox(sb: SandboxProcess | undefined): Promise<void> {
-  if (!sandboxAlive(sb)) return;
-  await killAndWait(sb!.pid, sb!.startTime, 5000);
 }
