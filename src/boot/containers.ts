@@ -265,18 +265,23 @@ export class ContainerManager {
    * every container of the sandbox. `keepCgroup` leaves its cgroup for a later delete
    * (`run --keep`).
    */
-  async destroy(id: string, keepCgroup = false): Promise<void> {
+  /**
+   * Kills a container's processes (thawed first), waits for its init and removes its cgroup.
+   * Returns false when the cgroup could not be removed (its caller may try again).
+   */
+  async destroy(id: string, keepCgroup = false): Promise<boolean> {
     if (id === this.#root) {
       for (const other of this.ids()) if (other !== id) await this.#destroyOne(other);
       for (const fd of Object.values(this.#podNs)) if (fd !== undefined) closeFd(fd);
       this.#podNs = {};
     }
-    await this.#destroyOne(id, keepCgroup);
+    return await this.#destroyOne(id, keepCgroup);
   }
 
-  async #destroyOne(id: string, keepCgroup = false): Promise<void> {
+  async #destroyOne(id: string, keepCgroup = false): Promise<boolean> {
     const e = this.#entries.get(id);
-    if (e === undefined) return;
+    // Not here (a create that failed): the caller removes what its record names.
+    if (e === undefined) return false;
     try {
       for (const pid of containerPids(e.init.pid).reverse()) {
         try {
@@ -291,10 +296,11 @@ export class ContainerManager {
     }
     if (e.cgroup.frozen()) e.cgroup.thaw();
     await e.exited;
-    if (!keepCgroup) await e.cgroup.destroy().catch(() => {});
+    const clean = keepCgroup || await e.cgroup.destroy().then(() => true, () => false);
     e.init.close();
     this.#entries.delete(id);
     if (this.#entries.size === 0) this.onEmpty();
+    return clean;
   }
 
   /** Each container's init and exec'd pids, with their process states. */

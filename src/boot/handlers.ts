@@ -104,8 +104,8 @@ export function registerHandlers(server: RpcServer, mgr: ContainerManager): void
     return { result: r };
   });
   on(server, M.DESTROY, async (a) => {
-    await mgr.destroy(a.id);
-    return { result: {} };
+    const clean = await mgr.destroy(a.id);
+    return { result: { clean } };
   });
   on(server, M.KVM_RUN_GUEST, async (a, fds) => {
     const kvm = need(fds, "kvm");

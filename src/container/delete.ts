@@ -11,7 +11,6 @@ import { SIGKILL } from "../linux/signals.ts";
 import { ociStateOf } from "../oci/state.ts";
 import { SandboxClient } from "../sandbox/client.ts";
 import { killSandbox } from "../sandbox/process.ts";
-import { containerCgroup } from "./cgroup.ts";
 import { Container, type Runtime } from "./container.ts";
 import { ContainerNotFoundError, ContainerStore, isAlive } from "./record.ts";
 
@@ -41,18 +40,22 @@ export async function deleteContainer(
  */
 export async function destroyLocked(c: Container, o: { deleted?: boolean } = {}): Promise<void> {
   const rec = c.rec;
-  const cg = o.deleted ? containerCgroup(c) : undefined;
-  // Frozen processes cannot die: thaw a paused container before killing it.
-  try {
-    if (cg?.frozen()) cg.thaw();
-  } catch {
-    // no freezer state to read: nothing is frozen
+  // A live sandbox process thaws and kills the container's processes, waits for its init and
+  // removes its cgroup, with the cgroup manager it made at create. When it is gone (or does not
+  // answer, or left the cgroup), this process does it (and loads the cgroup code only then).
+  const clean = await destroyInSandbox(c);
+  const cg = o.deleted && !clean ? (await import("./cgroup.ts")).containerCgroup(c) : undefined;
+  if (!clean) {
+    // Frozen processes cannot die: thaw a paused container before killing it.
+    try {
+      if (cg?.frozen()) cg.thaw();
+    } catch {
+      // no freezer state to read: nothing is frozen
+    }
+    await killInit(rec);
   }
-  await killInit(rec);
-  await destroyInSandbox(c);
   // The root container's sandbox process ends with it (and every container in it).
   if (rec.sandboxId === rec.id) await killSandbox(c.sandbox);
-  // The sandbox removes the cgroup; when it was gone, nobody did.
   await cg?.destroy().catch(() => {});
   if (o.deleted) await poststop(c.spec === undefined ? undefined : c);
   c.store.remove(rec.id);
@@ -82,21 +85,26 @@ export async function poststop(c: Container | undefined): Promise<void> {
 }
 
 /**
- * Asks the sandbox process to forget a container (best effort: it may be gone or stuck, so the
- * answer is awaited for a few seconds at most).
+ * Asks the sandbox process to destroy a container (best effort: it may be gone or stuck, so the
+ * answer is awaited for a few seconds at most). True when it answered that the container's
+ * processes and cgroup are gone.
  */
-async function destroyInSandbox(c: Container): Promise<void> {
-  if (!c.sandboxAlive()) return;
+async function destroyInSandbox(c: Container): Promise<boolean> {
+  if (!c.sandboxAlive()) return false;
   let sb: SandboxClient | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     sb = SandboxClient.connect(c.rec.socketPath);
-    await Promise.race([
+    const r = await Promise.race([
       sb.destroy(c.id),
-      new Promise((resolve) => (timer = setTimeout(resolve, DESTROY_TIMEOUT_MS))),
+      new Promise<undefined>((
+        resolve,
+      ) => (timer = setTimeout(() => resolve(undefined), DESTROY_TIMEOUT_MS))),
     ]);
+    return r?.clean === true;
   } catch {
     // an unresponsive sandbox is killed by the caller when it is the container's own
+    return false;
   } finally {
     clearTimeout(timer);
     sb?.close();

@@ -1,7 +1,6 @@
 /** `kill`: signals a container's init, or all its processes, under its lock. @module */
 import { containerPids } from "../linux/procs.ts";
 import { SIGKILL } from "../linux/signals.ts";
-import { containerCgroup } from "./cgroup.ts";
 import { Container, type Runtime } from "./container.ts";
 import { signalChecked } from "./delete.ts";
 
@@ -18,10 +17,10 @@ export async function killContainer(
   id: string,
   o: KillOptions,
 ): Promise<void> {
-  await Container.locked(rt, id, (c) => {
+  await Container.locked(rt, id, async (c) => {
     // `kill --all` of a stopped container succeeds, as with runc (containerd's shims send it
     // after every exit).
-    if (o.all && c.status() === "stopped") return Promise.resolve();
+    if (o.all && c.status() === "stopped") return;
     const status = c.check("kill");
     const rec = c.rec;
     const pids = o.all ? containerPids(rec.pid) : [rec.pid];
@@ -29,7 +28,9 @@ export async function killContainer(
       signalChecked(pid, pid === rec.pid ? rec.initStartTime : undefined, o.signal);
     }
     // A frozen process acts on SIGKILL only once thawed (runc does the same).
-    if (o.signal === SIGKILL && status === "paused") containerCgroup(c)?.thaw();
-    return Promise.resolve();
+    // (The cgroup code is loaded only then.)
+    if (o.signal === SIGKILL && status === "paused") {
+      (await import("./cgroup.ts")).containerCgroup(c)?.thaw();
+    }
   });
 }

@@ -45,6 +45,11 @@ export interface CreateResult {
   /** Warnings for the caller's stderr (a cgroup with processes already in it). */
   warnings?: string[];
 }
+/** Result of DESTROY. */
+export interface DestroyResult {
+  /** The container's processes are gone and its cgroup is removed (false: the cgroup is left). */
+  clean: boolean;
+}
 /** Arguments of START, WAIT, DESTROY. */
 export interface IdArgs {
   id: string;
@@ -87,7 +92,7 @@ export interface Methods {
   [WAIT]: { args: IdArgs; result: WaitResult };
   [EXECUTE_ASYNC]: { args: ExecuteAsyncArgs; result: CreateResult };
   [DEBUG_STACKS]: { args: Empty; result: StacksResult };
-  [DESTROY]: { args: IdArgs; result: Empty };
+  [DESTROY]: { args: IdArgs; result: DestroyResult };
   [KVM_RUN_GUEST]: { args: KvmRunGuestArgs; result: KvmRunGuestResult };
 }
 

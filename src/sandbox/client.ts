@@ -105,8 +105,8 @@ export class SandboxClient {
   }
 
   /** Kills a container and forgets it; the sandbox exits when none is left. */
-  async destroy(id: string): Promise<void> {
-    await this.#call(M.DESTROY, { id });
+  async destroy(id: string): Promise<M.DestroyResult> {
+    return await this.#call(M.DESTROY, { id });
   }
 
   /** Closes the connection. */
