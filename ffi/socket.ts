@@ -40,6 +40,7 @@ import { cstr, rawSyscall, rawSyscallAsync, sys, sysAsync } from "./syscall.ts";
 const SOCK_SEQPACKET = 5;
 const SOCK_CLOEXEC = 0o2000000;
 const SO_PEERCRED = 17;
+const SO_RCVTIMEO = 20;
 const SHUT_RDWR = 2;
 const AT_FDCWD = -100;
 const O_CLOEXEC = 0o2000000;
@@ -415,6 +416,19 @@ export function peerCred(fd: number): PeerCred {
   new DataView(len.buffer).setUint32(0, UCRED.SIZE, true);
   sys("getsockopt", "SO_PEERCRED", SYS.getsockopt, fd, SOL_SOCKET, SO_PEERCRED, buf, len);
   return decodeUcred(new DataView(buf.buffer), 0);
+}
+
+/**
+ * SO_RCVTIMEO: a blocking receive on the socket fails with EAGAIN after `ms` (0: never). A
+ * timeout for a short command's blocking call without a timer (Deno's first setTimeout costs a
+ * short command several milliseconds).
+ */
+export function setRecvTimeout(fd: number, ms: number): void {
+  const tv = new Uint8Array(16); // struct timeval { long tv_sec; long tv_usec; }
+  const dv = new DataView(tv.buffer);
+  dv.setBigInt64(0, BigInt(Math.floor(ms / 1000)), true);
+  dv.setBigInt64(8, BigInt((ms % 1000) * 1000), true);
+  sys("setsockopt", "SO_RCVTIMEO", SYS.setsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16);
 }
 
 /**

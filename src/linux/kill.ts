@@ -8,7 +8,7 @@ import { SIGKILL } from "./signals.ts";
 
 /**
  * SIGKILLs `pid` if it is still the process that started at `start` (a reused pid is left
- * alone), and waits up to `timeoutMs` for it to end. `first` runs once the process is known to
+ * alone), and waits up to `timeoutMs` (0: not at all) for it to end. `first` runs once the process is known to
  * be that one, before the signal (to kill what it leaves behind first).
  */
 export async function killAndWait(
@@ -24,7 +24,7 @@ export async function killAndWait(
     first?.();
     // Through the pidfd: the process may be gone (and reaped) by now; that is fine.
     pidfdSignal(fd, SIGKILL);
-    await pollPidfd(fd, timeoutMs);
+    if (timeoutMs > 0) await pollPidfd(fd, timeoutMs);
   } finally {
     closeFd(fd);
   }

@@ -4,7 +4,7 @@
  */
 import { errorFromJSON, SyscallError, wrapError } from "../../ffi/error.ts";
 import { closeFd } from "../../ffi/process.ts";
-import { connectUnix, shutdownFd } from "../../ffi/socket.ts";
+import { connectUnix, setRecvTimeout, shutdownFd } from "../../ffi/socket.ts";
 import {
   type Envelope,
   MessageReader,
@@ -87,8 +87,15 @@ export class RpcClient {
    * Like call(), blocking the calling thread in recvmsg: one sendmsg and one recvmsg, for
    * short CLI commands where nothing else runs.
    */
-  callSync(method: string, arg: unknown, fds: Record<string, number> = {}): CallResult {
+  callSync(
+    method: string,
+    arg: unknown,
+    fds: Record<string, number> = {},
+    opts: { timeoutMs?: number } = {},
+  ): CallResult {
     if (this.#inflight > 0) throw new Error("RpcClient.callSync() during an async call");
+    // (a receive timeout on the socket: no timer, see setRecvTimeout)
+    if (opts.timeoutMs !== undefined) setRecvTimeout(this.#fd, opts.timeoutMs);
     const id = this.#send(method, arg, fds);
     let env: Envelope<Reply> | null;
     try {

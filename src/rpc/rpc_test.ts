@@ -1,4 +1,5 @@
 import {
+  assert,
   assertEquals,
   assertRejects,
   assertStringIncludes,
@@ -585,4 +586,17 @@ Deno.test("RpcServer uses one FFI thread for many idle connections", async () =>
       for (const c of clients) c.close();
     }
   });
+});
+
+Deno.test("RpcClient.callSync() with a timeout gives up on a peer that never answers", () => {
+  const [a, b] = socketpairSeqpacket();
+  const client = RpcClient.fromFd(b);
+  try {
+    // Nobody reads `a`: without the timeout this call would block for ever.
+    const e = assertThrows(() => client.callSync("Echo", 1, {}, { timeoutMs: 50 }), Error);
+    assert(/EAGAIN|timed out|Resource temporarily unavailable/.test(e.message), e.message);
+  } finally {
+    client.close();
+    closeFd(a);
+  }
 });

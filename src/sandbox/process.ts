@@ -18,8 +18,11 @@ export function sandboxAlive(sb: SandboxProcess | undefined): boolean {
   return sb !== undefined && procAlive(sb.pid, sb.startTime);
 }
 
-/** Kills a recorded sandbox process (if it is still the same process) and waits for it. */
-export async function killSandbox(sb: SandboxProcess | undefined): Promise<void> {
+/** Kills a recorded sandbox process (if it is still the same process) and waits for it (unless `wait` is false). */
+export async function killSandbox(
+  sb: SandboxProcess | undefined,
+  o: { wait?: boolean } = {},
+): Promise<void> {
   if (!sandboxAlive(sb)) return;
-  await killAndWait(sb!.pid, sb!.startTime, 5000);
+  await killAndWait(sb!.pid, sb!.startTime, o.wait === false ? 0 : 5000);
 }
