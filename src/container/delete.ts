@@ -10,7 +10,7 @@ import { containerPids, startTime } from "../linux/procs.ts";
 import { SIGKILL } from "../linux/signals.ts";
 import { ociStateOf } from "../oci/state.ts";
 import { SandboxClient } from "../sandbox/client.ts";
-import { killSandbox } from "../sandbox/process.ts";
+import { killSandbox } from "../sandbox/kill.ts";
 import { Container, type Runtime } from "./container.ts";
 import { ContainerNotFoundError, ContainerStore, isAlive } from "./record.ts";
 

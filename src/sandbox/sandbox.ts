@@ -15,7 +15,8 @@ import { ignoredSignals, SIGKILL } from "../linux/signals.ts";
 import { selfArgv } from "./self.ts";
 
 import type { SandboxProcess } from "./process.ts";
-export { killSandbox, sandboxAlive, type SandboxProcess } from "./process.ts";
+export { sandboxAlive, type SandboxProcess } from "./process.ts";
+export { killSandbox } from "./kill.ts";
 
 /** Options of startSandbox(). */
 export interface StartSandboxOptions {

@@ -38,7 +38,9 @@ async function graph(dynamic: boolean): Promise<Map<string, string[]>> {
 /** The module graph of main.ts: repository modules, and the `node:` modules each imports. */
 async function info(
   dynamic: boolean,
-): Promise<{ repo: Map<string, string[]>; node: Map<string, string[]> }> {
+): Promise<
+  { repo: Map<string, string[]>; node: Map<string, string[]>; code: Map<string, string[]> }
+> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", "--no-config", "main.ts"],
     cwd: new URL(REPO).pathname,
@@ -58,12 +60,16 @@ async function info(
   };
   const g = new Map<string, string[]>();
   const node = new Map<string, string[]>();
+  const code = new Map<string, string[]>();
   for (const m of parsed.modules) {
     if (!m.specifier.startsWith(REPO)) continue;
     const deps = new Set<string>();
     const nodeDeps = new Set<string>();
+    const codeDeps = new Set<string>();
     for (const d of m.dependencies ?? []) {
       if (d.isDynamic && !dynamic) continue;
+      const c = d.code?.specifier;
+      if (c?.startsWith(REPO)) codeDeps.add(c.slice(REPO.length));
       for (const s of [d.code?.specifier, d.type?.specifier]) {
         if (s?.startsWith(REPO)) deps.add(s.slice(REPO.length));
         else if (s?.startsWith("node:")) nodeDeps.add(s);
@@ -72,8 +78,9 @@ async function info(
     const name = m.specifier.slice(REPO.length);
     g.set(name, [...deps].sort());
     if (nodeDeps.size) node.set(name, [...nodeDeps].sort());
+    code.set(name, [...codeDeps].sort());
   }
-  return { repo: g, node };
+  return { repo: g, node, code };
 }
 
 /** The strongly connected components with more than one module (Tarjan), i.e. the circles. */
@@ -150,4 +157,42 @@ Deno.test("the whole program is in the graph", () => {
   for (const m of ["src/container/container.ts", "src/sandbox/client.ts", "src/boot/serve.ts"]) {
     assertEquals(g.has(m), true, m);
   }
+});
+
+/** Static imports that are code (not `import type`): what the bundle loads. */
+const runtimeStatics = (await info(false)).code;
+
+/** The modules `from` loads before it runs: its static imports of code, followed. */
+function closure(from: string): Set<string> {
+  const seen = new Set<string>();
+  const todo = [from];
+  while (todo.length) {
+    const m = todo.pop()!;
+    if (seen.has(m)) continue;
+    seen.add(m);
+    todo.push(...(runtimeStatics.get(m) ?? []));
+  }
+  return seen;
+}
+
+// A command's load time grows with the code it loads (docs/benchmarks.md): what a command needs
+// only sometimes (cgroup code for a paused container, hooks, --process) it imports when needed.
+Deno.test("commands do not load what they do not use", () => {
+  const never: Record<string, RegExp> = {
+    "src/cmd/state.ts":
+      /^(src\/(cgroup|kvm|rpc|boot)\/|src\/linux\/(init|hooks|seccomp)|ffi\/(socket|clone|program)\.ts|src\/oci\/config\.ts)/,
+    "src/cmd/start.ts":
+      /^(src\/(cgroup|kvm|boot)\/|src\/linux\/(init|hooks|seccomp)|ffi\/clone\.ts)/,
+    "src/cmd/delete.ts":
+      /^(src\/(cgroup|kvm|boot)\/|src\/linux\/(init|hooks|seccomp)|ffi\/(clone|program)\.ts)/,
+    "src/cmd/kill.ts":
+      /^(src\/(cgroup|kvm|boot)\/|src\/linux\/(init|hooks|seccomp)|ffi\/clone\.ts)/,
+    "src/cmd/exec.ts":
+      /^(src\/cgroup\/(?!warm\.ts)|src\/(kvm|boot)\/|src\/sandbox\/(sandbox|spare)\.ts|src\/oci\/config\.ts)/,
+  };
+  const bad: string[] = [];
+  for (const [cmd, re] of Object.entries(never)) {
+    for (const m of closure(cmd)) if (re.test(m)) bad.push(`${cmd} loads ${m}`);
+  }
+  assertEquals(bad, []);
 });
