@@ -4,6 +4,7 @@
  * (host files, or a temp dir in tests), and the helpers that read and write control files.
  * @module
  */
+import { sleep } from "../../ffi/timer.ts";
 import type { LinuxResources } from "../oci/spec.ts";
 
 /** A cgroup backend: v1 (also for the hybrid layout), v2, or the null object. */
@@ -510,7 +511,7 @@ export async function destroyDirs(o: DestroyOptions): Promise<void> {
   }
   for (let delay = 1; killAll() > 0; delay = Math.min(delay * 2, 50)) {
     if (Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, delay));
+    await sleep(delay);
   }
   let remaining: { path: string; err: unknown }[] = [];
   for (let delay = 1;; delay = Math.min(delay * 2, 50)) {
@@ -531,7 +532,7 @@ export async function destroyDirs(o: DestroyOptions): Promise<void> {
     const retry = remaining.every((r) => errCode(r.err) === "EBUSY");
     if (!retry || Date.now() > deadline) break;
     killAll();
-    await new Promise((r) => setTimeout(r, delay));
+    await sleep(delay);
   }
   const left = o.pids();
   const first = remaining[0]!;

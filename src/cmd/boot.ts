@@ -7,7 +7,7 @@
 import { ownChildren } from "../../ffi/clone.ts";
 import { closeFd, dupOnto, openPath, prctl, reapNoHang } from "../../ffi/process.ts";
 import { ContainerStore } from "../container/record.ts";
-import { debugLog, mark } from "../trace.ts";
+import { mark } from "../trace.ts";
 import { reapOrphans } from "../linux/procs.ts";
 import { ContainerManager } from "../boot/containers.ts";
 import { serveControl } from "../boot/serve.ts";
@@ -15,13 +15,10 @@ import { PR } from "../linux/consts.ts";
 import type { GlobalOptions } from "./context.ts";
 import { parseCommandArgs } from "./defs.ts";
 import { spareIdleMs, watchSpare } from "../sandbox/spare.ts";
-import { rehearseCreate } from "../boot/rehearse.ts";
+import { sleep } from "../../ffi/timer.ts";
 
 /** open(2) flags of the sandbox log: O_WRONLY | O_CREAT | O_APPEND. */
 const O_WRONLY_CREAT_APPEND = 0o1 | 0o100 | 0o2000;
-
-/** How many times a spare runs the create path before it is adopted. */
-const REHEARSALS = 5;
 
 /** fd of the listening control socket in the sandbox process. */
 export const CONTROL_FD = 3;
@@ -58,26 +55,10 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   Deno.addSignalListener("SIGCHLD", () => {
     reapOrphans(mgr.trackedPids(), ownChildren, (pid) => reapNoHang(pid));
   });
-  mgr.onEmpty = () => setTimeout(() => Deno.exit(0), 0);
+  mgr.onEmpty = () => void sleep(0).then(() => Deno.exit(0));
   if ("spare" in a) {
     const adopted = watchSpare(g.root, a.spare, spareIdleMs());
-    // While nobody has adopted it: the create path a few times, one at a time between the
-    // control socket's turns, so that the adopting create runs it warm (the first round is
-    // interpreted; later ones run code V8 has compiled: 22 -> 3 ms here).
-    let rounds = 0;
-    const rehearse = () => {
-      try {
-        rehearseCreate(g.root);
-      } catch (e) {
-        debugLog(`rehearsal of create: ${(e as Error).message}`);
-        return;
-      }
-      if (++rounds < REHEARSALS) rehearsal = setTimeout(rehearse, 0);
-      else mark("boot: create path rehearsed");
-    };
-    let rehearsal = setTimeout(rehearse, 0);
     mgr.onCreate = (id) => {
-      clearTimeout(rehearsal);
       mgr.onCreate = () => {};
       adopted(id);
       // A spare was started before its container had a state directory: from now on it logs

@@ -16,6 +16,7 @@
  *   (send a `dup` of an fd the handler wants to keep).
  * @module
  */
+import { sleep } from "../../ffi/timer.ts";
 import { errorToJSON, SyscallError, wrapError } from "../../ffi/error.ts";
 import {
   accept,
@@ -161,7 +162,7 @@ export class RpcServer {
           if (fd === this.#listenFd) pause = this.#acceptSome() || pause;
           else this.#readOne(fd);
         }
-        if (pause) await new Promise((r) => setTimeout(r, ACCEPT_ERROR_PAUSE_MS));
+        if (pause) await sleep(ACCEPT_ERROR_PAUSE_MS);
       }
     } finally {
       this.#closed = true;

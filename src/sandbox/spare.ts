@@ -27,6 +27,7 @@ import { listenUnix } from "../../ffi/socket.ts";
 import { sandboxAlive, type SandboxProcess } from "./process.ts";
 import { startSandbox } from "./sandbox.ts";
 import { selfArgv } from "./self.ts";
+import { sleep } from "../../ffi/timer.ts";
 
 const PREFIX = ".spare-";
 const NAME = /^\.spare-(\d+)-(\d+)-([0-9a-f]{8})\.sock$/;
@@ -182,7 +183,8 @@ export function watchSpare(root: string, tmp: string, idleMs: number): (id: stri
       return false;
     }
   };
-  const timer = setInterval(() => {
+  let watching = true;
+  const look = () => {
     if (gone(tmp)) Deno.exit(0);
     let mine: string | undefined;
     try {
@@ -194,9 +196,17 @@ export function watchSpare(root: string, tmp: string, idleMs: number): (id: stri
     }
     if (mine !== undefined && gone(mine)) Deno.exit(0);
     if (mine === undefined && ++empty >= 2) Deno.exit(0);
-  }, idleMs);
+  };
+  // (a timerfd, not setInterval: see ffi/timer.ts)
+  void (async () => {
+    for (;;) {
+      await sleep(idleMs);
+      if (!watching) return;
+      look();
+    }
+  })();
   return (id) => {
-    clearInterval(timer);
+    watching = false;
     const argv = Deno.readTextFileSync("/proc/self/cmdline").split("\0");
     while (argv.at(-1) === "") argv.pop();
     const boot = argv.lastIndexOf("boot");
