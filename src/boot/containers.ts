@@ -17,6 +17,7 @@ import {
   type CgroupManager,
   cgroupManagerFor,
   checkBeforeCreate,
+  loadCgroupDrivers,
   rootlessCaller,
   RootlessNoCgroup,
 } from "../cgroup/manager.ts";
@@ -105,6 +106,7 @@ export class ContainerManager {
     if (this.#entries.has(o.id)) throw new Error(`container "${o.id}" already exists`);
     const spec = this.#root === undefined ? o.spec : this.#joinPod(o.spec);
     // The cgroup exists, with its limits, before the init runs; the init is put in it first.
+    await loadCgroupDrivers({ systemd: this.#systemdCgroup });
     const cgroup = cgroupManagerFor({
       cgroupsPath: spec.linux?.cgroupsPath,
       id: o.id,

@@ -30,7 +30,8 @@ import { type V1Hierarchy, V1Manager } from "./v1.ts";
 import { V2Manager } from "./v2.ts";
 import { parseMountinfo } from "../linux/mountinfo.ts";
 import { rootlessCgroupManager } from "./rootless.ts";
-import { parseSystemdPath, scopeDir, SystemdManager, type SystemdUnits } from "./systemd.ts";
+import type { SystemdManager, SystemdUnits } from "./systemd.ts";
+import { parseSystemdPath, scopeDir } from "./systemd_path.ts";
 
 export type {
   BlkioEntry,
@@ -48,7 +49,19 @@ export { CgroupError, emptyStats, hostCgroupFs, RecordingCgroupFs } from "./_com
 export { DisabledManager } from "./disabled.ts";
 export { rootlessCaller, RootlessNoCgroup, RootlessV2Manager } from "./rootless.ts";
 export { V1Manager } from "./v1.ts";
-export { isSystemdCgroupsPath, pinSystemdCgroupsPath, SystemdManager } from "./systemd.ts";
+export { isSystemdCgroupsPath, pinSystemdCgroupsPath } from "./systemd_path.ts";
+export type { SystemdManager } from "./systemd.ts";
+
+/** The systemd driver (it loads the D-Bus library): loaded by loadCgroupDrivers() when used. */
+let systemdDriver: typeof import("./systemd.ts") | undefined;
+
+/**
+ * Loads the cgroup drivers `cgroupManagerFor` will be asked for that are not loaded with this
+ * module: the systemd driver. Call it before asking for a systemd manager.
+ */
+export async function loadCgroupDrivers(o: { systemd?: boolean }): Promise<void> {
+  if (o.systemd === true) systemdDriver ??= await import("./systemd.ts");
+}
 export { applyDevicesV2, blkioWeightToIoWeight, sharesToWeight, V2Manager } from "./v2.ts";
 
 /** Where cgroup hierarchies are mounted. */
@@ -358,6 +371,9 @@ export function checkBeforeCreate(cg: CgroupManager, res: LinuxResources): strin
 
 /** The systemd driver's manager: a scope in every hierarchy, its files handled by v1 or v2. */
 function systemdManagerFor(opts: CgroupManagerOptions): SystemdManager {
+  if (systemdDriver === undefined) {
+    throw new Error("the systemd cgroup driver is not loaded (loadCgroupDrivers)");
+  }
   const path = parseSystemdPath(opts.cgroupsPath, opts.id);
   const layout = detectCgroupLayout(
     opts.mountinfo ?? Deno.readTextFileSync("/proc/self/mountinfo"),
@@ -380,7 +396,7 @@ function systemdManagerFor(opts: CgroupManagerOptions): SystemdManager {
         : { unified: { mountPoint: u.mountPoint, dir: scopeDir(u.mountPoint, path) } }),
       ...kill,
     });
-  return new SystemdManager({
+  return new systemdDriver.SystemdManager({
     path,
     id: opts.id,
     files,

@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
 import { CgroupError } from "./_common.ts";
 import { fakeHost } from "./_test_utils.ts";
-import { cgroupManagerFor } from "./manager.ts";
+import { cgroupManagerFor, loadCgroupDrivers } from "./manager.ts";
 import {
   cpusetMask,
   deviceProperties,
@@ -13,6 +13,9 @@ import {
   unitProperties,
   type UnitProperty,
 } from "./systemd.ts";
+
+// cgroupManagerFor builds a systemd manager once the driver is loaded.
+await loadCgroupDrivers({ systemd: true });
 
 Deno.test("expandSlice() follows systemd's slice naming", async (t) => {
   const ok: [string, string][] = [

@@ -8,7 +8,7 @@
 import { parseCommandArgs } from "./defs.ts";
 import { HIGH_FD } from "../../ffi/clone.ts";
 import { cgroupManagerFor } from "../cgroup/manager.ts";
-import { planOfCreate, planText } from "../linux/init.ts";
+import { loadSeccompFor, planOfCreate, planText } from "../linux/init.ts";
 import { containerPids } from "../linux/procs.ts";
 import { loadBundle } from "../oci/config.ts";
 import { Container } from "../container/container.ts";
@@ -17,8 +17,9 @@ import type { GlobalOptions } from "./context.ts";
 import { psRow, userNames } from "./ps.ts";
 
 /** The lines `debug plan` prints for a bundle: the program `create` would run for it. */
-export function planLines(bundle: string): string[] {
+export async function planLines(bundle: string): Promise<string[]> {
   const { spec, rootfs } = loadBundle(bundle);
+  await loadSeccompFor(spec);
   const plan = planOfCreate({
     spec,
     rootfs,
@@ -42,7 +43,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   if (positionals[0] === "plan") {
     const bundle = positionals[1];
     if (bundle === undefined) throw new Error("debug plan: a bundle directory is required");
-    for (const l of planLines(bundle)) console.log(l);
+    for (const l of await planLines(bundle)) console.log(l);
     return 0;
   }
   const id = positionals[0];

@@ -73,7 +73,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   const a = parseEventsArgs(argv);
   const line = (type: string, data: unknown) =>
     console.log(JSON.stringify({ type, id: a.id, ...(data === undefined ? {} : { data }) }));
-  let { stats, oomKills, status } = containerStats(g, a.id);
+  let { stats, oomKills, status } = await containerStats(g, a.id);
   if (a.stats) {
     line("stats", stats);
     return 0;
@@ -84,7 +84,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
     await new Promise((r) => setTimeout(r, a.intervalMs));
     let now;
     try {
-      now = containerStats(g, a.id);
+      now = await containerStats(g, a.id);
     } catch {
       return 0; // deleted meanwhile
     }

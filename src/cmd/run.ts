@@ -44,7 +44,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   }
   // This process is the sandbox process: the record names it from the start.
   const self = { sandboxPid: Deno.pid, sandboxStartTime: startTime(Deno.pid) ?? "" };
-  const { store, rec, spec } = claim(g, args, self, loaded);
+  const { store, rec, spec } = await claim(g, args, self, loaded);
   const { bundle, rootfs } = rec;
   const terminal = spec.process?.terminal === true;
   const mgr = new ContainerManager({ systemdCgroup: g.systemdCgroup === true });

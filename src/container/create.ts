@@ -9,8 +9,7 @@ import { closeFd } from "../../ffi/process.ts";
 import { listenUnix } from "../../ffi/socket.ts";
 import { connectConsoleSocket } from "../linux/console.ts";
 import { startTime } from "../linux/procs.ts";
-import { pinSystemdCgroupsPath } from "../cgroup/manager.ts";
-import { openKvm } from "../kvm/device.ts";
+import { pinSystemdCgroupsPath } from "../cgroup/systemd_path.ts";
 import { selectPlatform } from "../kvm/platform.ts";
 import { loadBundle } from "../oci/config.ts";
 import type { Spec } from "../oci/spec.ts";
@@ -61,12 +60,12 @@ export interface Claimed {
  * (status `creating`) and the spec, or not at all.
  * @throws {ContainerExistsError} when the id is taken.
  */
-export function claim(
+export async function claim(
   rt: Pick<Runtime, "root" | "systemdCgroup" | "platform">,
   o: Pick<CreateOptions, "id" | "bundle" | "consoleSocket" | "pidFile">,
   self?: { sandboxPid: number; sandboxStartTime: string },
   loaded?: ReturnType<typeof loadBundle>,
-): Claimed {
+): Promise<Claimed> {
   const store = new ContainerStore(rt.root);
   store.validateId(o.id);
   const { spec, rootfs, bundle } = loaded ?? loadBundle(o.bundle);
@@ -93,7 +92,10 @@ export function claim(
       ? { sandboxPid: root.sandboxPid, sandboxStartTime: root.sandboxStartTime ?? "" }
       : {});
   // Platform kvm: /dev/kvm is opened and checked here, before anything exists.
-  const kvmFd = selectPlatform(rt.platform, spec.annotations) === "kvm" ? openKvm().fd : -1;
+  // (the KVM code is loaded only for it)
+  const kvmFd = selectPlatform(rt.platform, spec.annotations) === "kvm"
+    ? (await import("../kvm/device.ts")).openKvm().fd
+    : -1;
   let rec: ContainerRecord;
   try {
     rec = store.create(o.id, {
@@ -121,7 +123,7 @@ export function claim(
 
 /** Creates a container (in a new sandbox process, or in its pod's) and returns it. */
 export async function createContainer(rt: Runtime, o: CreateOptions): Promise<Container> {
-  const { store, spec, root, kvmFd } = claim(rt, o);
+  const { store, spec, root, kvmFd } = await claim(rt, o);
   // A spare sandbox process of this --root (started by an earlier create) saves a Deno start.
   // Not with a pid file: then the init must become the caller's child (CLONE_PARENT from the
   // sandbox process, whose parent is the create that started it), and a spare's parent is an

@@ -44,7 +44,9 @@ export async function destroyLocked(c: Container, o: { deleted?: boolean } = {})
   // removes its cgroup, with the cgroup manager it made at create. When it is gone (or does not
   // answer, or left the cgroup), this process does it (and loads the cgroup code only then).
   const clean = destroyInSandbox(c);
-  const cg = o.deleted && !clean ? (await import("./cgroup.ts")).containerCgroup(c) : undefined;
+  const cg = o.deleted && !clean
+    ? await (await import("./cgroup.ts")).containerCgroup(c)
+    : undefined;
   if (!clean) {
     // Frozen processes cannot die: thaw a paused container before killing it.
     try {

@@ -30,7 +30,7 @@ export async function killContainer(
     // A frozen process acts on SIGKILL only once thawed (runc does the same).
     // (The cgroup code is loaded only then.)
     if (o.signal === SIGKILL && status === "paused") {
-      (await import("./cgroup.ts")).containerCgroup(c)?.thaw();
+      (await (await import("./cgroup.ts")).containerCgroup(c))?.thaw();
     }
   });
 }

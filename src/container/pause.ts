@@ -4,22 +4,20 @@ import { Container, type Runtime } from "./container.ts";
 
 /** Freezes every process of a running (or created) container: status paused. */
 export async function pauseContainer(rt: Pick<Runtime, "root">, id: string): Promise<void> {
-  await Container.locked(rt, id, (c) => {
+  await Container.locked(rt, id, async (c) => {
     c.check("pause");
-    requireCgroup(c).freeze();
+    (await requireCgroup(c)).freeze();
     c.rec.status = "paused";
     c.saveLocked();
-    return Promise.resolve();
   });
 }
 
 /** Thaws a paused container. */
 export async function resumeContainer(rt: Pick<Runtime, "root">, id: string): Promise<void> {
-  await Container.locked(rt, id, (c) => {
+  await Container.locked(rt, id, async (c) => {
     c.check("resume");
-    requireCgroup(c).thaw();
+    (await requireCgroup(c)).thaw();
     c.rec.status = "running";
     c.saveLocked();
-    return Promise.resolve();
   });
 }

@@ -12,14 +12,14 @@ export async function updateContainer(
   id: string,
   res: LinuxResources,
 ): Promise<void> {
-  await Container.locked(rt, id, (c) => {
+  await Container.locked(rt, id, async (c) => {
     c.check("update");
     const spec = c.spec;
     // Device rules are not changed by update (as with runc); the container's own are re-applied,
     // which writes nothing when its cgroup holds them and restores them when it does not.
     const { devices: _, ...limits } = res;
     const devices = spec === undefined ? {} : { devices: resourcesWithDevices(spec).devices };
-    requireCgroup(c).update({ ...limits, ...devices });
+    (await requireCgroup(c)).update({ ...limits, ...devices });
     if (spec !== undefined) {
       spec.linux = {
         ...spec.linux,
@@ -27,7 +27,6 @@ export async function updateContainer(
       };
       c.writeSpecLocked(spec);
     }
-    return Promise.resolve();
   });
 }
 
@@ -43,12 +42,12 @@ function mergeResources(a: LinuxResources, b: LinuxResources): LinuxResources {
 }
 
 /** A container's cgroup statistics, the OOM kills counted so far, and its status (no lock). */
-export function containerStats(rt: Pick<Runtime, "root">, id: string): {
+export async function containerStats(rt: Pick<Runtime, "root">, id: string): Promise<{
   stats: ReturnType<CgroupManager["stats"]>;
   oomKills: number;
   status: ContainerStatus;
-} {
+}> {
   const c = Container.load(rt, id);
-  const cg = requireCgroup(c);
+  const cg = await requireCgroup(c);
   return { stats: cg.stats(), oomKills: cg.oomEvents(), status: c.status() };
 }

@@ -23,7 +23,7 @@ import type { Hook, Hooks, Spec } from "../oci/spec.ts";
 import type { OciState } from "../oci/state.ts";
 import { CLOSE_RANGE_CLOEXEC, NS_FLAG, PR } from "./consts.ts";
 import { filterProg, SECCOMP_SET_MODE_FILTER } from "./init_program.ts";
-import { compileSeccomp } from "./seccomp.ts";
+import { compileLoaded } from "./seccomp_lazy.ts";
 import { ignoredSignals, SIGKILL } from "./signals.ts";
 import { readReport, reportError } from "./channel.ts";
 import { nsJoinFlags } from "./procs.ts";
@@ -194,7 +194,7 @@ export function startContainerPlace(pid: number, pidfd: number, spec: Spec): Hoo
   const place = containerPlace(pid, pidfd);
   const sc = spec.linux?.seccomp;
   if (sc === undefined) return place;
-  const c = compileSeccomp(sc);
+  const c = compileLoaded(sc); // (loaded when the container's init was made)
   return {
     ...place,
     seccomp: {

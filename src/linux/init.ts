@@ -32,7 +32,9 @@ import { InitChannel, readReport, reportError } from "./channel.ts";
 import { ociStateOf } from "../oci/state.ts";
 import { cgroupLayout, cgroupProcsOf } from "./cgroup_mounts.ts";
 import { containerPlace, runHooks } from "./hooks.ts";
-import { compileSeccomp } from "./seccomp.ts";
+import { compileLoaded, loadSeccompFor } from "./seccomp_lazy.ts";
+
+export { loadSeccompFor };
 import { listenerSender } from "./listener.ts";
 import { checkCapabilities, kernelLastCap } from "./capabilities.ts";
 import { mountOf, parseMountinfo, procSysOutside } from "./mountinfo.ts";
@@ -209,7 +211,7 @@ function seccompOption(
 ): { seccomp?: { filter: Uint8Array; flags: number; notify: boolean } } {
   const sc = spec.linux?.seccomp;
   if (sc === undefined) return {};
-  const c = compileSeccomp(sc);
+  const c = compileLoaded(sc);
   return { seccomp: { filter: c.filter, flags: c.flags, notify: c.notify } };
 }
 
@@ -477,6 +479,7 @@ function rootfsMounts(
 
 /** Creates a container init: clone, id maps, and the wait for its "created" report. */
 export async function createInit(o: CreateInitOptions): Promise<Init> {
+  await loadSeccompFor(o.spec);
   const opened: number[] = [];
   let ownPidNs: number | undefined;
   // Every fd the child uses is moved to HIGH_FD or above (its low numbers are scratch).
@@ -686,6 +689,7 @@ export interface ExecOptions {
  * exec'd; throws with the failing step otherwise.
  */
 export async function execProcess(o: ExecOptions): Promise<ContainerProcess> {
+  await loadSeccompFor(o.spec);
   for (const w of checkCapabilities(o.spec, kernelLastCap())) console.error(`runts: warning: ${w}`);
   o = { ...o, spec: withHome(o.spec, `/proc/${o.initPid}/root`) };
   const pidfd = pidfdOpen(o.initPid);
