@@ -1208,49 +1208,59 @@ ${
 
 ## Where the time goes
 
-Measured beside the table (not by this script), on the same busy machine (load average 6–8):
-medians of interleaved runs, so the absolute values are 2–3 times those of a quiet machine;
-the shares are what to read.
+Measured beside the table (not by this script), on the same machine when it was quiet (load
+average 0.1–0.7): medians of 15 runs each.
 
-\`RUNTS_TRACE=1 bin/runts run\` of /bin/true, 15 runs (ms since the process started; min /
-median of each mark; then the phase's median length and what runc does there):
+\`RUNTS_TRACE=1 bin/runts run\` of /bin/true (ms since the runtime's clock starts, about 1 ms
+after Deno starts: an empty file's first line runs at 1.1 ms):
 
 | Mark | min | median | phase (median) | runc in the same phase |
 | ---- | --- | ------ | -------------- | ---------------------- |
-| main (Deno started, main.ts evaluated) | 4.7 | 8.0 | 8.0 Deno start | Go runtime start (~1 ms) |
-| run: loaded (the command's chunks) | 23.6 | 42.6 | 34.6 module loading | none |
-| run: state written, control socket listening | 41.0 | 67.6 | 22.1 config.json, state dir, socket | config.json, state dir (~2 ms) |
-| boot: cgroup ready | 48.6 | 75.6 | 8.0 cgroups made, limits written | the same writes |
-| init: program built (391 steps) | 75.1 | 107.9 | 32.3 program built in JS, cold | none: runc's init is compiled Go, but it re-execs itself (\`runc init\`) |
-| init: ready | 106.0 | 135.4 | 27.5 clone, the init's 391 syscalls | the same kernel work in \`runc init\` |
-| run: process started / exited | 111.9 | 142.8 | 7.4 start, /bin/true runs | the same |
-| run: cleaned up | 124.9 | 154.1 | 11.3 cgroup rmdir, state removed | the same |
+| main (main.js and its 7 chunks evaluated) | 2.6 | 2.8 | 2.8 | Go runtime start (~1 ms) |
+| run: loaded (the command's chunks, 330 KB) | 11.9 | 13.7 | 10.9 loading the code | none |
+| run: state written, control socket listening | 21.2 | 24.6 | 10.9 config.json checked, state dir, socket | config.json, state dir (~2 ms) |
+| boot: cgroup ready | 29.1 | 33.4 | 8.8 cgroup manager, checks, 10 mkdirs, limits | the same writes |
+| init: program built (456 steps) | 40.5 | 46.5 | 13.1 the program built in cold JavaScript | none (compiled Go; \`runc init\` re-execs itself) |
+| init: ready | 50.1 | 57.3 | 10.8 encode, clone, cgroup move, the init's syscalls | the same kernel work |
+| run: process started / exited | 53.0 | 60.0 | 2.7 start, /bin/true runs | the same |
+| run: cleaned up | 58.0 | 65.4 | 5.4 kill, cgroup rmdir, state removed | the same |
 
-Kernel calls that cost both runtimes the same (\`perf trace --duration 1\` of one \`run\` each, same
-bundle): the first write to \`cgroup.procs\` (runts 11.6 ms, runc 14.8 ms; runts writes it from
-the parent while the init sets up its mounts), \`umount2\` of the old root after \`pivot_root\`
-(runts 7.6 ms, runc 3.6 ms plus 6.0 ms for its own bind mount), \`execve\` of the container's
-program (~4 ms). What runc does not pay: the Deno start (the floor), loading the command's
-JavaScript (34.6 ms of 154 here) and building the syscall program in cold JavaScript (32.3
-ms). \`state\`: Deno start to main 6.5, chunks loaded +16, done +2 (ms, medians).
+Then the process exits (a Deno process takes ~4 ms to be torn down: \`kill -9\` to reaped).
+\`state\`: main 3.7, chunks (25 KB) loaded +3.2, done +2.2. \`exec\`: main 2.7, chunks
+(187 KB) loaded +7.5.
 
-Levers, each measured with interleaved A/B runs on this machine (medians):
+The first move of a process into a cgroup waits for an RCU grace period in the kernel
+(\`cgroup_threadgroup_rwsem\`, ~10 ms here, runc pays it too). runts starts that wait early: the
+sandbox process moves itself into its own cgroup in the background (no move; src/cgroup/warm.ts)
+as soon as the container's cgroup directories exist, and the init makes its mounts while it is
+being moved (it waits just before its device nodes). What runc does not pay: the Deno start (the
+floor), loading the command's code (~11 ms for run), and running the program builder, the config
+checks and the cgroup code as cold JavaScript (each runs once per process, interpreted).
+
+Levers, each measured on this machine (hyperfine or the runtime's own A/B pairs; medians):
 
 | Lever | Before → after | Kept |
 | ----- | -------------- | ---- |
-| bin/runts without \`readlink\`/\`find\` forks (\`test -nt\` over the sources) | wrapper alone 20.4 → 13.3 ms wall (\`/bin/true\` 8.9), 100 pairs | yes |
-| one bundle per command (\`deno bundle --code-splitting\`) instead of one file | \`state\` 58.0 → 47.4 ms CPU; with the wrapper: 152 → 98 ms wall, 30 pairs | yes |
-| \`state\`/\`start\` load no cgroup, sandbox-start or RPC-server code | \`state\`: 45 → 25 modules, 52.8 → 49.7 ms CPU, 30 pairs | yes |
-| every command's static imports without the syscall layer (\`inUserNamespace\` in ffi/userns.ts), \`linux/procs.ts\` without ffi/clone | \`state\` 55.0 → 48.4 ms wall, 47.0 → 44.6 ms CPU, 30 pairs | yes |
-| spare sandbox process adopted by the next create | create + start + state + delete: 634 → 505 ms wall, 20 pairs | yes |
-| V8 flags for short-lived commands: \`--single-threaded\`, \`--lite-mode\`, \`--max-lazy\`, \`--single-threaded --lite-mode\` | \`state\` CPU 59.8 → 73.7, 71.6, 75.5, 66.3 ms: all slower (a flag V8 hashes makes the code cache miss) | no |
-| sandbox V8 flags for memory: none / current (\`--max-old-space-size=32 --max-semi-space-size=1 --single-threaded-gc\`) / \`--lite-mode --single-threaded\` / \`--jitless --single-threaded\` | Pss_Anon 16.2 / 15.6–15.7 / 15.1–15.4 / 15.0–15.4 MiB; an empty idle \`deno run\` has 10.2 MiB | current kept: the others save 0.4 MiB and their flags would key the code cache apart from the short-lived commands' |
-| \`gc()\` every second in the idle sandbox process (\`--expose-gc\`) | Pss_Anon unchanged (V8 keeps its pages) | no |
+| src/path.ts instead of \`node:path\` (the first \`node:\` import sets up Deno's Node layer) | \`state\` 63.7 → 29.6 ms wall; ~1 MiB less per process | yes |
+| the bundle's \`import()\` specifiers hidden from \`deno run\`'s module graph (it read and analysed every command's chunks, 1.4 MB, at start) | \`state\`: first line of main.js at 7.5 → 2.7 ms | yes |
+| commands load only what they use: pid files, the early cgroup move, capability names, the sandbox kill in modules of their own; the config parser (exec \`--process\`), hooks (delete), cgroup code (delete, kill), KVM, seccomp and the systemd driver when used | bundle loaded: exec 390 → 187 KB, delete 293 → 82, create 347 → 151, run 400 → 330, sandbox process 336 → 281 | yes |
+| the init makes its mounts while it is moved into its cgroup; the sandbox's early no-op move | clone → init in its cgroup: 5.7–26 → 0.8–25 ms (the grace period itself varies) | yes |
+| no Deno timer on the commands' paths (the first \`setTimeout\` costs 6–16 ms and ~1.8 MiB): delete's bound on the sandbox's answer is a socket receive timeout, the sandbox waits on a timerfd | \`delete\` −6 to −10 ms | yes |
+| \`delete\` through the sandbox process's own cgroup manager, the sandbox killed and not waited for | lifecycle 0.956× (15 pairs) | yes |
+| the create's cgroup check made once (by the sandbox process, warnings returned) | \`create\` −3 to −5 ms | yes |
+| the program laid out without BigInt arithmetic, labels in a map | label lookups 0.20 → 0.09 ms; encoding ~2 ms cold before and after | yes (simpler) |
+| bin/runts without \`readlink\`/\`find\` forks (\`test -nt\` over the sources) | wrapper 20.4 → 13.3 ms wall | yes |
+| spare sandbox process adopted by the next create | create + start + state + delete 634 → 505 ms | yes (opt-in) |
+| a spare rehearses the create path while it waits (1 or 5 rounds) | the sandbox side of create 30–68 → 17–24 ms, but the lifecycle 1.01× both (15 pairs): the rounds take the CPU from the next commands; +2 MiB kept per round | no |
+| \`--v8-flags=--no-lazy\` for every command (the code cache then holds every function) | run −15 ms, state +2 ms; lifecycle 1.055× (15 pairs) | no |
+| V8 flags for short commands: \`--single-threaded\`, \`--lite-mode\`, \`--max-lazy\` | \`state\` CPU 59.8 → 73.7, 71.6, 75.5 ms | no |
+| \`//# allFunctionsCalledOnLoad\`, a minified bundle | no change (Deno passes no compile hints; the code cache, not the source size, sets the cost) | no |
+| sandbox: \`gc()\` and \`malloc_trim\` after create, bytecode flushing (\`--bytecode-old-age=1\`), \`--no-code-cache\`, \`--lite-mode\`, \`--jitless\` | Pss_Anon within ±0.5 MiB of the others' spread (V8 keeps its pages) | no |
 
-Sandbox process memory, by mapping (one idle container): V8 heap pages 24 × 256 KiB (an empty
-Deno: 12), malloc heap 3.3 MiB (2.0), the deno binary's written data 2.5 MiB (2.5), thread stacks
-and the rest ~4 MiB. The ≤ 10 MiB Pss_Anon target is below what an empty idle Deno process
-takes here (10.2 MiB).
+Sandbox process memory, by mapping (one idle container): V8 heap pages ~24 × 256 KiB (an empty
+idle Deno: 9), malloc heap ~2.8 MiB (1.7), the deno binary's written data 2.6 MiB (2.6), thread
+stacks and the rest ~3 MiB (1.9). An empty idle Deno waiting on a read takes 8.8 MiB Pss_Anon here
+(10.5 with a timer set): the ≤ 10 MiB target leaves ~1 MiB for the runtime's code and state.
 
 ## How to run it
 
