@@ -4,9 +4,9 @@
  * --systemd-cgroup do not load it.
  * @module
  */
-import { join as joinPath } from "../path.ts";
+import { join } from "../path.ts";
 import type { Spec } from "../oci/spec.ts";
-import { CgroupError, join } from "./_common.ts";
+import { CgroupError } from "./_common.ts";
 
 const F = "linux.cgroupsPath";
 
@@ -88,7 +88,7 @@ export function parseSystemdPath(cgroupsPath: string | undefined, id: string): S
   if (unit.includes("/") || !/^[A-Za-z0-9:_.\\@-]+$/.test(unit)) {
     throw new CgroupError(F, `${JSON.stringify(unit)} is not a valid systemd unit name`);
   }
-  return { slice, unit, cgroup: joinPath(sliceDir, unit) };
+  return { slice, unit, cgroup: join(sliceDir, unit) };
 }
 
 /** The scope's directory under a hierarchy mounted at `mountPoint`. */

@@ -98,7 +98,7 @@ function destroyInSandbox(c: Container): boolean {
   let sb: SandboxClient | undefined;
   try {
     sb = SandboxClient.connect(c.rec.socketPath);
-    return sb.destroySync(c.id, DESTROY_TIMEOUT_MS).clean === true;
+    return sb.destroy(c.id, DESTROY_TIMEOUT_MS).clean === true;
   } catch {
     // an unresponsive sandbox is killed by the caller when it is the container's own
     return false;

@@ -108,13 +108,8 @@ export class SandboxClient {
    * Kills a container and forgets it (the sandbox exits when none is left), waiting at most
    * `timeoutMs` for the answer (then it throws). Blocks in one round trip.
    */
-  destroySync(id: string, timeoutMs: number): M.DestroyResult {
+  destroy(id: string, timeoutMs: number): M.DestroyResult {
     return this.#rpc.callSync(M.DESTROY, { id }, {}, { timeoutMs }).result as M.DestroyResult;
-  }
-
-  /** Kills a container and forgets it; the sandbox exits when none is left. */
-  async destroy(id: string): Promise<M.DestroyResult> {
-    return await this.#call(M.DESTROY, { id });
   }
 
   /** Closes the connection. */
