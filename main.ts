@@ -60,9 +60,8 @@ export async function versionText(): Promise<string> {
     `typescript: ${Deno.version.typescript}`,
   ];
   try {
-    const { libseccompVersion } = await import("./ffi/libseccomp.ts");
-    const s = libseccompVersion();
-    lines.push(`libseccomp: ${s.major}.${s.minor}.${s.micro}`);
+    const { libseccompVersionText } = await import("./ffi/libseccomp.ts");
+    lines.push(`libseccomp: ${libseccompVersionText()}`);
   } catch {
     // no libseccomp: the line is left out, as runc's build without it
   }

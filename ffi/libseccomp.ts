@@ -178,6 +178,12 @@ export function libseccompVersion(): { major: number; minor: number; micro: numb
   return { major: v.getUint32(0), minor: v.getUint32(4), micro: v.getUint32(8) };
 }
 
+/** The library's version as `major.minor.micro`. */
+export function libseccompVersionText(): string {
+  const v = libseccompVersion();
+  return `${v.major}.${v.minor}.${v.micro}`;
+}
+
 /**
  * libseccomp's API level (what both the library and the running kernel support): 3 = LOG
  * action and flag, 4 = SPEC_ALLOW flag, 5 = notify, 6 = TSYNC with notify, 7 = WAIT_KILLABLE_RECV.

@@ -263,13 +263,10 @@ export class ContainerManager {
   }
 
   /**
-   * Kills what is left of a container and forgets it. Destroying the root container destroys
-   * every container of the sandbox. `keepCgroup` leaves its cgroup for a later delete
-   * (`run --keep`).
-   */
-  /**
-   * Kills a container's processes (thawed first), waits for its init and removes its cgroup.
-   * Returns false when the cgroup could not be removed (its caller may try again).
+   * Kills what is left of a container (thawed first), waits for its init, removes its cgroup
+   * and forgets it. Destroying the root container destroys every container of the sandbox.
+   * `keepCgroup` leaves the cgroup for a later delete (`run --keep`). Returns false when the
+   * cgroup could not be removed, or the container is not here (its caller may try again).
    */
   async destroy(id: string, keepCgroup = false): Promise<boolean> {
     if (id === this.#root) {

@@ -11,14 +11,11 @@ import { mark } from "../trace.ts";
 import { reapOrphans } from "../linux/procs.ts";
 import { ContainerManager } from "../boot/containers.ts";
 import { serveControl } from "../boot/serve.ts";
-import { PR } from "../linux/consts.ts";
+import { O, PR } from "../linux/consts.ts";
 import type { GlobalOptions } from "./context.ts";
 import { parseCommandArgs } from "./defs.ts";
 import { spareIdleMs, watchSpare } from "../sandbox/spare.ts";
 import { sleep } from "../../ffi/timer.ts";
-
-/** open(2) flags of the sandbox log: O_WRONLY | O_CREAT | O_APPEND. */
-const O_WRONLY_CREAT_APPEND = 0o1 | 0o100 | 0o2000;
 
 /** fd of the listening control socket in the sandbox process. */
 export const CONTROL_FD = 3;
@@ -64,7 +61,11 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
       // A spare was started before its container had a state directory: from now on it logs
       // (stderr: warnings, --debug lines) where any sandbox process of this container would.
       try {
-        const log = openPath(new ContainerStore(g.root).logPath(id), O_WRONLY_CREAT_APPEND, 0o600);
+        const log = openPath(
+          new ContainerStore(g.root).logPath(id),
+          O.WRONLY | O.CREAT | O.APPEND,
+          0o600,
+        );
         dupOnto(log, 2);
         closeFd(log);
       } catch {

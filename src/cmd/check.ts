@@ -8,6 +8,7 @@
  * for system calls (made with arguments that fail harmlessly: ENOSYS means absent).
  * @module
  */
+import { E } from "../linux/consts.ts";
 import { rawSyscall } from "../../ffi/syscall.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
 import type { GlobalOptions } from "./context.ts";
@@ -53,8 +54,6 @@ export interface Check {
   without?: string;
 }
 
-const ENOSYS = 38;
-
 /** Calls each probed syscall with arguments it refuses (bad fd, bad flags): ENOSYS or not. */
 function probeSyscall(name: SyscallName): boolean {
   const empty = new Uint8Array([0]);
@@ -89,7 +88,7 @@ function probeSyscall(name: SyscallName): boolean {
       r = rawSyscall(SYS.seccomp, 2, 0, new Uint8Array(4).fill(0xee));
       break;
   }
-  return r !== -ENOSYS;
+  return r !== -E.ENOSYS;
 }
 
 /** The view of the host runts runs on, with its files under `root`. */
@@ -366,9 +365,9 @@ export async function main(_g: GlobalOptions, argv: string[]): Promise<number> {
   }
   const view = thisHost(values["host-root"] as string);
   try {
-    const { libseccompVersion } = await import("../../ffi/libseccomp.ts");
-    const v = libseccompVersion();
-    view.libseccomp = () => `${v.major}.${v.minor}.${v.micro}`;
+    const { libseccompVersionText } = await import("../../ffi/libseccomp.ts");
+    const text = libseccompVersionText();
+    view.libseccomp = () => text;
   } catch {
     view.libseccomp = () => undefined;
   }

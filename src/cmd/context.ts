@@ -3,7 +3,7 @@
  * @module
  */
 import { inUserNamespace } from "../../ffi/userns.ts";
-import { debugLog, setLogTarget, writeLog } from "../trace.ts";
+import { setLogTarget, writeLog } from "../trace.ts";
 
 import type { Platform } from "../kvm/platform.ts";
 
@@ -38,11 +38,6 @@ export function setLog(g: GlobalOptions): void {
 export function logError(g: GlobalOptions, msg: string): void {
   if (g.log === undefined) return;
   writeLog("error", msg);
-}
-
-/** Writes a debug line when --debug is on. */
-export function debug(g: GlobalOptions, msg: string): void {
-  if (g.debug) debugLog(msg);
 }
 
 /** An error that ends the command with a given exit status (runc's 255 for exec's failures). */

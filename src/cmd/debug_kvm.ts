@@ -14,7 +14,8 @@ import { GUEST_NAMES, type GuestName } from "../kvm/guests.ts";
 import type { GuestRun } from "../kvm/machine.ts";
 import { SandboxClient } from "../sandbox/client.ts";
 import * as M from "../rpc/methods.ts";
-import { killSandbox, startSandbox } from "../sandbox/sandbox.ts";
+import { killSandbox } from "../sandbox/kill.ts";
+import { startSandbox } from "../sandbox/sandbox.ts";
 import type { GlobalOptions } from "./context.ts";
 
 /** The guests run when none is named (spin only runs when asked: it waits for the timeout). */

@@ -4,6 +4,7 @@
  * syscall) and a counting port 0xf6 for benchmarks. Pure: the run loop hands them each exit.
  * @module
  */
+import { E } from "../linux/consts.ts";
 
 /** Base port of the first serial port (COM1). */
 export const UART_BASE = 0x3f8;
@@ -80,7 +81,6 @@ export type SyscallAnswer = { result: bigint } | { exit: number };
 /** Linux x86_64 numbers the syscall guest uses. */
 export const GUEST_SYS = { write: 1, getpid: 39, exit: 60, exit_group: 231 } as const;
 
-const ENOSYS = 38n;
 const EFAULT = 14n;
 
 /**
@@ -106,6 +106,6 @@ export function answerSyscall(
     case GUEST_SYS.exit_group:
       return { exit: Number(s.args[0] & 0xffn) };
     default:
-      return { result: -ENOSYS };
+      return { result: -BigInt(E.ENOSYS) };
   }
 }

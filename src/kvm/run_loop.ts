@@ -5,6 +5,7 @@
  * thread (see requestStop()).
  * @module
  */
+import { E } from "../linux/consts.ts";
 import { exitName, ioctlRaw, KVM, KVM_EXIT, KVM_EXIT_IO_OUT } from "../../ffi/kvm.ts";
 import { SyscallError } from "../../ffi/error.ts";
 import {
@@ -47,7 +48,6 @@ export interface LoopTarget {
 }
 
 const EINTR = 4;
-const EINVAL = 22;
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 
 /** Runs the vCPU until its guest ends; never throws for what the guest does. */
@@ -148,7 +148,7 @@ export function runLoop(t: LoopTarget): RunResult {
  */
 export function kvmRunError(errno: number): string {
   const e = new SyscallError("ioctl", errno).message;
-  return errno === EINVAL
+  return errno === E.EINVAL
     ? `KVM_RUN failed: ${e}: KVM refused to enter the guest with the vCPU state it was given`
     : `KVM_RUN failed: ${e}`;
 }

@@ -4,6 +4,7 @@
  * mapping, registers and CPUID. Everything it opens is closed by close().
  * @module
  */
+import { E } from "../linux/consts.ts";
 import { ioctl, ioctlRaw, KVM, memfdOfSize, SharedMapping } from "../../ffi/kvm.ts";
 import { closeFd } from "../../ffi/process.ts";
 import { SyscallError } from "../../ffi/error.ts";
@@ -78,7 +79,7 @@ export class Vcpu {
    */
   setSregs(s: Sregs): void {
     const r = ioctlRaw(this.fd, KVM.SET_SREGS, encodeSregs(s));
-    if (r === -EINVAL) throw new Error(sregsRefusal(s));
+    if (r === -E.EINVAL) throw new Error(sregsRefusal(s));
     if (r < 0) throw new SyscallError("ioctl", -r, "KVM_SET_SREGS");
   }
 
@@ -88,7 +89,6 @@ export class Vcpu {
   }
 }
 
-const EINVAL = 22;
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
 /** The error of KVM_SET_SREGS refusing `s` with EINVAL. Pure, for tests. */

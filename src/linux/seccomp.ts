@@ -18,13 +18,14 @@
  * - The -ENOSYS stub of runc's patchbpf is prepended (see {@linkcode enosysStub}).
  * @module
  */
+import { E } from "./consts.ts";
 import {
   actErrno,
   actTrace,
   archNative,
   archResolveName,
   type ArgCmp,
-  libseccompVersion,
+  libseccompVersionText,
   NR_SCMP_ERROR,
   SCMP_ACT,
   SCMP_CMP,
@@ -60,7 +61,6 @@ import {
 } from "./bpf.ts";
 
 const EPERM = 1;
-const ENOSYS = 38;
 
 /** A compiled `linux.seccomp`, ready for `seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)`. */
 export interface CompiledSeccomp {
@@ -239,11 +239,10 @@ function archToken(name: unknown, field: string): number {
   }
   const token = archResolveName(m[1]!.toLowerCase());
   if (token === 0) {
-    const v = libseccompVersion();
     throw new SpecError(
       field,
       `architecture ${JSON.stringify(name)} is not supported by libseccomp ` +
-        `${v.major}.${v.minor}.${v.micro}`,
+        libseccompVersionText(),
     );
   }
   return token >>> 0;
@@ -400,7 +399,7 @@ function needsEnosysStub(s: LinuxSeccomp, defaultErrno: number | undefined): boo
     case "SCMP_ACT_TRACE":
       return false;
     case "SCMP_ACT_ERRNO":
-      return defaultErrno !== ENOSYS; // the stub would change nothing
+      return defaultErrno !== E.ENOSYS; // the stub would change nothing
     default:
       return true;
   }
@@ -441,7 +440,7 @@ const TO_FILTER = -1;
  * `last` maps libseccomp arch tokens to their largest syscall number.
  */
 export function enosysStub(last: ReadonlyMap<number, number>): Insn[] {
-  const enosys = ret(actErrno(ENOSYS));
+  const enosys = ret(actErrno(E.ENOSYS));
   // Group tokens by the AUDIT_ARCH_* the kernel reports (x32 reports x86_64).
   const byAudit = new Map<number, Map<number, number>>();
   for (const [token, max] of last) {

@@ -15,8 +15,6 @@ import { ignoredSignals, SIGKILL } from "../linux/signals.ts";
 import { selfArgv } from "./self.ts";
 
 import type { SandboxProcess } from "./process.ts";
-export { sandboxAlive, type SandboxProcess } from "./process.ts";
-export { killSandbox } from "./kill.ts";
 
 /** Options of startSandbox(). */
 export interface StartSandboxOptions {
@@ -66,7 +64,7 @@ function sandboxProgram(o: StartSandboxOptions, argv: string[], env: string[]): 
   const log = p.call("openat", SYS.openat, [
     AT_FDCWD,
     o.logPath,
-    O.WRONLY | O.CREAT | O.CLOEXEC | 0o2000, // O_APPEND
+    O.WRONLY | O.CREAT | O.CLOEXEC | O.APPEND,
     0o600,
   ], { subject: JSON.stringify(o.logPath) });
   p.call("dup2", SYS.dup2, [nul, 0]);
