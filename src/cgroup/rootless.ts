@@ -40,12 +40,15 @@ export function requestedLimits(res: LinuxResources | undefined): string[] {
   }).map(([k]) => k);
 }
 
-/** A cgroup v2 manager that leaves device rules alone (rootless: no device program). */
+/**
+ * A cgroup v2 manager that leaves device rules alone (rootless: no device program; apply()
+ * goes through update()).
+ */
 export class RootlessV2Manager extends V2Manager {
-  /** Writes the limits, never the device rules. */
-  override apply(res: LinuxResources): void {
+  /** Writes the limits, never the device rules (`runts update` passes the spec's too). */
+  override update(res: LinuxResources): void {
     const { devices: _, ...rest } = res;
-    this.update(rest);
+    super.update(rest);
   }
 }
 

@@ -99,6 +99,36 @@ Deno.test("cgroupManagerFor() for a non-root caller decides as runc rootless", a
       h.cleanup();
     }
   });
+  await t.step(
+    "a delegated subtree: apply and update write limits and load no device program",
+    () => {
+      const h = fakeHost("v2");
+      try {
+        h.fs.mkdirAll(`${h.root}/deleg`); // the fake kernel fills in a cgroup's files
+        const cg = cgroupManagerFor({
+          cgroupsPath: "/deleg/c2",
+          id: "c2",
+          fsRoot: h.root,
+          mountinfo: h.mountinfo,
+          fs: h.fs,
+          uid: 1000,
+          rootless: true,
+          resources: { pids: { limit: 5 } },
+          ownerOf: owners(`${h.root}/deleg`),
+        });
+        assert(cg instanceof RootlessV2Manager);
+        cg.create();
+        // A device program cannot be loaded on this fake directory: loading one would throw.
+        const devices = [{ allow: false, access: "rwm" }];
+        cg.apply({ pids: { limit: 5 }, devices });
+        assertEquals(h.cat("deleg/c2/pids.max"), "5");
+        cg.update({ pids: { limit: 7 }, devices });
+        assertEquals(h.cat("deleg/c2/pids.max"), "7");
+      } finally {
+        h.cleanup();
+      }
+    },
+  );
   await t.step("not rootless: the root rules", () => {
     const h = fakeHost("hybrid");
     try {

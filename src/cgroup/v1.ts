@@ -275,8 +275,7 @@ export class V1Manager implements CgroupManager {
 
   /** Writes every limit, device rules included. */
   apply(res: LinuxResources): void {
-    if ((res.devices ?? []).length > 0) this.#setDevices(res.devices!);
-    this.#set(res);
+    this.update(res);
   }
 
   /**

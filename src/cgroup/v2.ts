@@ -605,8 +605,7 @@ export class V2Manager implements CgroupManager {
 
   /** Writes every limit, device rules included. */
   apply(res: LinuxResources): void {
-    applyDevicesV2(res.devices ?? [], this.#dir);
-    this.#set(res);
+    this.update(res);
   }
 
   /** Writes the limits given; device rules, when given, get a new filter (attached first). */
