@@ -294,12 +294,16 @@ function utf8Length(s: string): number {
     const c = s.charCodeAt(i);
     if (c < 0x80) continue;
     if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+    else if (c >= 0xd800 && c <= 0xdbff && isLowSurrogate(s.charCodeAt(i + 1))) {
       n += 2; // a surrogate pair: 4 bytes for 2 code units
       i++;
-    } else n += 2;
+    } else n += 2; // (a lone surrogate is encoded as U+FFFD: 3 bytes)
   }
   return n;
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
 }
 
 /** A step as one readable line: `mount(...)  "proc" on "/proc"`. */

@@ -117,3 +117,15 @@ Deno.test("Program.encode() gives a ResultAddr the address of that step's result
     "refers to a later step",
   );
 });
+
+Deno.test("Program.encodedSize() counts strings in UTF-8 as TextEncoder encodes them", () => {
+  const strs = ["a", "é", "€", "😀", "\uD800é", "x\uDC00", "\uD800", "ab😀cd"];
+  const p = new Program();
+  for (const s of strs) p.call("open", 2, [s]);
+  const enc = new TextEncoder();
+  const data = strs.reduce((n, s) => n + ((enc.encode(s).byteLength + 1 + 7) & ~7), 0);
+  assertEquals(p.encodedSize(), HEADER_SIZE + RECORD_SIZE * strs.length + data);
+  // and the layout holds every string whole
+  const out = new Uint8Array(p.encodedSize());
+  p.encode(out, 0x10000n, 3);
+});

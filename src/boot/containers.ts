@@ -223,12 +223,15 @@ export class ContainerManager {
         annotations: e.spec.annotations,
       });
     try {
-      await runHooks(
-        "startContainer",
-        e.spec.hooks,
-        state("created"),
-        startContainerPlace(e.init.pid, e.init.pidfd, e.spec),
-      );
+      // (its place, with the container's namespaces and compiled seccomp filter, only for hooks)
+      if ((e.spec.hooks?.startContainer?.length ?? 0) > 0) {
+        await runHooks(
+          "startContainer",
+          e.spec.hooks,
+          state("created"),
+          startContainerPlace(e.init.pid, e.init.pidfd, e.spec),
+        );
+      }
     } catch (err) {
       pidfdSignal(e.init.pidfd, SIGKILL);
       throw err;

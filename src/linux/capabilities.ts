@@ -38,9 +38,15 @@ export function checkCapabilities(spec: Spec, lastCap: number): string[] {
 
 /** The highest capability number of the running kernel. */
 export function kernelLastCap(): number {
-  try {
-    return Number(Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim());
-  } catch {
-    return CAPS.length - 1;
+  if (lastCap === undefined) {
+    try {
+      lastCap = Number(Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim());
+    } catch {
+      lastCap = CAPS.length - 1;
+    }
   }
+  return lastCap;
 }
+
+/** The kernel's last capability, read once (it cannot change while this process runs). */
+let lastCap: number | undefined;

@@ -608,17 +608,8 @@ function writeIdMaps(pid: number, spec: Spec): void {
   }
   const uid = idMap(spec.linux?.uidMappings);
   const gid = idMap(spec.linux?.gidMappings);
-  const enc = new TextEncoder();
   for (const [file, text] of [["uid_map", uid], ["gid_map", gid]] as const) {
-    if (text === "") continue;
-    const fd = openPath(`/proc/${pid}/${file}`, 1);
-    try {
-      writeAll(fd, enc.encode(text), `/proc/${pid}/${file}`);
-    } catch (e) {
-      throw new Error(`writing ${file} ${JSON.stringify(text.trim())}: ${(e as Error).message}`);
-    } finally {
-      closeFd(fd);
-    }
+    if (text !== "") writeProcFile(pid, file, text);
   }
 }
 
