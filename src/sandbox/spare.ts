@@ -76,6 +76,8 @@ export interface SpareFlags {
  * Others (PWD, `_`, a benchmark's padding) differ from call to call and change nothing in it.
  */
 export function spareEnvRelevant(name: string): boolean {
+  // RUNTS_SPARE only turns spares on: a create without it must refuse a spare by that alone.
+  if (name === "RUNTS_SPARE") return false;
   return /^(RUNTS_|DENO_|LD_|XDG_|DBUS_|LC_)/.test(name) ||
     ["PATH", "HOME", "USER", "TMPDIR", "LANG", "NO_COLOR", "TZ"].includes(name);
 }

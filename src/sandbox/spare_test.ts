@@ -7,6 +7,14 @@ Deno.test("spareEnvRelevant: what a sandbox process reads decides, call-to-call 
   ) {
     assert(spareEnvRelevant(k), k);
   }
-  const noise = ["PWD", "OLDPWD", "_", "SHLVL", "HYPERFINE_RANDOMIZED_ENVIRONMENT_OFFSET", "TERM"];
+  const noise = [
+    "PWD",
+    "OLDPWD",
+    "_",
+    "SHLVL",
+    "HYPERFINE_RANDOMIZED_ENVIRONMENT_OFFSET",
+    "TERM",
+    "RUNTS_SPARE", // the switch
+  ];
   assertEquals(noise.filter(spareEnvRelevant), []);
 });

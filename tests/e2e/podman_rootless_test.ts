@@ -28,6 +28,8 @@ const skip = (await prepare(
   ["podman", "conmon", "uidmap"],
   [PODMAN, "/usr/bin/conmon", "/usr/bin/newuidmap"],
 )) ?? rootlessUnavailable();
+// (prepare() prints its own reasons; this one is rootlessUnavailable()'s)
+if (skip !== undefined) console.log(`e2e podman rootless: skipped: ${skip}`);
 
 /** podman's "not a shared mount" warning, printed by every rootless podman command here. */
 function quiet(r: Result): Result {

@@ -419,3 +419,19 @@ export async function leftovers(root: string, extra: string[] = []): Promise<Lef
   }
   return { dirs, mounts, processes };
 }
+
+/** True when `path` exists (symbolic links followed). */
+export function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** This host's python3 (seccomp agents in tests are python scripts); undefined without one. */
+export const PYTHON: string | undefined = ["/usr/bin/python3", "/usr/local/bin/python3"].find(
+  exists,
+);
+if (PYTHON === undefined) console.log("no python3 on this host: the tests that use it are ignored");

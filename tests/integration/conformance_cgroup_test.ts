@@ -116,6 +116,10 @@ Deno.test({
   name: "device cgroup deny-all: /dev/kmsg from linux.devices cannot be opened by init or exec",
   ...opts,
   async fn() {
+    if (!exists("/sys/fs/cgroup/devices/cgroup.procs")) {
+      console.log("skipped: no v1 devices hierarchy on this host (its rules and their updates)");
+      return;
+    }
     const id = `cgc-dev-${rand()}`;
     const parent = `/runts-test-${rand()}`;
     const b = await makeBundle({
@@ -159,13 +163,7 @@ Deno.test({
     } finally {
       await runts(["delete", "--force", id], { root });
       await b.cleanup();
-      for (const h of ["devices", "pids", "memory", "freezer", "unified", "cpu", "blkio"]) {
-        try {
-          Deno.removeSync(`/sys/fs/cgroup/${h}${parent}`);
-        } catch {
-          // not there
-        }
-      }
+      removeCgroupDirs([`${parent}/dev`, parent]);
     }
   },
 });

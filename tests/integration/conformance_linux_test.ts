@@ -5,7 +5,15 @@
  * the isolation checks (symlinked /proc, --no-pivot, recursive read-only, capability names).
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
-import { type BundleSpec, leftovers, makeBundle, newRoot, runSh, runts } from "./_helpers.ts";
+import {
+  type BundleSpec,
+  leftovers,
+  makeBundle,
+  newRoot,
+  PYTHON,
+  runSh,
+  runts,
+} from "./_helpers.ts";
 
 const root = Deno.uid() === 0 ? await newRoot() : "";
 const opts = { ignore: Deno.uid() !== 0, sanitizeResources: false, sanitizeOps: false };
@@ -234,17 +242,6 @@ Deno.test({
     assertEquals(await leftovers(root), NOTHING);
   },
 });
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const PYTHON = ["/usr/bin/python3", "/usr/local/bin/python3"].find(exists);
 
 /** A seccomp agent: for each of N connections, prints one JSON line and closes the fd. */
 const AGENT = `

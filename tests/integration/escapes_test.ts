@@ -15,6 +15,7 @@ import {
   leftovers,
   makeBundle,
   newRoot,
+  PYTHON,
   REPO,
   ROOTFS,
   runts,
@@ -77,17 +78,6 @@ async function hostRoMountsUnder(prefix: string): Promise<string[]> {
 }
 
 const names = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const PYTHON = ["/usr/bin/python3", "/usr/local/bin/python3"].find(exists);
 
 // ---- CVE-2019-5736: the runtime's binary through /proc/<pid>/exe ----
 
@@ -244,7 +234,8 @@ Deno.test({
       // The init, in the foreground: its output and exit status are the facts (no timing). The
       // execve of /proc/self/exe fails (127) instead of reaching the runtime's binary.
       const fg = await runts(["run", "-b", b.dir, id], { root });
-      assertEquals([fg.code, fg.stdout], [127, ""], fg.stderr);
+      // (no stderr either: a dynamic loader that ran the host's binary would also exit 127)
+      assertEquals([fg.code, fg.stdout, fg.stderr], [127, "", ""]);
       // The same through runts exec, into a container whose init runs until it is deleted.
       const config = `${b.dir}/config.json`;
       const spec = JSON.parse(await Deno.readTextFile(config));
@@ -253,7 +244,7 @@ Deno.test({
       const c = await runts(["run", "-d", "-b", b.dir, id], { root });
       assertEquals([c.code, c.stderr], [0, ""]);
       const e = await runts(["exec", id, "/proc/self/exe", "eval", say], { root });
-      assertEquals([e.code, e.stdout], [127, ""], e.stderr);
+      assertEquals([e.code, e.stdout, e.stderr], [127, "", ""]);
       assertEquals((await runts(["delete", "--force", id], { root })).code, 0);
       assertEquals(await leftovers(root), NOTHING);
     } finally {

@@ -12,6 +12,7 @@ import {
   runtsAs,
   type TestUser,
 } from "./_rootless.ts";
+import { exists, PYTHON } from "./_helpers.ts";
 
 const why = rootlessUnavailable();
 if (why !== undefined) console.error(`rootless_test: skipped: ${why}`);
@@ -364,6 +365,7 @@ const UNIFIED = (() => {
   }
   return undefined;
 })();
+if (UNIFIED === undefined) console.log("no cgroup2 hierarchy: the rootless cgroup test is ignored");
 
 Deno.test({
   name:
@@ -450,15 +452,6 @@ Deno.test({
   },
 });
 
-function exists(p: string): boolean {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Connects to a control socket with the given euid (fsuid 0 passes the 0700 dirs) and asks. */
 const PEER = `
 import ctypes, json, os, socket, sys
@@ -478,8 +471,6 @@ try:
 except OSError as e:
     print("closed", type(e).__name__, flush=True)
 `;
-
-const PYTHON = ["/usr/bin/python3", "/usr/local/bin/python3"].find(exists);
 
 Deno.test({
   name:

@@ -13,9 +13,11 @@ import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import {
   type BundleSpec,
   DOCKER_CAPS,
+  exists,
   leftovers,
   makeBundle,
   newRoot,
+  PYTHON,
   runSh,
   runts,
 } from "./_helpers.ts";
@@ -45,15 +47,6 @@ async function host(cmd: string, ...args: string[]): Promise<Run> {
   const o = await new Deno.Command(cmd, { args, stdin: "null" }).output();
   const dec = new TextDecoder();
   return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const CAP_STATUS = "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status";
@@ -569,8 +562,6 @@ Deno.test({
     assertEquals(await leftovers(root), NOTHING);
   },
 });
-
-const PYTHON = ["/usr/bin/python3", "/usr/local/bin/python3"].find(exists);
 
 /** A seccomp agent: accepts one connection, prints the JSON and the fd it got, closes the fd. */
 const AGENT = `

@@ -147,6 +147,7 @@ Deno.test({
       assertEquals(waiting.length, 1);
       const env = {};
       assertEquals((await runts(["create", "-b", b.dir, id2], { root, env })).code, 0);
+      // (RUNTS_SPARE is not part of a spare's key: only the switch refuses it here)
       assert(sandboxPid(root, id2) !== waiting[0], "not adopted without RUNTS_SPARE=1");
       assertEquals(spares(root), waiting, "and no other spare started");
       const root2 = await newRoot();
@@ -228,6 +229,7 @@ Deno.test({
       assert(spares(root).includes(waiting[0]!), "it still waits for a create of its own kind");
     } finally {
       for (const id of [id1, id2]) await runts(["delete", "-f", id], { root });
+      for (const p of allSpares(root)) Deno.kill(p, "SIGKILL");
       await b.cleanup();
     }
   },
