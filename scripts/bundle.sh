@@ -5,7 +5,7 @@
 #
 # Safe while runts commands run: the new files are written beside the old ones (chunk names
 # carry a hash of their content), main.js is replaced last with a rename, and a file the new
-# bundle no longer uses is removed only when older than two minutes.
+# bundle no longer uses is removed only when no process started before the rename runs.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=$repo/build/runts
@@ -37,8 +37,22 @@ for f in "$tmp"/*; do
   [ "$n" = main.js ] || mv -f "$f" "$out/$n"
 done
 mv -f "$tmp/main.js" "$out/main.js"
-# Files of earlier bundles, once no command started before this one can still import them.
+# Files of earlier bundles stay while a process that started before main.js was replaced runs
+# this directory's code: it may still import them (a sandbox process lives as long as its
+# container and loads the systemd, seccomp or KVM code only when asked).
+hz=$(getconf CLK_TCK)
+read -r up _ </proc/uptime
+swapped=$(( ${up%.*} * hz + 10#${up#*.} * hz / 100 ))
+for d in /proc/[0-9]*; do
+  cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
+  case $cmd in *"$out/main.js"*) ;; *) continue ;; esac
+  read -r stat <"$d/stat" 2>/dev/null || continue
+  rest=${stat##*) }
+  read -ra field <<<"$rest"
+  # field[19] is starttime (the 22nd field of /proc/PID/stat), in clock ticks since boot
+  if [ "${field[19]:-0}" -lt "$swapped" ]; then exit 0; fi
+done
 for f in "$out"/*; do
   n=${f##*/}
-  if [ -z "${new[$n]:-}" ] && [ -n "$(find "$f" -mmin +2)" ]; then rm -f "$f"; fi
+  [ -n "${new[$n]:-}" ] || rm -f "$f"
 done
