@@ -12,6 +12,13 @@ Deno.test("sleep() resolves, at once for 0, and leaves no fd open", async () => 
   assertEquals(fdCount(), before);
 });
 
+Deno.test("sleep(ms) lasts at least ms (a timerfd does not fire early)", async () => {
+  const t = performance.now();
+  await sleep(30);
+  const took = performance.now() - t;
+  assertEquals(took >= 29, true, `${took.toFixed(1)} ms`);
+});
+
 Deno.test("sleep() does not start Deno's timers (no setTimeout machinery)", async () => {
   const seen: string[] = [];
   const original = globalThis.setTimeout;

@@ -49,7 +49,7 @@ export { CgroupError, emptyStats, hostCgroupFs, RecordingCgroupFs } from "./_com
 export { DisabledManager } from "./disabled.ts";
 export { rootlessCaller, RootlessNoCgroup, RootlessV2Manager } from "./rootless.ts";
 export { V1Manager } from "./v1.ts";
-export { isSystemdCgroupsPath, pinSystemdCgroupsPath } from "./systemd_path.ts";
+export { isSystemdCgroupsPath } from "./systemd_path.ts";
 export type { SystemdManager } from "./systemd.ts";
 
 /** The systemd driver (it loads the D-Bus library): loaded by loadCgroupDrivers() when used. */

@@ -45,14 +45,6 @@ import { V1Manager } from "./v1.ts";
 import { blkioWeightToIoWeight, sharesToWeight, V2Manager } from "./v2.ts";
 
 export type { SystemdUnits, UnitProperty } from "./_systemd_dbus.ts";
-export {
-  expandSlice,
-  isSystemdCgroupsPath,
-  parseSystemdPath,
-  pinSystemdCgroupsPath,
-  scopeDir,
-  type SystemdPath,
-} from "./systemd_path.ts";
 import type { SystemdPath } from "./systemd_path.ts";
 
 /** systemd's "infinity" for unit properties of type t. */

@@ -5,14 +5,16 @@ import { cgroupManagerFor, loadCgroupDrivers } from "./manager.ts";
 import {
   cpusetMask,
   deviceProperties,
-  expandSlice,
-  isSystemdCgroupsPath,
-  parseSystemdPath,
-  pinSystemdCgroupsPath,
   type SystemdUnits,
   unitProperties,
   type UnitProperty,
 } from "./systemd.ts";
+import {
+  expandSlice,
+  isSystemdCgroupsPath,
+  parseSystemdPath,
+  pinSystemdCgroupsPath,
+} from "./systemd_path.ts";
 
 // cgroupManagerFor builds a systemd manager once the driver is loaded.
 await loadCgroupDrivers({ systemd: true });
