@@ -10,6 +10,7 @@ import {
   type ExecOptions,
   execProcess,
   type Init,
+  printWarning,
 } from "../linux/init.ts";
 import { procState, startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
@@ -117,7 +118,7 @@ export class ContainerManager {
     if (cgroup instanceof RootlessNoCgroup) debugLog(cgroup.reason);
     // refused before anything is made: a cgroup that existed is not ours to remove
     const warnings = checkBeforeCreate(cgroup, spec.linux?.resources ?? {});
-    for (const w of warnings) (o.warn ?? ((w) => console.error(`runts: warning: ${w}`)))(w);
+    for (const w of warnings) (o.warn ?? printWarning)(w);
     let init: Init;
     try {
       cgroup.create();
@@ -141,6 +142,7 @@ export class ContainerManager {
   ): Promise<Init> {
     return createInit({
       ...(onListener ? { onListener } : {}),
+      ...(o.warn ? { warn: o.warn } : {}),
       spec,
       rootfs: o.rootfs,
       stdio: o.stdio,

@@ -71,6 +71,8 @@ export interface CreateInitOptions {
    * with its pid); runs after the clone, before the init goes on.
    */
   joinCgroup?: (pid: number) => void;
+  /** Where warnings go (default: this process's stderr; a sandbox process sends them back). */
+  warn?: (w: string) => void;
   /** Receives the seccomp listener fd (SCMP_ACT_NOTIFY) when the process reports it. */
   onListener?: (fd: number, pid: number) => void;
 }
@@ -245,12 +247,17 @@ function idMap(maps: { containerID: number; hostID: number; size: number }[] | u
  * applied only where the host has the LSM (runc's behaviour); this host has neither AppArmor
  * nor SELinux enabled, so they are ignored, as runc does there.
  */
-function checkUnsupported(spec: Spec): void {
+function checkUnsupported(spec: Spec, warn = printWarning): void {
   if (spec.linux?.intelRdt !== undefined) {
     throw new Error("linux.intelRdt: Intel RDT is not supported by runts");
   }
   checkSysctls(spec);
-  for (const w of checkCapabilities(spec, kernelLastCap())) console.error(`runts: warning: ${w}`);
+  for (const w of checkCapabilities(spec, kernelLastCap())) warn(w);
+}
+
+/** A warning on this process's stderr. */
+export function printWarning(w: string): void {
+  console.error(`runts: warning: ${w}`);
 }
 
 const IPC_SYSCTLS = new Set([
@@ -359,7 +366,7 @@ function joinsCgroup(o: CreateInitOptions): boolean {
 
 /** The one place the options of an init's program are made from CreateInitOptions. */
 export function planInit(o: CreateInitOptions, fds: FdSource): InitPlan {
-  checkUnsupported(o.spec);
+  checkUnsupported(o.spec, o.warn);
   const spec = withHome(o.spec, o.rootfs);
   const nsFds: Partial<Record<NsType, number>> = {};
   let pidNsJoin: number | undefined;
@@ -681,7 +688,7 @@ export interface ExecOptions {
  */
 export async function execProcess(o: ExecOptions): Promise<ContainerProcess> {
   await loadSeccompFor(o.spec);
-  for (const w of checkCapabilities(o.spec, kernelLastCap())) console.error(`runts: warning: ${w}`);
+  for (const w of checkCapabilities(o.spec, kernelLastCap())) printWarning(w);
   o = { ...o, spec: withHome(o.spec, `/proc/${o.initPid}/root`) };
   const pidfd = pidfdOpen(o.initPid);
   if (pidfd === undefined || startTime(o.initPid) !== o.initStartTime) {
