@@ -435,3 +435,16 @@ export const PYTHON: string | undefined = ["/usr/bin/python3", "/usr/local/bin/p
   exists,
 );
 if (PYTHON === undefined) console.log("no python3 on this host: the tests that use it are ignored");
+
+/** Polls `cond` (every 20 ms) until it holds; fails naming `what` after `ms`. */
+export async function waitFor(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  ms = 60_000,
+): Promise<void> {
+  const end = performance.now() + ms;
+  while (!(await cond())) {
+    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -4,7 +4,7 @@
  * limit, stats reporting usage, and no cgroup directory left after delete.
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
-import { leftovers, makeBundle, newRoot, runts } from "./_helpers.ts";
+import { exists, leftovers, makeBundle, newRoot, runts, waitFor } from "./_helpers.ts";
 import { oomLimit } from "./cgroup_host.ts";
 
 const root = Deno.uid() === 0 ? await newRoot() : "";
@@ -26,21 +26,6 @@ function cgDir(pid: number, controller: string): string {
 const read = (path: string) => Deno.readTextFileSync(path).trim();
 const rand = () => crypto.randomUUID().slice(0, 8);
 
-async function waitFor(what: string, cond: () => boolean, ms = 60_000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-const exists = (path: string) => {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-};
 /** Whether the host has v1 hierarchies (v1 or hybrid), whose files these tests read. */
 const V1 = exists("/sys/fs/cgroup/memory/cgroup.procs") &&
   exists("/sys/fs/cgroup/pids/cgroup.procs") && exists("/sys/fs/cgroup/freezer/cgroup.procs");

@@ -7,7 +7,16 @@
  * @module
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../assert.ts";
-import { type BundleSpec, leftovers, makeBundle, newRoot, runts, RUNTS_BIN } from "./_helpers.ts";
+import {
+  type BundleSpec,
+  exists,
+  leftovers,
+  makeBundle,
+  newRoot,
+  runts,
+  RUNTS_BIN,
+  waitFor,
+} from "./_helpers.ts";
 import {
   blkioWeightFile,
   hugetlbController,
@@ -23,14 +32,6 @@ const MiB = 1024 * 1024;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const read = (path: string) => Deno.readTextFileSync(path).trim();
-const exists = (path: string) => {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const rand = () => crypto.randomUUID().slice(0, 8);
 
 /** A mounted, writable cgroup hierarchy: key is the sorted controllers ("" for cgroup2). */
@@ -121,14 +122,6 @@ function pidOf(id: string): Promise<number> {
 async function statusOf(id: string): Promise<string> {
   const r = await runts(["state", id], { root });
   return r.code === 0 ? JSON.parse(r.stdout).status : `(state failed: ${r.stderr.trim()})`;
-}
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 60_000) {
-  const end = performance.now() + ms;
-  while (!(await cond())) {
-    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** Runs a detached container from a new bundle; returns its init pid and a cleanup. */

@@ -9,12 +9,14 @@
 import { assert, assertEquals } from "../assert.ts";
 import {
   type BundleSpec,
+  exists,
   leftovers,
   makeBundle,
   newRoot,
   REPO,
   runts,
   RUNTS_BIN,
+  waitFor,
 } from "./_helpers.ts";
 import { blkioWeightFile } from "./cgroup_host.ts";
 
@@ -22,15 +24,6 @@ const root = Deno.uid() === 0 ? await newRoot() : "";
 const opts = { ignore: Deno.uid() !== 0, sanitizeResources: false, sanitizeOps: false };
 const NOTHING = { dirs: [], mounts: [], processes: [] };
 const rand = () => crypto.randomUUID().slice(0, 8);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const exists = (p: string) => {
-  try {
-    Deno.lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const readOr = (p: string, d = "") => {
   try {
     return Deno.readTextFileSync(p);
@@ -38,14 +31,6 @@ const readOr = (p: string, d = "") => {
     return d;
   }
 };
-
-async function waitFor(what: string, cond: () => boolean, ms = 60_000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /**
  * /dev/kmsg (1:11) as a node of the container, and every device denied. CAP_SYSLOG lets the

@@ -4,7 +4,7 @@
  * RUNTS_SPARE_IDLE_MS, reads `boot <id>` once adopted; on only with RUNTS_SPARE=1.
  */
 import { assert, assertEquals } from "../assert.ts";
-import { makeBundle, newRoot, runts, RUNTS_BIN } from "./_helpers.ts";
+import { exists, makeBundle, newRoot, runts, RUNTS_BIN } from "./_helpers.ts";
 
 const opts = { ignore: Deno.uid() !== 0, sanitizeResources: false, sanitizeOps: false };
 const ON = { RUNTS_SPARE: "1" };
@@ -48,19 +48,10 @@ function sandboxPid(root: string, id: string): number {
 /** Waits (up to 30 s, polling) until `pids` are all gone. */
 async function gone(pids: number[]): Promise<boolean> {
   for (let i = 0; i < 600; i++) {
-    if (pids.every((p) => !existsSync(`/proc/${p}`))) return true;
+    if (pids.every((p) => !exists(`/proc/${p}`))) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
-}
-
-function existsSync(p: string): boolean {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 Deno.test({
@@ -92,7 +83,7 @@ Deno.test({
 
       // It logs where a sandbox process of that container would (its warnings, --debug lines).
       assert(
-        existsSync(`${root}/${id2}/sandbox.log`),
+        exists(`${root}/${id2}/sandbox.log`),
         "the adopted spare's log is the container's",
       );
 
