@@ -14,7 +14,7 @@ import {
   setLog,
 } from "./src/cmd/context.ts";
 import { commandHelp, didYouMean, mainHelp, parseFlags, UsageError } from "./src/cmd/cli.ts";
-import { commandDef, COMMANDS, GLOBAL_DEF } from "./src/cmd/defs.ts";
+import { commandDef, COMMANDS, GLOBAL_DEF, parseCommandArgs } from "./src/cmd/defs.ts";
 import { commit, SPEC_VERSION, VERSION } from "./src/version.ts";
 import { parsePlatformFlag } from "./src/kvm/platform.ts";
 
@@ -102,8 +102,8 @@ async function main(argv: string[]): Promise<number> {
     }
     const def = commandDef(cmd);
     if (def === undefined) throw unknownCommand(cmd);
-    // One parse here for --help and usage errors in one wording; the command parses again.
-    const pre = parseFlags(def, args);
+    // One parse, here, for --help and usage errors in one wording (the command gets the same).
+    const pre = parseCommandArgs(cmd, args);
     if (pre.help) {
       console.log(commandHelp(def));
       return 0;

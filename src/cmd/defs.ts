@@ -609,7 +609,14 @@ export const GLOBAL_DEF = {
 
 /** Parses a command's arguments by its definition (see parseFlags). */
 export function parseCommandArgs(name: string, argv: readonly string[]): Parsed {
+  // main.ts parses a command's arguments first (--help, usage errors) and hands the command the
+  // same array: the command's own call gets that parse, not a second one.
+  if (lastParse?.name === name && lastParse.argv === argv) return lastParse.parsed;
   const def = commandDef(name);
   if (def === undefined) throw new Error(`no definition of command ${JSON.stringify(name)}`);
-  return parseFlags(def, argv);
+  const parsed = parseFlags(def, argv);
+  lastParse = { name, argv, parsed };
+  return parsed;
 }
+
+let lastParse: { name: string; argv: readonly string[]; parsed: Parsed } | undefined;
