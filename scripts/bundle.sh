@@ -48,9 +48,9 @@ hz=$(getconf CLK_TCK)
 read -r up _ </proc/uptime
 swapped=$(( ${up%.*} * hz + 10#${up#*.} * hz / 100 ))
 for d in /proc/[0-9]*; do
-  cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
+  cmd=$(tr '\0' ' ' 2>/dev/null <"$d/cmdline") || continue
   case $cmd in *"$out/main.js"*) ;; *) continue ;; esac
-  read -r stat <"$d/stat" 2>/dev/null || continue
+  read -r stat 2>/dev/null <"$d/stat" || continue
   rest=${stat##*) }
   read -ra field <<<"$rest"
   # field[19] is starttime (the 22nd field of /proc/PID/stat), in clock ticks since boot

@@ -1,20 +1,36 @@
 /**
- * Timestamps of where a runts command spends its time, printed to stderr when RUNTS_TRACE is
- * set (`RUNTS_TRACE=1 runts run ...`): milliseconds since the process started.
+ * Timestamps of where a runts command spends its time, when RUNTS_TRACE is set: milliseconds since
+ * the process started. `RUNTS_TRACE=1 runts run ...` prints them to stderr; `RUNTS_TRACE=/abs/file`
+ * appends them to that file with the wall clock and the pid, from every runts process that has it
+ * in its environment, the sandbox processes (a spare too) included: one timeline of a whole
+ * lifecycle (`<epoch ms> <pid> <ms since start> <what>` per line).
  * @module
  */
 
-const on = (() => {
+const target = (() => {
   try {
-    return Deno.env.get("RUNTS_TRACE") !== undefined;
+    return Deno.env.get("RUNTS_TRACE");
   } catch {
-    return false;
+    return undefined;
   }
 })();
 
 /** Records a named point in time (a no-op unless RUNTS_TRACE is set). */
 export function mark(what: string): void {
-  if (on) console.error(`runts: trace: ${performance.now().toFixed(1).padStart(7)} ms ${what}`);
+  if (target === undefined) return;
+  const now = performance.now();
+  if (!target.startsWith("/")) {
+    console.error(`runts: trace: ${now.toFixed(1).padStart(7)} ms ${what}`);
+    return;
+  }
+  const line = `${(performance.timeOrigin + now).toFixed(1)} ${Deno.pid} ${
+    now.toFixed(1)
+  } ${what}\n`;
+  try {
+    Deno.writeTextFileSync(target, line, { append: true });
+  } catch {
+    // a trace is no reason to fail
+  }
 }
 
 let debugEnabled = false;

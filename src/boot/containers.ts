@@ -16,10 +16,9 @@ import { procState, startTime } from "../linux/procs.ts";
 import { containerPids } from "../linux/procs.ts";
 import {
   type CgroupManager,
-  cgroupManagerFor,
+  cgroupManagerOfSpec,
   checkBeforeCreate,
   loadCgroupDrivers,
-  rootlessCaller,
   RootlessNoCgroup,
 } from "../cgroup/manager.ts";
 import { warmCgroupMove } from "../cgroup/warm.ts";
@@ -108,13 +107,7 @@ export class ContainerManager {
     const spec = this.#root === undefined ? o.spec : this.#joinPod(o.spec);
     // The cgroup exists, with its limits, before the init runs; the init is put in it first.
     await loadCgroupDrivers({ systemd: this.#systemdCgroup });
-    const cgroup = cgroupManagerFor({
-      cgroupsPath: spec.linux?.cgroupsPath,
-      id: o.id,
-      systemd: this.#systemdCgroup,
-      ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
-      rootless: rootlessCaller(),
-    });
+    const cgroup = cgroupManagerOfSpec(spec, o.id, this.#systemdCgroup);
     if (cgroup instanceof RootlessNoCgroup) debugLog(cgroup.reason);
     // refused before anything is made: a cgroup that existed is not ours to remove
     const warnings = checkBeforeCreate(cgroup, spec.linux?.resources ?? {});

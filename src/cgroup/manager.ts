@@ -23,13 +23,13 @@
  * @module
  */
 import { join, normalize } from "../path.ts";
-import type { LinuxResources } from "../oci/spec.ts";
+import type { LinuxResources, Spec } from "../oci/spec.ts";
 import { CgroupError, type CgroupFs, type CgroupManager, hostCgroupFs } from "./_common.ts";
 import { DisabledManager } from "./disabled.ts";
 import { type V1Hierarchy, V1Manager } from "./v1.ts";
 import { V2Manager } from "./v2.ts";
 import { parseMountinfo } from "../linux/mountinfo.ts";
-import { rootlessCgroupManager } from "./rootless.ts";
+import { rootlessCaller, rootlessCgroupManager } from "./rootless.ts";
 import type { SystemdManager, SystemdUnits } from "./systemd.ts";
 import { parseSystemdPath, scopeDir } from "./systemd_path.ts";
 
@@ -275,6 +275,21 @@ export interface CgroupManagerOptions {
   resources?: LinuxResources;
   /** Owner uid of a path (rootless delegation check; default: lstat). */
   ownerOf?: (path: string) => number | undefined;
+}
+
+/**
+ * The manager of a container's cgroup as its spec asks for it (linux.cgroupsPath, the resources)
+ * and the caller is placed (the rootless rules when it is not root of the host): the one every
+ * command and the sandbox process build. `systemd`: the driver --systemd-cgroup chose.
+ */
+export function cgroupManagerOfSpec(spec: Spec, id: string, systemd: boolean): CgroupManager {
+  return cgroupManagerFor({
+    cgroupsPath: spec.linux?.cgroupsPath,
+    id,
+    systemd,
+    ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+    rootless: rootlessCaller(),
+  });
 }
 
 /**

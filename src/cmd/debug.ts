@@ -7,7 +7,8 @@
  */
 import { parseCommandArgs } from "./defs.ts";
 import { HIGH_FD } from "../../ffi/clone.ts";
-import { cgroupManagerFor } from "../cgroup/manager.ts";
+import { cgroupManagerOfSpec, loadCgroupDrivers } from "../cgroup/manager.ts";
+import { pinSystemdCgroupsPath } from "../cgroup/systemd_path.ts";
 import { loadSeccompFor, planOfCreate, planText } from "../linux/init.ts";
 import { containerPids } from "../linux/procs.ts";
 import { loadBundle } from "../oci/config.ts";
@@ -17,14 +18,16 @@ import type { GlobalOptions } from "./context.ts";
 import { psRow, userNames } from "./ps.ts";
 
 /** The lines `debug plan` prints for a bundle: the program `create` would run for it. */
-export async function planLines(bundle: string): Promise<string[]> {
+export async function planLines(bundle: string, systemd = false): Promise<string[]> {
   const { spec, rootfs } = loadBundle(bundle);
   await loadSeccompFor(spec);
+  // the cgroup a create by this caller would make (as `create` does: src/container/create.ts)
+  if (systemd) pinSystemdCgroupsPath(spec, "plan");
+  await loadCgroupDrivers({ systemd });
   const plan = planOfCreate({
     spec,
     rootfs,
-    cgroupProcs: cgroupManagerFor({ cgroupsPath: spec.linux?.cgroupsPath, id: "plan" })
-      .procsFiles(),
+    cgroupProcs: cgroupManagerOfSpec(spec, "plan", systemd).procsFiles(),
   });
   return [
     `# init of ${JSON.stringify(bundle)}: clone(${
@@ -43,7 +46,7 @@ export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   if (positionals[0] === "plan") {
     const bundle = positionals[1];
     if (bundle === undefined) throw new Error("debug plan: a bundle directory is required");
-    for (const l of await planLines(bundle)) console.log(l);
+    for (const l of await planLines(bundle, g.systemdCgroup === true)) console.log(l);
     return 0;
   }
   const id = positionals[0];

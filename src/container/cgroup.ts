@@ -5,10 +5,9 @@
  */
 import {
   type CgroupManager,
-  cgroupManagerFor,
+  cgroupManagerOfSpec,
   isSystemdCgroupsPath,
   loadCgroupDrivers,
-  rootlessCaller,
 } from "../cgroup/manager.ts";
 import type { Spec } from "../oci/spec.ts";
 import type { Container } from "./container.ts";
@@ -19,18 +18,11 @@ export async function cgroupOf(
   id: string,
 ): Promise<CgroupManager | undefined> {
   if (spec === undefined) return undefined;
-  const cgroupsPath = spec.linux?.cgroupsPath;
   // A container made with --systemd-cgroup has a slice:prefix:name path in its stored spec.
-  const systemd = isSystemdCgroupsPath(cgroupsPath);
+  const systemd = isSystemdCgroupsPath(spec.linux?.cgroupsPath);
   await loadCgroupDrivers({ systemd });
   try {
-    return cgroupManagerFor({
-      cgroupsPath,
-      id,
-      systemd,
-      ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
-      rootless: rootlessCaller(),
-    });
+    return cgroupManagerOfSpec(spec, id, systemd);
   } catch {
     return undefined;
   }

@@ -132,6 +132,35 @@ Deno.test({
 });
 
 Deno.test({
+  name: "debug plan as a user prints the program a create by that user runs",
+  ignore,
+  ...sanitize,
+  async fn() {
+    const u = await theUser();
+    const id = `rl-plan-${Deno.pid}`;
+    const b = await rootlessBundle(u, ["sleep", "1000"]);
+    try {
+      const plan = await runtsAs(u, ["debug", "plan", b.dir]);
+      assertEquals([plan.code, plan.stderr], [0, ""]);
+      const printed = plan.stdout.trimEnd().split("\n").filter((l) => !l.startsWith("# "));
+      const c = await runtsAs(u, ["--debug", "create", "-b", b.dir, id]);
+      assertEquals(c.code, 0, c.stderr);
+      const ran = Deno.readTextFileSync(`${u.xdg}/runts/${id}/sandbox.log`).split("\n")
+        .map((l) => /level=debug msg=(".*")$/.exec(l)?.[1])
+        .filter((m): m is string => m !== undefined)
+        .map((m) => JSON.parse(m) as string)
+        .filter((m) => m.startsWith("init plan: "))
+        .map((m) => m.slice("init plan: ".length));
+      assertEquals(printed, ran);
+      assert(ran.length > 100, `${ran.length} steps`);
+    } finally {
+      await runtsAs(u, ["delete", "--force", id]);
+      await b.cleanup();
+    }
+  },
+});
+
+Deno.test({
   name: "create, state, start, list, ps, exec, exec -d, pause, kill, delete as a user",
   ignore,
   ...sanitize,
