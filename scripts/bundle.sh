@@ -33,6 +33,20 @@ grep -q 'import(String("./state-' "$tmp"/*.js || {
 # (scripts/eager.ts says why; ~15 ms of `runts run`).
 DENO_DIR=${DENO_DIR:-$repo/.deno/cache} "$deno" run --quiet --no-config --no-lock \
   --allow-read="$tmp" --allow-write="$tmp" "$repo/scripts/eager.ts" "$tmp"/*.js
+# The source files the bundle is made of (main.ts's module graph, dynamic imports included), for
+# bin/runts: it runs the bundle only while none of them is newer (a file added to the graph
+# changes the file that imports it). One call of a shell function, to be sourced.
+DENO_DIR=${DENO_DIR:-$repo/.deno/cache} "$deno" info --quiet --json --no-config "$repo/main.ts" |
+  DENO_DIR=${DENO_DIR:-$repo/.deno/cache} "$deno" eval --quiet --no-config '
+    const repo = Deno.args[0] + "/";
+    const text = new TextDecoder().decode(await new Response(Deno.stdin.readable).arrayBuffer());
+    const files = JSON.parse(text).modules.map((m) => decodeURIComponent(new URL(m.specifier).pathname))
+      .filter((p) => p.startsWith(repo)).map((p) => p.slice(repo.length)).sort();
+    if (!files.includes("main.ts") || files.some((f) => /[^A-Za-z0-9_./-]/.test(f))) {
+      throw new Error("unexpected module list: " + files.join(" "));
+    }
+    console.log("# written by scripts/bundle.sh: the sources of this bundle, for bin/runts");
+    console.log("stale " + files.join(" "));' "$repo" >"$tmp/sources.sh"
 mkdir -p "$out"
 declare -A new=()
 for f in "$tmp"/*; do
