@@ -18,6 +18,15 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import {
+  anonByKind,
+  type CommandPhases,
+  type CommandRun,
+  memoryMarkdown,
+  phasesMarkdown,
+  summarize,
+  traced,
+} from "./bench_phases.ts";
 
 const REPO = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
 const RUNTS = `${REPO}/bin/runts`;
@@ -28,7 +37,15 @@ const NS_ENV = "RUNTS_BENCH_IN_MOUNT_NS";
 
 type RtName = "runc" | "crun" | "runts";
 const RT_NAMES: readonly RtName[] = ["runc", "crun", "runts"];
-const ROW_KEYS = ["run", "lifecycle", "exec", "state", "memory", "throughput"] as const;
+const ROW_KEYS = [
+  "run",
+  "lifecycle",
+  "exec",
+  "state",
+  "memory",
+  "throughput",
+  "phases",
+] as const;
 /** The start row (always measured: every floor is computed from it). */
 type Key = RowKey | "start";
 type RowKey = typeof ROW_KEYS[number];
@@ -211,24 +228,24 @@ async function ensureTools(): Promise<void> {
 }
 
 /**
- * What bin/runts decides: the bundle (build/runts/main.js) is used while nothing it tests is newer:
- * main.ts, src and ffi, and what lies under them (src three levels deep, ffi two).
+ * What bin/runts decides: the bundle (build/runts/main.js) is used while none of the sources it was
+ * made from (build/runts/sources.sh lists them) is newer.
  */
 function bundleFresh(): boolean {
-  let t: number;
   try {
-    t = Deno.statSync(`${REPO}/build/runts/main.js`).mtime?.getTime() ?? 0;
+    const t = Deno.statSync(`${REPO}/build/runts/main.js`).mtime?.getTime() ?? 0;
+    const list = /^stale (.*)$/m.exec(Deno.readTextFileSync(`${REPO}/build/runts/sources.sh`));
+    if (!list) return false;
+    return list[1]!.split(" ").every((f) => {
+      try {
+        return (Deno.statSync(`${REPO}/${f}`).mtime?.getTime() ?? 0) <= t;
+      } catch {
+        return true;
+      }
+    });
   } catch {
     return false;
   }
-  const newer = (p: string, depth: number): boolean => {
-    const st = Deno.statSync(p);
-    if ((st.mtime?.getTime() ?? 0) > t) return true;
-    if (!st.isDirectory || depth === 0) return false;
-    for (const e of Deno.readDirSync(p)) if (newer(`${p}/${e.name}`, depth - 1)) return true;
-    return false;
-  };
-  return !newer(`${REPO}/main.ts`, 0) && !newer(`${REPO}/src`, 3) && !newer(`${REPO}/ffi`, 2);
 }
 
 /** Bundles main.ts into build/runts/ (scripts/bundle.sh, as scripts/setup.sh does) when stale. */
@@ -757,6 +774,9 @@ async function main(): Promise<number> {
     return row;
   };
 
+  const phases: { label: string; commands: CommandPhases[] }[] = [];
+  let phasesEmpty = NaN;
+  let memoryPhases = "";
   let code = 0;
   let measureStartAgain: (() => Promise<void>) | undefined;
   try {
@@ -1037,6 +1057,94 @@ async function main(): Promise<number> {
         for (const rt of rts) await cleanRoot(rt);
       }
     }
+    if (want("phases")) {
+      const runts = rts.find((r) => r.name === "runts")!;
+      const reps = flags.quick ? 3 : 15, warm = 2;
+      say(`phases: runts commands again with RUNTS_TRACE, ${reps} runs each (warm-up ${warm})`);
+      const file = `${tmp}/trace.log`;
+      const emptyWalls: number[] = [];
+      for (let i = 0; i < warm + reps; i++) {
+        const r = await traced(startArgv(runts), file);
+        if (i >= warm) emptyWalls.push(r.ended - r.spawned);
+      }
+      emptyWalls.sort((a, b) => a - b);
+      phasesEmpty = emptyWalls[Math.floor(emptyWalls.length / 2)]!;
+      const idle = "bench-phases-idle";
+      let o = await run(cmd(runts, "create", "--bundle", bSleep, idle), { timeoutMs: 60_000 });
+      if (o.code === 0) o = await run(cmd(runts, "start", idle), { timeoutMs: 60_000 });
+      if (o.code !== 0) throw new Error(`phases: the idle container did not start: ${errText(o)}`);
+      const life = "bench-phases-life";
+      const stopped = async () => {
+        for (let i = 0; i < 500; i++) {
+          const st = await run(cmd(runts, "state", life));
+          if (st.code === 0 && JSON.parse(st.out).status === "stopped") return;
+          await sleep(2);
+        }
+        throw new Error(`phases: ${life} did not stop`);
+      };
+      const ops: { label: string; argvs: string[][]; between?: (i: number) => Promise<void> }[] = [
+        {
+          label: "run /bin/true",
+          argvs: [cmd(runts, "run", "--bundle", bTrue, "bench-phases-run")],
+        },
+        {
+          label: "create + start + state + delete (state once, then asked until stopped untimed)",
+          argvs: [
+            cmd(runts, "create", "--bundle", bTrue, life),
+            cmd(runts, "start", life),
+            cmd(runts, "state", life),
+            cmd(runts, "delete", life),
+          ],
+          between: async (i) => {
+            if (i === 2) await stopped();
+          },
+        },
+        { label: "exec /bin/true", argvs: [cmd(runts, "exec", idle, "/bin/true")] },
+        { label: "state of a running container", argvs: [cmd(runts, "state", idle)] },
+      ];
+      for (const op of ops) {
+        checkStop();
+        const runs: CommandRun[][] = op.argvs.map(() => []);
+        for (let i = 0; i < warm + reps; i++) {
+          for (const [k, argv] of op.argvs.entries()) {
+            const r = await traced(argv, file);
+            if (i >= warm) runs[k]!.push(r);
+            await op.between?.(k);
+          }
+        }
+        phases.push({
+          label: op.label,
+          commands: op.argvs.map((argv, k) => summarize(argv[3]!, runs[k]!)),
+        });
+      }
+      // Memory: the idle container's sandbox process beside an idle empty Deno started with the
+      // same V8 flags, both after 2 s.
+      const st = JSON.parse(Deno.readTextFileSync(`${runts.root}/${idle}/state.json`));
+      const sbArgs = Deno.readTextFileSync(`/proc/${st.sandboxPid}/cmdline`).split("\0");
+      const v8 = sbArgs.filter((a) => a.startsWith("--v8-flags="));
+      const waitFile = `${tmp}/idle.js`;
+      Deno.writeTextFileSync(waitFile, "await Deno.stdin.read(new Uint8Array(1));\n");
+      const idleDeno = new Deno.Command(denoBin, {
+        args: ["run", "-A", "--no-config", "--quiet", "--no-prompt", "--no-lock", ...v8, waitFile],
+        stdin: "piped",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      children.add(idleDeno);
+      try {
+        await sleep(2000);
+        memoryPhases = memoryMarkdown(
+          anonByKind(Deno.readTextFileSync(`/proc/${st.sandboxPid}/smaps`)),
+          anonByKind(Deno.readTextFileSync(`/proc/${idleDeno.pid}/smaps`)),
+        );
+      } finally {
+        await idleDeno.stdin.close();
+        await idleDeno.status;
+        children.delete(idleDeno);
+      }
+      await cleanRoot(runts);
+      console.log(`\n${phasesMarkdown(phases, phasesEmpty)}\n${memoryPhases}`);
+    }
     await measureStartAgain?.();
   } catch (e) {
     if (e instanceof Interrupted) {
@@ -1208,27 +1316,27 @@ ${
 
 ## Where the time goes
 
-Measured beside the table (not by this script), on the same machine when it was quiet (load
-average 0.1–0.7): medians of 15 runs each.
+${
+    phases.length === 0
+      ? "(not measured in this run: `--only` left out `phases`)\n\n"
+      : `Every runts
+command of the time rows run again, alone, with \`RUNTS_TRACE=FILE\` (src/trace.ts): each runts
+process appends its marks with the wall clock, so a sandbox process's marks (\`(other process)\`)
+land on the clock of the command that waits for them. Columns: ms since the command's Deno process
+started its clock (about 1 ms after Deno starts), the median over the runs; the phase ends at its
+mark. "Outside the marks" is the wall time less the last mark: bin/runts (~1 ms of \`sh\`), Deno's
+start before its clock and its exit after the last mark, all of which an empty file's \`deno run\`
+(the floor of one command, measured the same way, given in each wall line) pays too. During
+\`create\` the other process is the adopted spare making the container; during \`start\`, the next
+spare (which create started as it finished) starting up beside it.
 
-\`RUNTS_TRACE=1 bin/runts run\` of /bin/true (ms since the runtime's clock starts, about 1 ms
-after Deno starts: an empty file's first line runs at 1.1 ms):
+${phasesMarkdown(phases, phasesEmpty)}
+Memory of the idle container's sandbox process against a Deno process that waits on a read and has
+run nothing else (the same V8 flags), by kind of mapping:
 
-| Mark | min | median | phase (median) | runc in the same phase |
-| ---- | --- | ------ | -------------- | ---------------------- |
-| main (main.js and its 7 chunks evaluated) | 2.6 | 2.8 | 2.8 | Go runtime start (~1 ms) |
-| run: loaded (the command's chunks, 330 KB) | 11.9 | 13.7 | 10.9 loading the code | none |
-| run: state written, control socket listening | 21.2 | 24.6 | 10.9 config.json checked, state dir, socket | config.json, state dir (~2 ms) |
-| boot: cgroup ready | 29.1 | 33.4 | 8.8 cgroup manager, checks, 10 mkdirs, limits | the same writes |
-| init: program built (456 steps) | 40.5 | 46.5 | 13.1 the program built in cold JavaScript | none (compiled Go; \`runc init\` re-execs itself) |
-| init: ready | 50.1 | 57.3 | 10.8 encode, clone, cgroup move, the init's syscalls | the same kernel work |
-| run: process started / exited | 53.0 | 60.0 | 2.7 start, /bin/true runs | the same |
-| run: cleaned up | 58.0 | 65.4 | 5.4 kill, cgroup rmdir, state removed | the same |
-
-Then the process exits (a Deno process takes ~4 ms to be torn down: \`kill -9\` to reaped).
-\`state\`: main 3.7, chunks (25 KB) loaded +3.2, done +2.2. \`exec\`: main 2.7, chunks
-(187 KB) loaded +7.5.
-
+${memoryPhases}
+`
+  }
 The first move of a process into a cgroup waits for an RCU grace period in the kernel
 (\`cgroup_threadgroup_rwsem\`, ~10 ms here, runc pays it too). runts starts that wait early: the
 sandbox process moves itself into its own cgroup in the background (no move; src/cgroup/warm.ts)
@@ -1250,6 +1358,8 @@ Levers, each measured on this machine (hyperfine or the runtime's own A/B pairs;
 | the create's cgroup check made once (by the sandbox process, warnings returned) | \`create\` −3 to −5 ms | yes |
 | the program laid out without BigInt arithmetic, labels in a map | label lookups 0.20 → 0.09 ms; encoding ~2 ms cold before and after | yes (simpler) |
 | bin/runts without \`readlink\`/\`find\` forks (\`test -nt\` over the sources) | wrapper 20.4 → 13.3 ms wall | yes |
+| every top-level function of the bundle parenthesised and moved to its file's top (scripts/eager.ts): V8 compiles it with the file, so Deno's code cache holds its bytecode (a lazily compiled function was compiled again by every process) | \`run\`: program built 12 → 7 ms, in-process 58 → 53.5 ms (8 interleaved pairs); lifecycle 0.92× (20 pairs); \`state\` unchanged; sandbox Pss_Anon unchanged | yes |
+| bin/runts tests only the bundle's own sources (build/runts/sources.sh, from \`deno info\`) for staleness, not a glob over src/ and ffi/ | the wrapper alone 3.4 → 1.8 ms (\`sh -c exit\`: 0.9) | yes |
 | spare sandbox process adopted by the next create | create + start + state + delete 634 → 505 ms | yes (opt-in) |
 | a spare rehearses the create path while it waits (1 or 5 rounds) | the sandbox side of create 30–68 → 17–24 ms, but the lifecycle 1.01× both (15 pairs): the rounds take the CPU from the next commands; +2 MiB kept per round | no |
 | the next spare started while the sandbox makes the container (the create's reply awaited on an FFI thread) | lifecycle 1.03× (20 pairs): the spare's start takes the CPU the sandbox needs | no |
