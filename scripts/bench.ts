@@ -1364,6 +1364,7 @@ Levers, each measured on this machine (hyperfine or the runtime's own A/B pairs;
 | a spare rehearses the create path while it waits (1 or 5 rounds) | the sandbox side of create 30–68 → 17–24 ms, but the lifecycle 1.01× both (15 pairs): the rounds take the CPU from the next commands; +2 MiB kept per round | no |
 | the next spare started while the sandbox makes the container (the create's reply awaited on an FFI thread) | lifecycle 1.03× (20 pairs): the spare's start takes the CPU the sandbox needs | no |
 | the init moves itself into its cgroup v1 hierarchies (\`tasks\`: a thread's own move takes no global lock, no grace period) | \`run\` in a v1-only view 1.01× (20 pairs): the grace period was already hidden behind the init's mounts | no |
+| exec: the process moves itself into its cgroup v1 hierarchies (writes "0" to their \`tasks\` files: a thread's own move takes no global lock), and no early move where no cgroup2 is mounted | exec 0.96× in the benchmark's v1 view, 1.03× on this hybrid host (30 and 40 pairs): there the parent's cgroup2 move still waits for the grace period | no |
 | \`--v8-flags=--no-lazy\` for every command (the code cache then holds every function) | run −15 ms, state +2 ms; lifecycle 1.055× (15 pairs) | no |
 | V8 flags for short commands: \`--single-threaded\`, \`--lite-mode\`, \`--max-lazy\` | \`state\` CPU 59.8 → 73.7, 71.6, 75.5 ms | no |
 | \`//# allFunctionsCalledOnLoad\`, a minified bundle | no change (Deno passes no compile hints; the code cache, not the source size, sets the cost) | no |
