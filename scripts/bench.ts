@@ -234,7 +234,7 @@ async function ensureTools(): Promise<void> {
 function bundleFresh(): boolean {
   try {
     const t = Deno.statSync(`${REPO}/build/runts/main.js`).mtime?.getTime() ?? 0;
-    const list = /^stale (.*)$/m.exec(Deno.readTextFileSync(`${REPO}/build/runts/sources.sh`));
+    const list = /^fresh (.*)$/m.exec(Deno.readTextFileSync(`${REPO}/build/runts/sources.sh`));
     if (!list) return false;
     return list[1]!.split(" ").every((f) => {
       try {
@@ -1323,10 +1323,11 @@ ${
 command of the time rows run again, alone, with \`RUNTS_TRACE=FILE\` (src/trace.ts): each runts
 process appends its marks with the wall clock, so a sandbox process's marks (\`(other process)\`)
 land on the clock of the command that waits for them. Columns: ms since the command's Deno process
-started its clock (about 1 ms after Deno starts), the median over the runs; the phase ends at its
-mark. "Outside the marks" is the wall time less the last mark: bin/runts (~1 ms of \`sh\`), Deno's
-start before its clock and its exit after the last mark, all of which an empty file's \`deno run\`
-(the floor of one command, measured the same way, given in each wall line) pays too. During
+started its clock (about 1 ms after Deno starts), the median over the runs; a phase ends at its
+mark and starts at the row before. "Outside its marks" is the wall time less the command's own last
+mark: bin/runts (~1 ms of \`sh\`), Deno's start before its clock and its exit after its last mark.
+Each wall line gives an empty file's \`deno run\`, measured the same way: the floor of one command,
+which pays all of that but bin/runts' \`sh\` ("beyond it" holds the wrapper's ~1 ms). During
 \`create\` the other process is the adopted spare making the container; during \`start\`, the next
 spare (which create started as it finished) starting up beside it.
 

@@ -68,19 +68,27 @@ export interface CommandPhases {
   runs: number;
 }
 
-/** Medians of each mark (in order of their medians) and of the wall time, over the runs. */
+/**
+ * Medians of each mark (in order of their medians) and of the wall time, over the runs. A mark is
+ * told apart by its name and by whose it is (the command's, or another process's: a spare
+ * sandbox process writes "main" too); in a run, another process's first line of a name counts.
+ */
 export function summarize(command: string, runs: CommandRun[]): CommandPhases {
-  const byWhat = new Map<string, { at: number[]; other: boolean }>();
+  const byKey = new Map<string, { what: string; other: boolean; at: number[] }>();
   for (const r of runs) {
+    const seen = new Set<string>();
     for (const m of marksOf(r)) {
-      const e = byWhat.get(m.what) ?? { at: [], other: m.other };
+      const key = `${m.other}:${m.what}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const e = byKey.get(key) ?? { what: m.what, other: m.other, at: [] };
       e.at.push(m.at);
-      byWhat.set(m.what, e);
+      byKey.set(key, e);
     }
   }
-  // A mark seen in fewer than half the runs (a sandbox's line of another command) is left out.
-  const marks = [...byWhat].filter(([, e]) => e.at.length * 2 >= runs.length)
-    .map(([what, e]) => ({ what, at: median(e.at), other: e.other }))
+  // A mark seen in fewer than half the runs (another process's line of another time) is left out.
+  const marks = [...byKey.values()].filter((e) => e.at.length * 2 >= runs.length)
+    .map((e) => ({ what: e.what, at: median(e.at), other: e.other }))
     .sort((a, b) => a.at - b.at);
   return {
     command,
@@ -107,8 +115,15 @@ export async function traced(argv: string[], file: string): Promise<CommandRun> 
   return { pid: child.pid, spawned, ended, lines: parseTrace(Deno.readTextFileSync(file)) };
 }
 
-/** The section's markdown: one table per operation, its commands one after another. */
-export function phasesMarkdown(ops: { label: string; commands: CommandPhases[] }[], empty: number) {
+/**
+ * The section's markdown: one table per operation, its commands one after another. A phase ends
+ * at its mark and starts at the row before; "outside the marks" is the wall time less the
+ * command's own last mark.
+ */
+export function phasesMarkdown(
+  ops: { label: string; commands: CommandPhases[] }[],
+  empty: number,
+): string {
   const f = (x: number) => x.toFixed(1);
   const out: string[] = [];
   for (const op of ops) {
@@ -119,18 +134,22 @@ export function phasesMarkdown(ops: { label: string; commands: CommandPhases[] }
       "| ------- | ---- | ---------------------------: | ----: |",
     );
     for (const c of op.commands) {
-      let prev = 0;
+      let prev = 0, ownLast = 0;
       for (const m of c.marks) {
-        out.push(
-          `| ${c.command} | ${m.other ? "(other process) " : ""}${m.what} | ${f(m.at)} | ${
-            f(m.at - prev)
-          } |`,
-        );
-        prev = Math.max(prev, m.at);
+        const who = m.other ? "(other process) " : "";
+        if (m.at < 0) {
+          out.push(
+            `| ${c.command} | ${who}${m.what} (before the command's clock) | ${f(m.at)} | — |`,
+          );
+          continue;
+        }
+        out.push(`| ${c.command} | ${who}${m.what} | ${f(m.at)} | ${f(m.at - prev)} |`);
+        prev = m.at;
+        if (!m.other) ownLast = m.at;
       }
       out.push(
-        `| ${c.command} | outside the marks: bin/runts and Deno's start before its clock, Deno's exit after the last mark | | ${
-          f(c.wall - prev)
+        `| ${c.command} | outside its marks: bin/runts, Deno's start before the clock, Deno's exit after its last mark | | ${
+          f(c.wall - ownLast)
         } |`,
         `| ${c.command} | **wall** (an empty file's \`deno run\`: ${f(empty)}; beyond it: ${
           f(c.wall - empty)

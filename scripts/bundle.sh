@@ -12,6 +12,9 @@ out=$repo/build/runts
 tmp=$repo/build/runts.tmp.$$
 trap 'rm -rf "$tmp"' EXIT
 deno=${DENO:-$repo/.deno/bin/deno}
+mkdir -p "$tmp"
+stamp=$tmp/.stamp
+: >"$stamp"
 DENO_DIR=${DENO_DIR:-$repo/.deno/cache} "$deno" bundle --quiet --code-splitting \
   --outdir "$tmp" "$repo/main.ts"
 # `deno run` builds its module graph before running anything, and that graph takes in every
@@ -33,20 +36,12 @@ grep -q 'import(String("./state-' "$tmp"/*.js || {
 # (scripts/eager.ts says why; ~15 ms of `runts run`).
 DENO_DIR=${DENO_DIR:-$repo/.deno/cache} "$deno" run --quiet --no-config --no-lock \
   --allow-read="$tmp" --allow-write="$tmp" "$repo/scripts/eager.ts" "$tmp"/*.js
-# The source files the bundle is made of (main.ts's module graph, dynamic imports included), for
-# bin/runts: it runs the bundle only while none of them is newer (a file added to the graph
-# changes the file that imports it). One call of a shell function, to be sourced.
-DENO_DIR=${DENO_DIR:-$repo/.deno/cache} "$deno" info --quiet --json --no-config "$repo/main.ts" |
-  DENO_DIR=${DENO_DIR:-$repo/.deno/cache} "$deno" eval --quiet --no-config '
-    const repo = Deno.args[0] + "/";
-    const text = new TextDecoder().decode(await new Response(Deno.stdin.readable).arrayBuffer());
-    const files = JSON.parse(text).modules.map((m) => decodeURIComponent(new URL(m.specifier).pathname))
-      .filter((p) => p.startsWith(repo)).map((p) => p.slice(repo.length)).sort();
-    if (!files.includes("main.ts") || files.some((f) => /[^A-Za-z0-9_./-]/.test(f))) {
-      throw new Error("unexpected module list: " + files.join(" "));
-    }
-    console.log("# written by scripts/bundle.sh: the sources of this bundle, for bin/runts");
-    console.log("stale " + files.join(" "));' "$repo" >"$tmp/sources.sh"
+# Every file parses, and sources.sh lists what the bundle was made from (scripts/bundle_meta.ts).
+DENO_DIR=${DENO_DIR:-$repo/.deno/cache} "$deno" run --quiet --no-config --no-lock -A \
+  "$repo/scripts/bundle_meta.ts" "$tmp" "$repo"
+# main.js dated from before the bundler read the sources: a source saved meanwhile is newer.
+touch -r "$stamp" "$tmp/main.js"
+rm -f "$stamp"
 mkdir -p "$out"
 declare -A new=()
 for f in "$tmp"/*; do

@@ -6,7 +6,7 @@
  * expects it to be called at once). Deno writes a module's code cache right after compiling the
  * module, so a lazily compiled function is compiled again by every process that calls it: for
  * `runts run`, ~15 ms of its ~60. Each top-level `function NAME(…) {…}` of a file becomes
- * `var NAME = (function NAME(…) {…});`, moved to the top of the file: there, every one is
+ * `var NAME = (function (…) {…});`, moved to the top of the file: there, every one is
  * assigned before any other statement of the file runs, as a declaration is (hoisting). That is
  * the same only while no file imports, directly or not, a file that imports it: a file evaluated
  * inside such a circle could call a function of a file whose top has not run yet. The files are
@@ -139,7 +139,10 @@ export function outline(src: string): ModuleOutline {
     } else if (c === "`") {
       i++;
       if (skipTemplate()) last = "value";
-      else stack.push("${");
+      else {
+        stack.push("${");
+        last = "${";
+      }
     } else if (c === "/") {
       const regex = last === "" ||
         (last.startsWith("ident:") ? BEFORE_REGEX.has(last.slice(6)) : last !== "value");
@@ -166,27 +169,38 @@ export function outline(src: string): ModuleOutline {
         }
       }
       i += w.length;
-      last = /^[0-9]/.test(w) ? "value" : `ident:${w}`;
+      // (a name after "." is a property: `x.in / 2` divides)
+      last = /^[0-9]/.test(w) || last === "." ? "value" : `ident:${w}`;
     } else if (c === "(" || c === "[" || c === "{") {
       if (c === "{" && stack.length === 0 && pending !== undefined) pending.bodyOpen = true;
-      stack.push(c);
+      // "(c": a condition (`if (x) /re/.test(s)`: a statement, not a division, follows it)
+      stack.push(c === "(" && /^ident:(if|while|for|with)$/.test(last) ? "(c" : c);
       i++;
       last = c;
     } else if (c === ")" || c === "]" || c === "}") {
-      const open = stack.pop();
+      let open = stack.pop();
+      const condition = open === "(c";
+      if (condition) open = "(";
       const want = c === ")" ? "(" : c === "]" ? "[" : "{";
       if (c === "}" && open === "${") {
         if (skipTemplate()) last = "value";
-        else stack.push("${");
+        else {
+          stack.push("${");
+          last = "${";
+        }
         continue;
       }
       if (open !== want) fail(`"${c}" closes "${open ?? "nothing"}"`);
       i++;
-      last = c === "}" ? "}" : "value";
+      last = c === "}" || condition ? c : "value";
       if (c === "}" && stack.length === 0 && pending?.bodyOpen) {
         functions.push({ name: pending.name, start: pending.start, end: i });
         pending = undefined;
       }
+    } else if ((c === "+" || c === "-") && src[i + 1] === c) {
+      // postfix (`i++ / 2`) after a value, prefix otherwise
+      i += 2;
+      if (last !== "value") last = c + c;
     } else {
       i++;
       last = c;
@@ -199,7 +213,10 @@ export function outline(src: string): ModuleOutline {
 
 /**
  * The text with every top-level function declaration turned into a parenthesised function
- * expression assigned to a `var` of its name, all of them moved to the top.
+ * expression assigned to a `var` of its name, all of them moved to the top (after a `#!` line).
+ * The expression has no name of its own: inside it, as inside the declaration, the name is the
+ * module's binding (a named expression would bind a read-only name of its own); `.name` is still
+ * NAME (an anonymous function assigned to a binding takes its name).
  */
 export function eagerText(src: string, functions: FunctionDecl[]): string {
   if (functions.length === 0) return src;
@@ -209,12 +226,17 @@ export function eagerText(src: string, functions: FunctionDecl[]): string {
   let rest = "";
   let from = 0;
   for (const f of functions) {
-    top.push(`var ${f.name} = (${src.slice(f.start, f.end)});`);
+    const text = src.slice(f.start, f.end);
+    const head = /^(async\s+)?function(\s*\*)?\s*([A-Za-z_$][\w$]*)\s*\(/.exec(text);
+    if (head?.[3] !== f.name) throw new Error(`function ${f.name}: its head not understood`);
+    const anonymous = `${head[1] ?? ""}function${head[2] ?? ""}(${text.slice(head[0].length)}`;
+    top.push(`var ${f.name} = (${anonymous});`);
     rest += src.slice(from, f.start);
     from = f.end;
   }
   rest += src.slice(from);
-  return `${top.join("\n")}\n${rest}`;
+  const bang = rest.startsWith("#!") ? rest.indexOf("\n") + 1 : 0;
+  return `${rest.slice(0, bang)}${top.join("\n")}\n${rest.slice(bang)}`;
 }
 
 /** A circle of static imports among the files (names as imported: "./x.js"), if there is one. */

@@ -76,3 +76,34 @@ Deno.test("anonByKind: anonymous memory summed per kind of mapping", () => {
     "other ([stack], [vvar], …)": 8,
   });
 });
+
+Deno.test("summarize and phasesMarkdown: another process's marks kept apart from the command's", () => {
+  // The command (pid 1, clock origin at wall 100) and a spare (pid 2) that starts before it.
+  const run = (d: number): CommandRun => ({
+    pid: 1,
+    spawned: 95,
+    ended: 150 + d,
+    lines: [
+      { wall: 98, pid: 2, since: 1, what: "main" },
+      { wall: 103, pid: 1, since: 3, what: "main" },
+      { wall: 110 + d, pid: 1, since: 10 + d, what: "start: done" },
+      { wall: 130, pid: 2, since: 33, what: "boot: loaded" },
+    ],
+  });
+  const s = summarize("start", [run(0), run(1), run(2)]);
+  assertEquals(s.marks.map((m) => [m.what, m.at, m.other]), [
+    ["main", -2, true],
+    ["main", 3, false],
+    ["start: done", 11, false],
+    ["boot: loaded", 30, true],
+  ]);
+  const md = phasesMarkdown([{ label: "op", commands: [s] }], 20);
+  assertStringIncludes(
+    md,
+    "| start | (other process) main (before the command's clock) | -2.0 | — |",
+  );
+  assertStringIncludes(md, "| start | main | 3.0 | 3.0 |");
+  assertStringIncludes(md, "| start | (other process) boot: loaded | 30.0 | 19.0 |");
+  // wall 56 less the command's own last mark (11), not the other process's (30)
+  assertStringIncludes(md, "after its last mark | | 45.0 |");
+});

@@ -32,6 +32,20 @@ Deno.test("outline: top-level function declarations, not nested ones or expressi
   assertEquals(src.slice(one.start, one.start + 13), "function one(");
 });
 
+Deno.test("outline: a regular expression and a division told apart as a parser does", () => {
+  const src = [
+    "function f(x, i, o, s) {",
+    "  if (x) /[(]/.test(s);",
+    "  const a = i++ / 2 / 1, b = o.in / 2 / 1, c = `${/[{]/.source}`;",
+    "  while (x) /\\}/g.exec(s);",
+    "  return [a, b, c, x ? /[\\]]/ : 1, (1) / 2 / 3];",
+    "}",
+    "function g() {",
+    "}",
+  ].join("\n");
+  assertEquals(outline(src).functions.map((f) => f.name), ["f", "g"]);
+});
+
 Deno.test("outline: text it does not understand throws", () => {
   assertThrows(() => outline("function f() {\n  return `x;\n}"), Error, "template");
   assertThrows(() => outline("function f() {\n  return (1;\n}"), Error, '"}" closes "("');
@@ -51,7 +65,7 @@ Deno.test("eagerText: declarations become parenthesised expressions at the top, 
   ].join("\n");
   const out = eagerText(src, outline(src).functions);
   assertEquals(out.split("\n").slice(1, 3), [
-    "var twice = (function twice(n) {",
+    "var twice = (function(n) {",
     "  return n * 2;",
   ]);
   const url = `data:text/javascript;base64,${btoa(out)}`;
@@ -59,6 +73,31 @@ Deno.test("eagerText: declarations become parenthesised expressions at the top, 
   assertEquals(m.early, 4);
   assertEquals(await m.later(), 6);
   assertEquals(m.twice.name, "twice");
+});
+
+Deno.test("eagerText: the module's binding inside the function, async and generators, #! first", async () => {
+  const src = [
+    "#!/usr/bin/env -S deno run",
+    "function counter() {",
+    "  counter = () => 2;",
+    "  return 1;",
+    "}",
+    "async function* gen() {",
+    "  yield await 3;",
+    "}",
+    "const first = counter(), second = counter();",
+    "export { first, gen, second };",
+  ].join("\n");
+  const out = eagerText(src, outline(src).functions);
+  assertEquals(out.split("\n")[0], "#!/usr/bin/env -S deno run");
+  assertEquals(out.split("\n").filter((l) => l.startsWith("var ")), [
+    "var counter = (function() {",
+    "var gen = (async function*() {",
+  ]);
+  const m = await import(`data:text/javascript;base64,${btoa(out.slice(out.indexOf("\n") + 1))}`);
+  assertEquals([m.first, m.second], [1, 2]);
+  assertEquals(m.gen.name, "gen");
+  for await (const v of m.gen()) assertEquals(v, 3);
 });
 
 Deno.test("importCircle: finds a circle of static imports, none in a tree", () => {

@@ -19,7 +19,7 @@ async function fakeRepo(): Promise<string> {
   }
   await Deno.writeTextFile(
     `${repo}/build/runts/sources.sh`,
-    "# the sources\nstale main.ts src/linux/a.ts\n",
+    "# the sources\nfresh main.ts src/linux/a.ts\n",
   );
   const old = new Date(Date.now() - 60_000);
   for (const f of ["main.ts", "src/linux/a.ts", "src/b_test.ts"]) {
