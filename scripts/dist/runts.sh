@@ -33,4 +33,5 @@ if [ -z "${DENO_DIR:-}" ]; then
   DENO_DIR=$lib/cache
   export DENO_DIR
 fi
-exec "$lib/deno" run -A --no-config --quiet --no-prompt --no-lock "$lib/runts.js" "$@"
+# The V8 flags of every runts process: src/sandbox/self.ts RUNTS_V8_FLAGS, which says why.
+exec "$lib/deno" run -A --no-config --quiet --no-prompt --no-lock --v8-flags=--no-maglev "$lib/runts.js" "$@"

@@ -3,7 +3,8 @@
  * the sources its sources.sh lists is newer than it; main.ts otherwise. Run on a copy of the
  * wrapper in a fake repository whose "deno" prints its arguments.
  */
-import { assertEquals } from "../assert.ts";
+import { assertEquals, assertStringIncludes } from "../assert.ts";
+import { RUNTS_V8_FLAGS, selfArgv } from "../../src/sandbox/self.ts";
 
 const WRAPPER = new URL("../../bin/runts", import.meta.url).pathname;
 
@@ -58,6 +59,26 @@ Deno.test("bin/runts runs the bundle while no source it lists is newer, main.ts 
     // A bundle without its source list is not trusted.
     await Deno.remove(`${repo}/build/runts/sources.sh`);
     assertEquals(await entry(repo), "/main.ts");
+  } finally {
+    await Deno.remove(repo, { recursive: true });
+  }
+});
+
+Deno.test("bin/runts, the dist wrapper and selfArgv pass the same V8 flags (one code cache)", async () => {
+  const flag = `--v8-flags=${RUNTS_V8_FLAGS.join(",")}`;
+  for (const f of ["../../bin/runts", "../../scripts/dist/runts.sh"]) {
+    const text = await Deno.readTextFile(new URL(f, import.meta.url));
+    const exec = text.split("\n").find((l) => l.startsWith("exec "))!;
+    assertStringIncludes(exec, ` ${flag} `);
+  }
+  const argv = selfArgv(["boot", "x"], ["--max-old-space-size=32"]);
+  assertEquals(argv.filter((a) => a.startsWith("--v8-flags=")), [
+    `${flag},--max-old-space-size=32`,
+  ]);
+  const repo = await fakeRepo();
+  try {
+    const out = await new Deno.Command(`${repo}/bin/runts`, { args: ["state"] }).output();
+    assertStringIncludes(new TextDecoder().decode(out.stdout), ` ${flag} `);
   } finally {
     await Deno.remove(repo, { recursive: true });
   }
