@@ -57,12 +57,14 @@ export async function destroyLocked(c: Container, o: { deleted?: boolean } = {})
     await killInit(rec);
   }
   // The root container's sandbox process ends with it (and every container in it). When it
-  // has destroyed its last container it holds nothing: it is killed, and not waited for (a Deno
-  // process takes ~4 ms to be torn down).
-  if (rec.sandboxId === rec.id) await killSandbox(c.sandbox, { wait: !clean });
+  // has destroyed its last container it holds nothing: it is torn down (~4 ms for a Deno
+  // process) while the rest is removed, and delete returns once it is gone.
+  const sandboxEnded = rec.sandboxId === rec.id ? killSandbox(c.sandbox) : undefined;
+  if (!clean) await sandboxEnded;
   await cg?.destroy().catch(() => {});
   if (o.deleted) await poststop(c.spec === undefined ? undefined : c);
   c.store.remove(rec.id);
+  await sandboxEnded;
 }
 
 /** Runs the poststop hooks (runtime namespace); a failure is a warning, as the spec says. */
