@@ -7,6 +7,7 @@
  * DENORT_BIN) is passed through to `deno compile` unchanged.
  * @module
  */
+import { RUNTS_V8_FLAGS } from "../src/sandbox/self.ts";
 import { fileURLToPath } from "node:url";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
@@ -24,7 +25,16 @@ if (denort !== undefined) {
 }
 
 const cmd = new Deno.Command(Deno.execPath(), {
-  args: ["compile", "-A", "--no-config", "--output", output, "main.ts"],
+  // (the V8 flags every runts process runs with: src/sandbox/self.ts says why)
+  args: [
+    "compile",
+    "-A",
+    "--no-config",
+    `--v8-flags=${RUNTS_V8_FLAGS.join(",")}`,
+    "--output",
+    output,
+    "main.ts",
+  ],
   cwd: repo,
   env: { NO_COLOR: "1" },
   stdout: "inherit",

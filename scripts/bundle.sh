@@ -32,10 +32,6 @@ grep -q 'import(String("./state-' "$tmp"/*.js || {
   echo "bundle: the command table's import() of state not found (bundler output changed?)" >&2
   exit 1
 }
-# Every top-level function parenthesised, so that Deno's code cache holds its bytecode
-# (scripts/eager.ts says why; ~15 ms of `runts run`).
-DENO_DIR=${DENO_DIR:-$repo/.deno/cache} "$deno" run --quiet --no-config --no-lock \
-  --allow-read="$tmp" --allow-write="$tmp" "$repo/scripts/eager.ts" "$tmp"/*.js
 # Every file parses, and sources.sh lists what the bundle was made from (scripts/bundle_meta.ts).
 DENO_DIR=${DENO_DIR:-$repo/.deno/cache} "$deno" run --quiet --no-config --no-lock -A \
   "$repo/scripts/bundle_meta.ts" "$tmp" "$repo"

@@ -1,8 +1,8 @@
 /**
  * scripts/bundle.sh's last checks on a bundle made in DIR, before it replaces build/runts/:
  *
- * - every file of it parses (`deno info` of a module that imports them all: scripts/eager.ts
- *   rewrote them, with a scanner of its own);
+ * - every file of it parses (`deno info` of a module that imports them all: bundle.sh rewrote
+ *   their import() calls with sed);
  * - DIR/sources.sh: the files the bundle was made from (main.ts's module graph, dynamic imports
  *   included, and the scripts that make it), for bin/runts, which runs the bundle only while none
  *   of them is newer. A file added to the graph changes the file that imports it.
@@ -45,7 +45,6 @@ export function sourcesText(repo: string, modules: string[]): string {
     ...modules.map((m) => decodeURIComponent(new URL(m).pathname))
       .filter((p) => p.startsWith(prefix)).map((p) => p.slice(prefix.length)),
     "scripts/bundle.sh",
-    "scripts/eager.ts",
     "scripts/bundle_meta.ts",
   ].sort();
   if (!files.includes("main.ts")) throw new Error("main.ts is not in its own module graph");

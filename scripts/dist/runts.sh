@@ -34,4 +34,4 @@ if [ -z "${DENO_DIR:-}" ]; then
   export DENO_DIR
 fi
 # The V8 flags of every runts process: src/sandbox/self.ts RUNTS_V8_FLAGS, which says why.
-exec "$lib/deno" run -A --no-config --quiet --no-prompt --no-lock --v8-flags=--no-maglev "$lib/runts.js" "$@"
+exec "$lib/deno" run -A --no-config --quiet --no-prompt --no-lock --v8-flags=--no-maglev,--no-lazy "$lib/runts.js" "$@"

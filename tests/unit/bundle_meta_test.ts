@@ -10,7 +10,7 @@ Deno.test("sourcesText: the repository's modules and the bundling scripts, sorte
   ]);
   assertEquals(
     text.split("\n")[1],
-    "fresh main.ts scripts/bundle.sh scripts/bundle_meta.ts scripts/eager.ts src/b.ts",
+    "fresh main.ts scripts/bundle.sh scripts/bundle_meta.ts src/b.ts",
   );
   assertThrows(() => sourcesText("/r", ["file:///r/src/a.ts"]), Error, "main.ts");
   assertThrows(
