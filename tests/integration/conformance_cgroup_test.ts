@@ -51,7 +51,8 @@ function denyAllWithKmsg(s: BundleSpec): void {
 const PROBE = "i=0; while :; do i=$((i+1)); " +
   "{ true </dev/kmsg; } 2>/dev/null && echo read >> /dev/shm/opened; " +
   "{ true >/dev/kmsg; } 2>/dev/null && echo write >> /dev/shm/opened; " +
-  "echo $i > /dev/shm/n; usleep 2000; done";
+  // (written aside and renamed: a reader never finds the file truncated and not yet written)
+  "echo $i > /dev/shm/n.new; mv -f /dev/shm/n.new /dev/shm/n; usleep 2000; done";
 
 function devicesDir(pid: number): string | undefined {
   const line = Deno.readTextFileSync(`/proc/${pid}/cgroup`).split("\n")
