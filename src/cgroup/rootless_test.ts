@@ -2,6 +2,7 @@ import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
 import { CgroupError, cgroupManagerFor, RootlessNoCgroup, RootlessV2Manager } from "./manager.ts";
 import { requestedLimits } from "./rootless.ts";
 import { fakeHost } from "./_test_utils.ts";
+import type { LinuxResources } from "../oci/spec.ts";
 
 /** Owners of the fake tree: `mine` belongs to uid 1000, every other existing path to root. */
 function owners(mine?: string): (p: string) => number | undefined {
@@ -13,6 +14,30 @@ function owners(mine?: string): (p: string) => number | undefined {
     }
     return p === mine ? 1000 : 0;
   };
+}
+
+/**
+ * The manager uid 1000 gets on the fake host `h` under the rootless rules, for a container asking
+ * for `resources`; `mine` is the one path of the tree that user owns (a delegated subtree).
+ */
+function rootlessOn(
+  h: ReturnType<typeof fakeHost>,
+  cgroupsPath: string,
+  id: string,
+  resources: LinuxResources,
+  mine?: string,
+) {
+  return cgroupManagerFor({
+    cgroupsPath,
+    id,
+    fsRoot: h.root,
+    mountinfo: h.mountinfo,
+    fs: h.fs,
+    uid: 1000,
+    rootless: true,
+    resources,
+    ownerOf: owners(mine),
+  });
 }
 
 Deno.test("requestedLimits() ignores device rules and empty sections", () => {
@@ -27,17 +52,7 @@ Deno.test("cgroupManagerFor() for a non-root caller decides as runc rootless", a
     await t.step(`${mode}: nothing delegated, no limits: no cgroup, with the reason`, () => {
       const h = fakeHost(mode);
       try {
-        const cg = cgroupManagerFor({
-          cgroupsPath: "",
-          id: "c1",
-          fsRoot: h.root,
-          mountinfo: h.mountinfo,
-          fs: h.fs,
-          uid: 1000,
-          rootless: true,
-          resources: { devices: [{ allow: false, access: "rwm" }] },
-          ownerOf: owners(),
-        });
+        const cg = rootlessOn(h, "", "c1", { devices: [{ allow: false, access: "rwm" }] });
         assert(cg instanceof RootlessNoCgroup);
         const why = mode === "v1"
           ? "the host has no cgroup2 hierarchy to delegate"
@@ -56,18 +71,7 @@ Deno.test("cgroupManagerFor() for a non-root caller decides as runc rootless", a
     const h = fakeHost("hybrid");
     try {
       assertThrows(
-        () =>
-          cgroupManagerFor({
-            cgroupsPath: "/deleg/c1",
-            id: "c1",
-            fsRoot: h.root,
-            mountinfo: h.mountinfo,
-            fs: h.fs,
-            uid: 1000,
-            rootless: true,
-            resources: { pids: { limit: 5 } },
-            ownerOf: owners(),
-          }),
+        () => rootlessOn(h, "/deleg/c1", "c1", { pids: { limit: 5 } }),
         CgroupError,
         `rootless: pids requested, but ${JSON.stringify(`${h.root}/unified`)} (for ${
           JSON.stringify(`${h.root}/unified/deleg/c1`)
@@ -81,17 +85,13 @@ Deno.test("cgroupManagerFor() for a non-root caller decides as runc rootless", a
     const h = fakeHost("hybrid");
     try {
       Deno.mkdirSync(`${h.root}/unified/deleg`);
-      const cg = cgroupManagerFor({
-        cgroupsPath: "/deleg/c1",
-        id: "c1",
-        fsRoot: h.root,
-        mountinfo: h.mountinfo,
-        fs: h.fs,
-        uid: 1000,
-        rootless: true,
-        resources: { pids: { limit: 5 } },
-        ownerOf: owners(`${h.root}/unified/deleg`),
-      });
+      const cg = rootlessOn(
+        h,
+        "/deleg/c1",
+        "c1",
+        { pids: { limit: 5 } },
+        `${h.root}/unified/deleg`,
+      );
       assert(cg instanceof RootlessV2Manager);
       assertEquals(cg.paths(), { "": `${h.root}/unified/deleg/c1` });
       assertEquals(cg.procsFiles(), [`${h.root}/unified/deleg/c1/cgroup.procs`]);
@@ -105,17 +105,7 @@ Deno.test("cgroupManagerFor() for a non-root caller decides as runc rootless", a
       const h = fakeHost("v2");
       try {
         h.fs.mkdirAll(`${h.root}/deleg`); // the fake kernel fills in a cgroup's files
-        const cg = cgroupManagerFor({
-          cgroupsPath: "/deleg/c2",
-          id: "c2",
-          fsRoot: h.root,
-          mountinfo: h.mountinfo,
-          fs: h.fs,
-          uid: 1000,
-          rootless: true,
-          resources: { pids: { limit: 5 } },
-          ownerOf: owners(`${h.root}/deleg`),
-        });
+        const cg = rootlessOn(h, "/deleg/c2", "c2", { pids: { limit: 5 } }, `${h.root}/deleg`);
         assert(cg instanceof RootlessV2Manager);
         cg.create();
         // A device program cannot be loaded on this fake directory: loading one would throw.

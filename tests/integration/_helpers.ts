@@ -448,3 +448,16 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * The init's program as a sandbox process started with `--debug` logged it: the `init plan: …`
+ * lines of its log (runc's form: time="..." level=debug msg="init plan: ..."), steps only.
+ */
+export function loggedInitPlan(logPath: string): string[] {
+  return Deno.readTextFileSync(logPath).split("\n")
+    .map((l) => /level=debug msg=(".*")$/.exec(l)?.[1])
+    .filter((m): m is string => m !== undefined)
+    .map((m) => JSON.parse(m) as string)
+    .filter((m) => m.startsWith("init plan: "))
+    .map((m) => m.slice("init plan: ".length));
+}

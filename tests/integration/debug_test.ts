@@ -3,7 +3,7 @@
  * `--stacks` (the sandbox process's view), and `runts wait` (the init's exit status as JSON).
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../assert.ts";
-import { type Bundle, leftovers, makeBundle, newRoot, runts } from "./_helpers.ts";
+import { type Bundle, leftovers, loggedInitPlan, makeBundle, newRoot, runts } from "./_helpers.ts";
 
 const root = Deno.uid() === 0 ? await newRoot() : "";
 const opts = { ignore: Deno.uid() !== 0, sanitizeResources: false, sanitizeOps: false };
@@ -154,13 +154,7 @@ Deno.test({
       // With --debug the sandbox process logs the program it runs, line by line.
       const c = await runts(["--debug", "create", "-b", b.dir, id], { root });
       assertEquals(c.code, 0, c.stderr);
-      // Lines of runc's log form: time="..." level=debug msg="init plan: ...".
-      const ran = Deno.readTextFileSync(`${root}/${id}/sandbox.log`).split("\n")
-        .map((l) => /level=debug msg=(".*")$/.exec(l)?.[1])
-        .filter((m): m is string => m !== undefined)
-        .map((m) => JSON.parse(m) as string)
-        .filter((m) => m.startsWith("init plan: "))
-        .map((m) => m.slice("init plan: ".length));
+      const ran = loggedInitPlan(`${root}/${id}/sandbox.log`);
       assertEquals(printed, ran);
       assert(ran.some((l) => l.includes("seccomp(")), "no seccomp step");
       assert(ran.some((l) => l.includes("through the exec stub")), "no exec stub");

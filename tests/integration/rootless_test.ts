@@ -12,7 +12,7 @@ import {
   runtsAs,
   type TestUser,
 } from "./_rootless.ts";
-import { exists, PYTHON } from "./_helpers.ts";
+import { exists, loggedInitPlan, PYTHON } from "./_helpers.ts";
 import { smallestHugePage } from "./cgroup_host.ts";
 
 const why = rootlessUnavailable();
@@ -145,12 +145,7 @@ Deno.test({
       const printed = plan.stdout.trimEnd().split("\n").filter((l) => !l.startsWith("# "));
       const c = await runtsAs(u, ["--debug", "create", "-b", b.dir, id]);
       assertEquals(c.code, 0, c.stderr);
-      const ran = Deno.readTextFileSync(`${u.xdg}/runts/${id}/sandbox.log`).split("\n")
-        .map((l) => /level=debug msg=(".*")$/.exec(l)?.[1])
-        .filter((m): m is string => m !== undefined)
-        .map((m) => JSON.parse(m) as string)
-        .filter((m) => m.startsWith("init plan: "))
-        .map((m) => m.slice("init plan: ".length));
+      const ran = loggedInitPlan(`${u.xdg}/runts/${id}/sandbox.log`);
       assertEquals(printed, ran);
       assert(ran.length > 100, `${ran.length} steps`);
     } finally {
