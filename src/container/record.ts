@@ -379,9 +379,8 @@ export class ContainerStore {
         held.set(path, depth);
       }
     }
-    const file = openLockFile(path, id);
+    const file = lockFileSync(path, id);
     try {
-      file.lockSync(true);
       held.set(path, 1);
       let result: T;
       try {
@@ -409,9 +408,8 @@ export class ContainerStore {
    */
   async withLockAsync<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const path = join(this.dir(id), "lock");
-    const file = openLockFile(path, id);
+    const file = await lockFile(path, id);
     try {
-      await file.lock(true);
       held.set(path, 1);
       try {
         return await fn();
@@ -466,21 +464,78 @@ export class ContainerStore {
    */
   remove(id: string): void {
     const dir = this.dir(id);
+    // Renamed away first (one atomic step: a reader sees the container or nothing), then
+    // removed; a removal cut short leaves a partial directory, which the next create or
+    // `delete --force` of the id sweeps.
+    const gone = join(this.#root, `${PARTIAL}${id}.${Deno.pid}`);
     try {
-      this.withLock(id, () => Deno.removeSync(dir, { recursive: true }));
+      this.withLock(id, () => Deno.renameSync(dir, gone));
     } catch (e) {
       if (e instanceof ContainerNotFoundError || e instanceof Deno.errors.NotFound) return;
       throw e;
     }
+    Deno.removeSync(gone, { recursive: true });
   }
 }
 
-/** Opens a container's lock file; its directory missing means the container does not exist. */
+/**
+ * Opens a container's lock file. It is made with the directory and never created here: a
+ * command that opens it while a delete removes the directory must not put it back.
+ * @throws {ContainerNotFoundError} when it does not exist.
+ */
 function openLockFile(path: string, id: string): Deno.FsFile {
   try {
-    return Deno.openSync(path, { read: true, write: true, create: true, mode: 0o600 });
+    return Deno.openSync(path, { read: true, write: true });
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new ContainerNotFoundError(id);
     throw e;
+  }
+}
+
+/**
+ * Whether `file` (just locked) is still the lock file at `path`. A waiter that opened the
+ * file before a delete removed it gets the lock of a removed container; the id may even have
+ * been created again since, with a new lock file.
+ * @throws {ContainerNotFoundError} when the container is gone.
+ */
+function stillAt(file: Deno.FsFile, path: string, id: string): boolean {
+  let now: Deno.FileInfo;
+  try {
+    now = Deno.statSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new ContainerNotFoundError(id);
+    throw e;
+  }
+  const locked = file.statSync();
+  return now.ino === locked.ino && now.dev === locked.dev;
+}
+
+/** Opens and locks a container's lock file (waiting for its holder), see {@linkcode stillAt}. */
+function lockFileSync(path: string, id: string): Deno.FsFile {
+  for (;;) {
+    const file = openLockFile(path, id);
+    try {
+      file.lockSync(true);
+      if (stillAt(file, path, id)) return file;
+    } catch (e) {
+      file.close();
+      throw e;
+    }
+    file.close();
+  }
+}
+
+/** {@linkcode lockFileSync}, waiting without blocking the event loop. */
+async function lockFile(path: string, id: string): Promise<Deno.FsFile> {
+  for (;;) {
+    const file = openLockFile(path, id);
+    try {
+      await file.lock(true);
+      if (stillAt(file, path, id)) return file;
+    } catch (e) {
+      file.close();
+      throw e;
+    }
+    file.close();
   }
 }

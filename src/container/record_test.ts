@@ -247,6 +247,54 @@ Deno.test("ContainerStore.remove() deletes the directory and ignores an unknown 
     store.remove("never");
   }));
 
+/** Whether this process holds an flock on the file `path` names now (from /proc/locks). */
+function holdsLock(path: string): boolean {
+  const ino = Deno.statSync(path).ino;
+  return Deno.readTextFileSync("/proc/locks").split("\n").some((l) => {
+    const f = l.trim().split(/\s+/);
+    return f[1] === "FLOCK" && f[4] === String(Deno.pid) && f[5]?.endsWith(`:${ino}`);
+  });
+}
+
+Deno.test("ContainerStore: a lock waiter of a removed container finds it gone, puts nothing back", () =>
+  withStore(async (store, root) => {
+    store.create("web", record("web"));
+    let waiter: Promise<unknown> | undefined;
+    await store.withLockAsync("web", () => {
+      // The waiter has opened the lock file (before its first await) and waits for the lock.
+      waiter = store.withLockAsync("web", () => Promise.resolve("ran"));
+      store.remove("web");
+      return Promise.resolve();
+    });
+    const e = await waiter!.then(() => undefined, (e) => e);
+    assert(e instanceof ContainerNotFoundError, String(e));
+    assertEquals([...Deno.readDirSync(root)].map((d) => d.name), []);
+  }));
+
+Deno.test("ContainerStore: a lock waiter of an id deleted and created again locks the new one", () =>
+  withStore(async (store, root) => {
+    store.create("web", record("web"));
+    let waiter: Promise<unknown> | undefined;
+    await store.withLockAsync("web", () => {
+      waiter = store.withLockAsync(
+        "web",
+        () => Promise.resolve([store.load("web").bundle, holdsLock(`${root}/web/lock`)]),
+      );
+      store.remove("web");
+      store.create("web", record("web", { bundle: "/new" }));
+      return Promise.resolve();
+    });
+    assertEquals(await waiter, ["/new", true]);
+  }));
+
+Deno.test("ContainerStore: a directory without its lock file is not a container to lock", () =>
+  withStore((store, root) => {
+    store.create("web", record("web"));
+    Deno.removeSync(`${root}/web/lock`);
+    assertThrows(() => store.withLock("web", () => 1), ContainerNotFoundError);
+    assertThrows(() => Deno.statSync(`${root}/web/lock`), Deno.errors.NotFound);
+  }));
+
 Deno.test("parseProcStat() reads the fields after the last ')' of comm", () => {
   const tail = "S 1 100 100 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 987654 1000 100";
   const st = parseProcStat(`4242 (evil) S 1 (x)) ${tail}\n`);
