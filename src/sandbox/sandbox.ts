@@ -55,6 +55,15 @@ const SANDBOX_V8_FLAGS = [
   "--single-threaded-gc",
 ];
 
+/**
+ * The sandbox process's environment: this one's, with one malloc arena for all its threads
+ * (unless the environment sets it): glibc gives each thread that allocates an arena of its own,
+ * and an idle sandbox process keeps their pages (~0.4 MiB of Pss_Anon).
+ */
+export function sandboxEnv(env: Record<string, string>): string[] {
+  return Object.entries({ MALLOC_ARENA_MAX: "1", ...env }).map(([k, v]) => `${k}=${v}`);
+}
+
 /** The syscall program that becomes `runts boot` (pure: decided before the clone). */
 function sandboxProgram(o: StartSandboxOptions, argv: string[], env: string[]): Program {
   const p = new Program();
@@ -100,8 +109,7 @@ export async function startSandbox(o: StartSandboxOptions): Promise<SandboxProce
       : [o.id, "--creator", String(Deno.pid)]),
   ];
   const argv = selfArgv(args, SANDBOX_V8_FLAGS);
-  const env = Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`);
-  const program = sandboxProgram(o, argv, env);
+  const program = sandboxProgram(o, argv, sandboxEnv(Deno.env.toObject()));
   const s = spawnProgram(program, { flags: 0 });
   try {
     o.onSpawned?.({ pid: s.pid, startTime: startTime(s.pid) ?? "" });
