@@ -1393,7 +1393,7 @@ Levers, each measured on this machine (hyperfine or the runtime's own A/B pairs;
 | V8 flags for short commands: \`--single-threaded\`, \`--lite-mode\`, \`--max-lazy\` | \`state\` CPU 59.8 → 73.7, 71.6, 75.5 ms | no |
 | \`//# allFunctionsCalledOnLoad\`, a minified bundle | no change (Deno passes no compile hints; the code cache, not the source size, sets the cost) | no |
 | sandbox: \`gc()\` and \`malloc_trim\` after create, bytecode flushing (\`--bytecode-old-age=1\`), \`--no-code-cache\`, \`--lite-mode\`, \`--jitless\` | Pss_Anon within ±0.5 MiB of the others' spread (V8 keeps its pages) | no |
-| sandbox: one malloc arena for all its threads (\`MALLOC_ARENA_MAX=1\` in its environment) | Pss_Anon −0.3 to −0.4 MiB (3 sandboxes each way, twice); lifecycle 1.00× (40 pairs) | yes |
+| sandbox: one malloc arena for all its threads (\`MALLOC_ARENA_MAX=1\` in its environment) | Pss_Anon −0.1 MiB in this script's memory row (twice each way: the threads' arenas go, the main heap grows by most of them), −0.3 to −0.4 MiB with \`runts spec\`'s bundle running \`sleep\`; lifecycle 1.00× (40 pairs) | yes |
 | \`--minor-ms\` (young generation marked and swept in place, no semi-spaces) in every runts process | sandbox Pss_Anon −0.8 MiB; lifecycle 1.016×, run 1.03× (30 pairs); each command's peak RSS +0.5 to +0.9 MiB | no |
 | sandbox: \`MALLOC_TRIM_THRESHOLD_=0\` with \`MALLOC_TOP_PAD_=0\`, a 16 KiB mmap threshold, no tcache | Pss_Anon −0.1 to −0.2 MiB, within the spread | no |
 
