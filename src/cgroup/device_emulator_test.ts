@@ -1,4 +1,5 @@
 import { assertEquals, assertThrows } from "../../tests/assert.ts";
+import type { LinuxDeviceCgroup } from "../oci/spec.ts";
 import { CgroupError } from "./_common.ts";
 import { DeviceEmulator, ruleLine } from "./device_emulator.ts";
 
@@ -21,6 +22,19 @@ Deno.test("DeviceEmulator.fromSpec() ignores unknown access letters and merges r
     CgroupError,
     "linux.resources.devices[0].access: must not be empty",
   );
+});
+
+Deno.test("DeviceEmulator.fromSpec() names the field of a bad rule", () => {
+  const cases: [LinuxDeviceCgroup[], string][] = [
+    [[DENY, { allow: true, type: "x" }], 'linux.resources.devices[1].type: must be "a", "b"'],
+    [[{ allow: true, access: "x" }], 'linux.resources.devices[0].access: "x" names none of'],
+    [[{ allow: true, major: -2 }], "linux.resources.devices[0].major: must be -1 (any)"],
+    [[{ allow: true, minor: 2 ** 31 }], "linux.resources.devices[0].minor: must be -1 (any)"],
+    [[{ allow: true, minor: 1.5 }], "linux.resources.devices[0].minor"],
+  ];
+  for (const [rules, msg] of cases) {
+    assertThrows(() => DeviceEmulator.fromSpec(rules), CgroupError, msg);
+  }
 });
 
 Deno.test("DeviceEmulator.fromSpec() an `a` rule resets whatever came before", () => {

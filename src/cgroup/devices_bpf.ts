@@ -19,7 +19,6 @@
  * crun's programs, and of the v1 manager, which writes `devices.deny a` first).
  * @module
  */
-import type { LinuxDeviceCgroup } from "../oci/spec.ts";
 import {
   BPF_CGROUP_DEVICE,
   BPF_F_ALLOW_MULTI,
@@ -36,6 +35,7 @@ import {
 import { SyscallError } from "../../ffi/error.ts";
 import { closeFd, openPath } from "../../ffi/process.ts";
 import { CgroupError } from "./_common.ts";
+import { ACC_ALL, type DeviceRule } from "./device_emulator.ts";
 
 const R = "linux.resources.devices";
 
@@ -43,19 +43,11 @@ const R = "linux.resources.devices";
 export const BPF_DEVCG_DEV_BLOCK = 1;
 /** `BPF_DEVCG_DEV_CHAR`: the device type of a character device in the context. */
 export const BPF_DEVCG_DEV_CHAR = 2;
-/** `BPF_DEVCG_ACC_MKNOD`: mknod of the device. */
-export const BPF_DEVCG_ACC_MKNOD = 1;
-/** `BPF_DEVCG_ACC_READ`: opening it for reading. */
-export const BPF_DEVCG_ACC_READ = 2;
-/** `BPF_DEVCG_ACC_WRITE`: opening it for writing. */
-export const BPF_DEVCG_ACC_WRITE = 4;
 
 /** The name runts gives its device programs, how it finds its own among those attached. */
 export const DEVICE_PROGRAM_NAME = "runts_devices";
 /** The license the program is loaded under (runc's devicefilter uses Apache too). */
 export const DEVICE_PROGRAM_LICENSE = "Apache";
-
-const ACC_ALL = BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE;
 
 // opcodes: class | op | source (linux/bpf_common.h, linux/bpf.h)
 const LDX_MEM_W = 0x01 | 0x60 | 0x00;
@@ -76,60 +68,19 @@ const insn = (code: number, dst: number, src: number, off: number, imm: number):
 });
 const ret = (v: 0 | 1): BpfInsn[] => [insn(ALU64_MOV_K, 0, 0, 0, v), insn(JMP_EXIT, 0, 0, 0, 0)];
 
-/** A rule checked for its fields, numbers in BPF terms (undefined: any). */
-interface CleanRule {
-  allow: boolean;
-  type: number | undefined;
-  major: number | undefined;
-  minor: number | undefined;
-  access: number;
-}
-
-function devNumber(n: number | undefined, field: string): number | undefined {
-  if (n === undefined || n === -1) return undefined;
-  if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) {
-    throw new CgroupError(field, `must be -1 (any) or a device number, not ${n}`);
-  }
-  return n;
-}
-
-function clean(r: LinuxDeviceCgroup, i: number): CleanRule {
-  const f = `${R}[${i}]`;
-  const t = r.type ?? "a";
-  if (t !== "a" && t !== "b" && t !== "c") {
-    throw new CgroupError(`${f}.type`, `must be "a", "b" or "c", not ${JSON.stringify(t)}`);
-  }
-  let access = 0;
-  for (const c of r.access ?? "rwm") {
-    if (c === "r") access |= BPF_DEVCG_ACC_READ;
-    else if (c === "w") access |= BPF_DEVCG_ACC_WRITE;
-    else if (c === "m") access |= BPF_DEVCG_ACC_MKNOD;
-    else {
-      throw new CgroupError(
-        `${f}.access`,
-        `must be a combination of "r", "w" and "m", not ${JSON.stringify(r.access)}`,
-      );
-    }
-  }
-  return {
-    allow: r.allow,
-    type: t === "a" ? undefined : t === "b" ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR,
-    major: devNumber(r.major, `${f}.major`),
-    minor: devNumber(r.minor, `${f}.minor`),
-    access,
-  };
-}
-
 /**
  * The instructions of one rule. Registers: r2 device type, r3 accesses not decided yet,
  * r4 major, r5 minor, r1 scratch. Every "no match" jumps to the end of the block.
  */
-function ruleBlock(r: CleanRule): BpfInsn[] {
+function ruleBlock(r: DeviceRule): BpfInsn[] {
   // [instruction, jumps to the next block?]
   const body: [BpfInsn, boolean][] = [];
-  if (r.type !== undefined) body.push([insn(JMP_JNE_K, 2, 0, 0, r.type), true]);
-  if (r.major !== undefined) body.push([insn(JMP_JNE_K, 4, 0, 0, r.major), true]);
-  if (r.minor !== undefined) body.push([insn(JMP_JNE_K, 5, 0, 0, r.minor), true]);
+  if (r.type !== "a") {
+    const type = r.type === "b" ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR;
+    body.push([insn(JMP_JNE_K, 2, 0, 0, type), true]);
+  }
+  if (r.major !== -1) body.push([insn(JMP_JNE_K, 4, 0, 0, r.major), true]);
+  if (r.minor !== -1) body.push([insn(JMP_JNE_K, 5, 0, 0, r.minor), true]);
   const partial = r.access !== ACC_ALL;
   if (r.allow && partial) {
     // these accesses are granted; allowed once none is left
@@ -146,22 +97,21 @@ function ruleBlock(r: CleanRule): BpfInsn[] {
 }
 
 /**
- * The device filter for `linux.resources.devices`, as `struct bpf_insn` bytes to load as a
- * BPF_PROG_TYPE_CGROUP_DEVICE program: 1 (allow) or 0 (deny) per request, the last matching
- * rule winning, deny when no rule covers the request.
+ * The device filter for rules checked by [fromSpecRule](./device_emulator.ts) (the form the device
+ * emulator holds them in), as `struct bpf_insn` bytes to load as a BPF_PROG_TYPE_CGROUP_DEVICE
+ * program: 1 (allow) or 0 (deny) per request, the last matching rule winning, deny when no rule
+ * covers the request.
  *
- * @throws {CgroupError} for a rule with a bad type, access or device number, naming its field
  * @example
  * ```ts
  * const insns = deviceFilterProgram([
- *   { allow: false, access: "rwm" },
- *   { allow: true, type: "c", major: 1, minor: 3, access: "rwm" }, // /dev/null
+ *   { allow: false, type: "a", major: -1, minor: -1, access: ACC_ALL },
+ *   { allow: true, type: "c", major: 1, minor: 3, access: ACC_ALL }, // /dev/null
  * ]);
  * insns.byteLength / 8; // 13 instructions
  * ```
  */
-export function deviceFilterProgram(rules: readonly LinuxDeviceCgroup[]): Uint8Array {
-  const cleaned = rules.map(clean);
+export function deviceFilterProgram(rules: readonly DeviceRule[]): Uint8Array {
   const out: BpfInsn[] = [
     insn(LDX_MEM_W, 2, 1, 0, 0), // r2 = ctx->access_type
     insn(ALU32_AND_K, 2, 0, 0, 0xffff), // r2 &= 0xffff: device type
@@ -170,12 +120,12 @@ export function deviceFilterProgram(rules: readonly LinuxDeviceCgroup[]): Uint8A
     insn(LDX_MEM_W, 4, 1, 4, 0), // r4 = ctx->major
     insn(LDX_MEM_W, 5, 1, 8, 0), // r5 = ctx->minor
   ];
-  for (let k = cleaned.length - 1; k >= 0; k--) {
-    const r = cleaned[k]!;
+  for (let k = rules.length - 1; k >= 0; k--) {
+    const r = rules[k]!;
     if (r.access === 0) continue; // matches no request
     out.push(...ruleBlock(r));
-    const everything = r.type === undefined && r.major === undefined &&
-      r.minor === undefined && r.access === ACC_ALL;
+    const everything = r.type === "a" && r.major === -1 && r.minor === -1 &&
+      r.access === ACC_ALL;
     if (everything) return encodeInsns(out); // the rules before it are never reached
   }
   out.push(...ret(0));
@@ -199,7 +149,7 @@ function errCodeOf(e: unknown): string | undefined {
  */
 export function applyDeviceProgram(
   cgroupDir: string,
-  rules: readonly LinuxDeviceCgroup[] | undefined,
+  rules: readonly DeviceRule[] | undefined,
 ): void {
   const insns = rules === undefined ? undefined : deviceFilterProgram(rules);
   const where = JSON.stringify(cgroupDir);

@@ -41,7 +41,7 @@ import {
   UNLIMITED,
   writeField,
 } from "./_common.ts";
-import { accessString, DeviceEmulator } from "./device_emulator.ts";
+import { DeviceEmulator } from "./device_emulator.ts";
 import { applyDeviceProgram, attachedDevicePrograms, deviceFilterProgram } from "./devices_bpf.ts";
 
 const R = "linux.resources";
@@ -100,13 +100,7 @@ export function swapToV2(swap: number, limit: number): number {
 export function applyDevicesV2(rules: LinuxDeviceCgroup[], dir?: string): void {
   if (rules.length === 0) return;
   const emu = DeviceEmulator.fromSpec(rules);
-  const effective = emu.isAllowAll() ? undefined : emu.rules().map((r): LinuxDeviceCgroup => ({
-    allow: r.allow,
-    type: r.type,
-    major: r.major,
-    minor: r.minor,
-    access: accessString(r.access),
-  }));
+  const effective = emu.isAllowAll() ? undefined : emu.rules();
   if (dir === undefined) {
     if (effective !== undefined) deviceFilterProgram(effective);
   } else if (effective !== undefined) applyDeviceProgram(dir, effective);
