@@ -8,6 +8,7 @@
  * for system calls (made with arguments that fail harmlessly: ENOSYS means absent).
  * @module
  */
+import { type CgroupLayout, detectCgroupLayout } from "../cgroup/manager.ts";
 import { E } from "../linux/consts.ts";
 import { rawSyscall } from "../../ffi/syscall.ts";
 import { SYS } from "../../ffi/sysno_x86_64.ts";
@@ -201,31 +202,27 @@ export function hostChecks(view: HostView): Check[] {
     without: "rootless containers (runts run by a user) cannot start",
   });
 
-  const v2Controllers = h.read("/sys/fs/cgroup/cgroup.controllers");
-  const hybrid = h.read("/sys/fs/cgroup/unified/cgroup.controllers") !== undefined ||
-    h.exists("/sys/fs/cgroup/unified/cgroup.procs");
-  const v1 = (h.read("/proc/cgroups") ?? "").split("\n")
-    .filter((l) => l && !l.startsWith("#"))
-    .map((l) => l.split(/\s+/))
-    .filter((f) => f[3] === "1" && h.exists(`/sys/fs/cgroup/${f[0]}`))
-    .map((f) => f[0]!);
-  const mode = v2Controllers !== undefined
-    ? "v2"
-    : v1.length && hybrid
-    ? "hybrid"
-    : v1.length
-    ? "v1"
-    : undefined;
-  const controllers = mode === "v2" ? v2Controllers!.trim().split(/\s+/).filter(Boolean) : v1;
+  // The layout runts itself uses (what /proc/self/mountinfo mounts writable), and the
+  // controllers each hierarchy offers.
+  let layout: CgroupLayout | undefined;
+  let noLayout = "";
+  try {
+    layout = detectCgroupLayout(h.read("/proc/self/mountinfo") ?? "");
+  } catch (e) {
+    noLayout = (e as Error).message;
+  }
+  const mode = layout?.mode;
+  const unified = layout?.unified?.mountPoint;
+  const controllers = mode === "v2"
+    ? (h.read(`${unified}/cgroup.controllers`) ?? "").trim().split(/\s+/).filter(Boolean)
+    : (layout?.v1 ?? []).flatMap((m) => m.controllers).filter((c) => !c.startsWith("name="));
   add({
     name: "cgroups",
     ok: mode !== undefined,
     required: true,
     detail: mode === undefined
-      ? "no cgroup hierarchy under /sys/fs/cgroup"
-      : `${mode}${
-        mode === "hybrid" ? " (v1 controllers, cgroup2 at /sys/fs/cgroup/unified)" : ""
-      }` +
+      ? noLayout.replace(/; .*/, "")
+      : `${mode}${mode === "hybrid" ? ` (v1 controllers, cgroup2 at ${unified})` : ""}` +
         `, controllers: ${controllers.join(" ") || "none"}`,
     without: "resource limits, pause/resume, stats and kill --all cannot work",
   });
@@ -244,7 +241,7 @@ export function hostChecks(view: HostView): Check[] {
   const delegated = view.uid === 0 ||
     (mode === "v2" &&
       h.exists(
-        `/sys/fs/cgroup/user.slice/user-${view.uid}.slice/user@${view.uid}.service/cgroup.procs`,
+        `${unified}/user.slice/user-${view.uid}.slice/user@${view.uid}.service/cgroup.procs`,
       ));
   add({
     name: "cgroup delegation (rootless)",

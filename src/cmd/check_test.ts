@@ -17,10 +17,21 @@ function fakeHost(files: Record<string, string>, missing: SyscallName[] = []): H
   };
 }
 
+/** /proc/self/mountinfo with these mounts ([mount point, fstype, super options]) and a root. */
+function mountinfo(...mounts: [string, string, string][]): string {
+  return [
+    "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
+    ...mounts.map(([at, type, opts], i) =>
+      `${30 + i} 22 0:${30 + i} / ${at} rw,nosuid,nodev,noexec,relatime - ${type} ${type} ${opts}`
+    ),
+  ].join("\n") + "\n";
+}
+
 const NS = ["mnt", "pid", "uts", "ipc", "net", "cgroup"];
 const base: Record<string, string> = {
   "/proc/sys/kernel/osrelease": "6.1.0-13-amd64\n",
   "/proc/self/status": "Name:\tx\nSeccomp:\t0\n",
+  "/proc/self/mountinfo": mountinfo(["/sys/fs/cgroup", "cgroup2", "rw,nsdelegate"]),
   "/sys/fs/cgroup/cgroup.controllers": "cpuset cpu io memory pids\n",
   ...Object.fromEntries(NS.map((n) => [`/proc/self/ns/${n}`, ""])),
 };
@@ -85,27 +96,27 @@ Deno.test("check on an old kernel without openat2 and the new mount API: run can
 });
 
 Deno.test("check reads the cgroup mode: v1, hybrid, none", () => {
-  const v1 = {
-    ...base,
-    "/proc/cgroups":
-      "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpu\t2\t1\t1\nmemory\t3\t1\t1\n",
-    "/sys/fs/cgroup/cpu/tasks": "",
-    "/sys/fs/cgroup/memory/tasks": "",
-  };
-  delete (v1 as Record<string, string>)["/sys/fs/cgroup/cgroup.controllers"];
+  const v1: [string, string, string][] = [
+    ["/sys/fs/cgroup/systemd", "cgroup", "rw,xattr,name=systemd"],
+    ["/sys/fs/cgroup/cpu,cpuacct", "cgroup", "rw,cpu,cpuacct"],
+    ["/sys/fs/cgroup/memory", "cgroup", "rw,memory"],
+  ];
+  const unified: [string, string, string] = ["/sys/fs/cgroup/unified", "cgroup2", "rw"];
+  const roV2: [string, string, string] = ["/sys/fs/cgroup", "cgroup2", "ro"];
   for (
-    const [files, want] of [
-      [v1, "✔ cgroups: v1, controllers: cpu memory"],
+    const [mounts, want] of [
+      [v1, "✔ cgroups: v1, controllers: cpu cpuacct memory"],
       [
-        { ...v1, "/sys/fs/cgroup/unified/cgroup.procs": "" },
-        "✔ cgroups: hybrid (v1 controllers, cgroup2 at /sys/fs/cgroup/unified), controllers: cpu memory",
+        [...v1, unified],
+        "✔ cgroups: hybrid (v1 controllers, cgroup2 at /sys/fs/cgroup/unified), controllers: cpu cpuacct memory",
       ],
       [
-        { "/proc/sys/kernel/osrelease": "6.1.0\n" },
-        "✘ cgroups: no cgroup hierarchy under /sys/fs/cgroup — required: resource limits, pause/resume, stats and kill --all cannot work",
+        [roV2],
+        "✘ cgroups: no writable cgroup hierarchy is mounted (see /proc/self/mountinfo) — required: resource limits, pause/resume, stats and kill --all cannot work",
       ],
     ] as const
   ) {
+    const files = { ...base, "/proc/self/mountinfo": mountinfo(...mounts) };
     const v = fakeHost(files);
     try {
       assertEquals(line(v, "cgroups"), want);
