@@ -29,6 +29,12 @@ export interface CgroupManager {
   join?(pid: number): void;
   /** The cgroup directory of each hierarchy, keyed like runc's state.json `cgroup_paths`. */
   paths(): Record<string, string>;
+  /**
+   * Refuses, before anything is created, resources this host cannot apply where the write
+   * itself would fail late or unclearly (v1 on a hybrid host: `linux.resources.unified` keys
+   * whose controller is bound to a v1 hierarchy). Absent: nothing to check beyond apply().
+   */
+  checkResources?(res: LinuxResources): void;
   /** Writes every limit of the resources (at create time: device rules included). */
   apply(res: LinuxResources): void;
   /**

@@ -359,7 +359,7 @@ export function cgroupManagerFor(opts: CgroupManagerOptions): CgroupManager {
  * @throws {CgroupError} for a frozen cgroup or unified keys this host cannot apply
  */
 export function checkBeforeCreate(cg: CgroupManager, res: LinuxResources): string[] {
-  if (cg instanceof V1Manager) cg.checkUnified(res);
+  cg.checkResources?.(res);
   const paths = cg.paths();
   const where = paths["freezer"] ?? paths[""] ?? Object.values(paths)[0] ?? "";
   let frozen = false;

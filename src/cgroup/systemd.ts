@@ -41,8 +41,7 @@ import {
   type Stats,
 } from "./_common.ts";
 import { connectSystemd, type SystemdUnits, type UnitProperty } from "./_systemd_dbus.ts";
-import { V1Manager } from "./v1.ts";
-import { blkioWeightToIoWeight, sharesToWeight, V2Manager } from "./v2.ts";
+import { blkioWeightToIoWeight, sharesToWeight } from "./v2.ts";
 
 export type { SystemdUnits, UnitProperty } from "./_systemd_dbus.ts";
 import type { SystemdPath } from "./systemd_path.ts";
@@ -194,7 +193,7 @@ export interface SystemdManagerOptions {
   /** The container id (the unit's description). */
   id: string;
   /** The cgroupfs manager of the scope's directories (v1.ts or v2.ts). */
-  files: V1Manager | V2Manager;
+  files: CgroupManager;
   /** Whether the host is v2 (systemd's v2 property names) or v1/hybrid. */
   mode: "v1" | "v2";
   /** Connects to systemd (default: the system bus; tests: a fake). */
@@ -212,7 +211,7 @@ export class SystemdManager implements CgroupManager {
   /** The scope unit's name. */
   readonly unit: string;
   readonly #o: SystemdManagerOptions;
-  readonly #files: V1Manager | V2Manager;
+  readonly #files: CgroupManager;
   #pending: LinuxResources | undefined;
   #started = false;
   /** join() found another unit of the same name running: destroy() must leave it alone. */
@@ -251,6 +250,11 @@ export class SystemdManager implements CgroupManager {
   /** The scope's directory in each hierarchy. */
   paths(): Record<string, string> {
     return this.#files.paths();
+  }
+
+  /** The checks of the manager of the scope's files (v1 or v2). */
+  checkResources(res: LinuxResources): void {
+    this.#files.checkResources?.(res);
   }
 
   /** Remembers the resources until join(), or sets them when the scope is there. */

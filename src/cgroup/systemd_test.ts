@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
 import { CgroupError } from "./_common.ts";
 import { fakeHost } from "./_test_utils.ts";
-import { cgroupManagerFor, loadCgroupDrivers } from "./manager.ts";
+import { cgroupManagerFor, checkBeforeCreate, loadCgroupDrivers } from "./manager.ts";
 import {
   cpusetMask,
   deviceProperties,
@@ -246,6 +246,39 @@ Deno.test("SystemdManager: join() starts the scope with the pid, then writes the
         await cg.destroy();
         assertEquals(sd.calls[2]!.slice(0, 2), ["stop", "docker-abc.scope"]);
         assert(!h.kernel.exists(`${h.root}/${dir}`), "scope directory removed");
+      } finally {
+        h.cleanup();
+      }
+    });
+  }
+});
+
+Deno.test("SystemdManager: checkBeforeCreate() refuses unified keys a hybrid host cannot apply", async (t) => {
+  for (const mode of ["v2", "hybrid"] as const) {
+    await t.step(mode, () => {
+      const h = fakeHost(mode);
+      const sd = fakeSystemd();
+      try {
+        const cg = cgroupManagerFor({
+          cgroupsPath: "system.slice:docker:abc",
+          id: "abc",
+          systemd: true,
+          systemdConnect: () => sd.units,
+          mountinfo: h.mountinfo,
+          fsRoot: h.root,
+          fs: h.fs,
+          kill: () => {},
+        });
+        const res = { unified: { "memory.max": "33554432" } };
+        if (mode === "v2") assertEquals(checkBeforeCreate(cg, res), []);
+        else {
+          assertThrows(
+            () => checkBeforeCreate(cg, res),
+            CgroupError,
+            'linux.resources.unified: "memory.max" cannot be set: this host is hybrid',
+          );
+        }
+        assertEquals(sd.calls, [], "systemd is not asked anything");
       } finally {
         h.cleanup();
       }

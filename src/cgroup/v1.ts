@@ -173,7 +173,7 @@ export class V1Manager implements CgroupManager {
    * @throws {CgroupError} one error naming every key that cannot be set, and the v1 resource
    * that sets the same thing (or conflicts with it, when both are given)
    */
-  checkUnified(res: LinuxResources): void {
+  checkResources(res: LinuxResources): void {
     const keys = Object.keys(res.unified ?? {});
     if (keys.length === 0) return;
     const u = this.#unified;
