@@ -21,7 +21,7 @@ import {
 } from "./namespaces.ts";
 import type { ExecJoin, InitOptions, InitPlan, NsType } from "./options.ts";
 import { maskAndReadonly, sysctls } from "./paths.ts";
-import { oomScoreAdj, processSetup } from "./process.ts";
+import { execAffinity, oomScoreAdj, processSetup } from "./process.ts";
 import { enterRoot, hookPoint, makeCwd, prepareRoot } from "./rootfs.ts";
 
 /** An init: namespaces, rootfs, console, then the process (or an exec, with `b.o.exec`). */
@@ -104,6 +104,7 @@ function waitForParent(b: Builder, what: string): void {
 export function buildExec(b: Builder, exec: ExecJoin): InitPlan {
   b.phase = "namespaces";
   closeRuntimeFds(b);
+  execAffinity(b, "initial");
   if (exec.forkIntoPidNs) return buildExecForked(b, exec);
   if (b.o.waitAtStart) waitForParent(b, "the cgroup");
   b.call("prctl", SYS.prctl, [PR.SET_DUMPABLE, 0, 0, 0, 0], { subject: "PR_SET_DUMPABLE" });

@@ -9,6 +9,7 @@ import { REPORT_FD, StrV } from "../../../ffi/program.ts";
 import { KERNEL_SIGACTION_SIZE, rlimit, u64s } from "../../../ffi/structs/kernel.ts";
 import { SYS } from "../../../ffi/sysno_x86_64.ts";
 import { AT, AT_FDCWD, CLOSE_RANGE_CLOEXEC, E, O, PR, RLIMIT } from "../consts.ts";
+import type { LinuxIOPriority, LinuxScheduler } from "../../oci/spec.ts";
 import type { Builder } from "./builder.ts";
 import { credentials } from "./credentials.ts";
 import { loadSeccomp } from "./seccomp.ts";
@@ -58,6 +59,8 @@ export function processSetup(b: Builder): void {
       subject: `${r.type} ${r.soft}:${r.hard}`,
     });
   }
+  scheduling(b);
+  if (b.o.exec !== undefined) execAffinity(b, "final");
   const pers = b.spec.linux?.personality;
   if (pers !== undefined) {
     const domain = { LINUX: 0x0000, LINUX32: 0x0008 }[pers.domain as "LINUX" | "LINUX32"];
@@ -180,6 +183,138 @@ export function processSetup(b: Builder): void {
       ], { subject, messages });
     }
     if (!last) b.p.label(next);
+  });
+}
+
+const SCHED_POLICY: Record<string, number> = {
+  SCHED_OTHER: 0,
+  SCHED_FIFO: 1,
+  SCHED_RR: 2,
+  SCHED_BATCH: 3,
+  SCHED_ISO: 4,
+  SCHED_IDLE: 5,
+  SCHED_DEADLINE: 6,
+};
+
+const SCHED_FLAG: Record<string, number> = {
+  SCHED_FLAG_RESET_ON_FORK: 0x01,
+  SCHED_FLAG_RECLAIM: 0x02,
+  SCHED_FLAG_DL_OVERRUN: 0x04,
+  SCHED_FLAG_KEEP_POLICY: 0x08,
+  SCHED_FLAG_KEEP_PARAMS: 0x10,
+  SCHED_FLAG_UTIL_CLAMP_MIN: 0x20,
+  SCHED_FLAG_UTIL_CLAMP_MAX: 0x40,
+};
+
+const IOPRIO_CLASS: Record<string, number> = {
+  IOPRIO_CLASS_RT: 1,
+  IOPRIO_CLASS_BE: 2,
+  IOPRIO_CLASS_IDLE: 3,
+};
+
+/** `struct sched_attr` (SCHED_ATTR_SIZE_VER0, 48 bytes) of process.scheduler. */
+export function schedAttr(s: LinuxScheduler): Uint8Array {
+  const policy = SCHED_POLICY[s.policy];
+  if (policy === undefined) {
+    throw new Error(`process.scheduler.policy: unknown policy ${JSON.stringify(s.policy)}`);
+  }
+  let flags = 0;
+  for (const f of s.flags ?? []) {
+    const bit = SCHED_FLAG[f];
+    if (bit === undefined) {
+      throw new Error(`process.scheduler.flags: unknown flag ${JSON.stringify(f)}`);
+    }
+    flags |= bit;
+  }
+  const rt = s.policy === "SCHED_FIFO" || s.policy === "SCHED_RR";
+  if ((s.priority ?? 0) !== 0 && !rt) {
+    throw new Error(
+      `process.scheduler.priority: only SCHED_FIFO and SCHED_RR have one, not ${s.policy}`,
+    );
+  }
+  const attr = new Uint8Array(48);
+  const v = new DataView(attr.buffer);
+  v.setUint32(0, 48, true); // size
+  v.setUint32(4, policy, true);
+  v.setBigUint64(8, BigInt(flags), true);
+  v.setInt32(16, s.nice ?? 0, true);
+  v.setUint32(20, s.priority ?? 0, true);
+  v.setBigUint64(24, BigInt(s.runtime ?? 0), true);
+  v.setBigUint64(32, BigInt(s.deadline ?? 0), true);
+  v.setBigUint64(40, BigInt(s.period ?? 0), true);
+  return attr;
+}
+
+/** The ioprio_set value of process.ioPriority: the class in bits 13-15, the level below. */
+export function ioprioValue(p: LinuxIOPriority): number {
+  const cls = IOPRIO_CLASS[p.class];
+  if (cls === undefined) {
+    throw new Error(`process.ioPriority.class: unknown class ${JSON.stringify(p.class)}`);
+  }
+  if (!Number.isInteger(p.priority) || p.priority < 0 || p.priority > 7) {
+    throw new Error(`process.ioPriority.priority: must be 0 to 7, not ${p.priority}`);
+  }
+  return cls << 13 | p.priority;
+}
+
+/**
+ * process.scheduler (sched_setattr) and process.ioPriority (ioprio_set), set on the process
+ * itself before its capabilities are dropped (a real-time policy needs CAP_SYS_NICE, the RT
+ * I/O class CAP_SYS_ADMIN); what it forks inherits both.
+ */
+function scheduling(b: Builder): void {
+  const { scheduler, ioPriority } = b.spec.process ?? {};
+  if (scheduler !== undefined) {
+    b.call("sched_setattr", SYS.sched_setattr, [0, schedAttr(scheduler), 0], {
+      subject: `process.scheduler ${scheduler.policy}`,
+    });
+  }
+  if (ioPriority !== undefined) {
+    b.call("ioprio_set", SYS.ioprio_set, [IOPRIO_WHO_PROCESS, 0, ioprioValue(ioPriority)], {
+      subject: `process.ioPriority ${ioPriority.class} ${ioPriority.priority}`,
+    });
+  }
+}
+
+const IOPRIO_WHO_PROCESS = 1;
+
+/** CPUs a cpu_set_t holds (glibc's CPU_SETSIZE). */
+const CPU_SETSIZE = 1024;
+
+/**
+ * The cpu_set_t of a CPU list (`"0-3,7"`), undefined for an empty one.
+ * @throws {Error} naming `field` for a malformed list or a CPU beyond 1023
+ */
+export function cpuMask(list: string, field: string): Uint8Array | undefined {
+  if (list.trim() === "") return undefined;
+  const mask = new Uint8Array(CPU_SETSIZE / 8);
+  for (const part of list.split(",")) {
+    const m = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(part);
+    const lo = Number(m?.[1]);
+    const hi = m?.[2] === undefined ? lo : Number(m[2]);
+    if (m === null || hi < lo || hi >= CPU_SETSIZE) {
+      throw new Error(
+        `${field}: ${JSON.stringify(list)} is not a list of CPUs 0 to ${CPU_SETSIZE - 1} ` +
+          '(such as "0-3,7")',
+      );
+    }
+    for (let c = lo; c <= hi; c++) mask[c >> 3]! |= 1 << (c & 7);
+  }
+  return mask;
+}
+
+/**
+ * process.execCPUAffinity of an exec'd process (an init has none, as the runtime-spec says):
+ * `initial` before it joins the container's cgroup, `final` after. An empty or absent list
+ * leaves the affinity as it is (after the join: what the container's cpuset gives).
+ */
+export function execAffinity(b: Builder, which: "initial" | "final"): void {
+  const list = b.spec.process?.execCPUAffinity?.[which];
+  if (list === undefined) return;
+  const mask = cpuMask(list, `process.execCPUAffinity.${which}`);
+  if (mask === undefined) return;
+  b.call("sched_setaffinity", SYS.sched_setaffinity, [0, mask.byteLength, mask], {
+    subject: `process.execCPUAffinity.${which} ${JSON.stringify(list)}`,
   });
 }
 
