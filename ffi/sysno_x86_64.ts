@@ -118,6 +118,7 @@ export const SYS = {
   epoll_wait: 232,
   epoll_ctl: 233,
   tgkill: 234,
+  set_mempolicy: 238,
   ioprio_set: 251,
   waitid: 247,
   openat: 257,

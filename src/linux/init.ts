@@ -243,13 +243,19 @@ function idMap(maps: { containerID: number; hostID: number; size: number }[] | u
 }
 
 /**
- * Refuses what runts cannot apply rather than ignoring it silently: Intel RDT. LSM labels are
+ * Refuses what runts cannot apply rather than ignoring it silently: Intel RDT, network devices
+ * to move. LSM labels are
  * applied only where the host has the LSM (runc's behaviour); this host has neither AppArmor
  * nor SELinux enabled, so they are ignored, as runc does there.
  */
 function checkUnsupported(spec: Spec, warn = printWarning): void {
   if (spec.linux?.intelRdt !== undefined) {
     throw new Error("linux.intelRdt: Intel RDT is not supported by runts");
+  }
+  if (Object.keys(spec.linux?.netDevices ?? {}).length > 0) {
+    throw new Error(
+      "linux.netDevices: moving network devices into the container is not supported by runts",
+    );
   }
   checkSysctls(spec);
   for (const w of checkCapabilities(spec, kernelLastCap())) warn(w);

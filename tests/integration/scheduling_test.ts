@@ -1,10 +1,11 @@
 /**
- * process.scheduler, process.ioPriority and process.execCPUAffinity, seen from inside the
- * container: /proc/self/stat (nice, policy), `ionice -p`, Cpus_allowed_list. The scheduler
- * and the I/O priority are the init's and, through the container's process, every exec's; the
- * exec CPU affinity is an exec's only (the runtime-spec leaves the init out).
+ * process.scheduler, process.ioPriority, process.execCPUAffinity and linux.memoryPolicy, seen
+ * from inside the container: /proc/self/stat (nice, policy), `ionice -p`, Cpus_allowed_list,
+ * /proc/self/numa_maps. The scheduler and the I/O priority are the init's and, through the
+ * container's process, every exec's; the exec CPU affinity is an exec's only (the runtime-spec
+ * leaves the init out).
  */
-import { assertEquals, assertStringIncludes } from "../assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import { type BundleSpec, leftovers, makeBundle, newRoot, runSh, runts } from "./_helpers.ts";
 
 const root = Deno.uid() === 0 ? await newRoot() : "";
@@ -123,6 +124,45 @@ Deno.test({
       await b.cleanup();
       await Deno.remove(dir, { recursive: true });
     }
+    assertEquals(await leftovers(root), NOTHING);
+  },
+});
+
+/** This host's online NUMA nodes (none without NUMA support). */
+function onlineNodes(): string {
+  try {
+    return Deno.readTextFileSync("/sys/devices/system/node/online").trim();
+  } catch {
+    return "";
+  }
+}
+
+Deno.test({
+  name: "linux.memoryPolicy: the init's memory is interleaved; a node the host lacks is refused",
+  ...opts,
+  ignore: opts.ignore || onlineNodes() === "",
+  async fn() {
+    const node = onlineNodes().split(/[-,]/)[0]!;
+    const r = await runSh(root, "mempolicy", "grep -c ' interleave:' /proc/self/numa_maps", {
+      mutate: (s) => (s.linux.memoryPolicy = { mode: "MPOL_INTERLEAVE", nodes: node }),
+    });
+    assertEquals([r.stderr, r.code], ["", 0]);
+    assert(Number(r.stdout) > 0, r.stdout);
+    const plain = await runSh(
+      root,
+      "mempolicy-none",
+      "grep -c ' interleave:' /proc/self/numa_maps",
+    );
+    assertEquals(plain.stdout, "0\n", "without a policy nothing is interleaved");
+
+    const bad = await runSh(root, "mempolicy-bad", "true", {
+      mutate: (s) => (s.linux.memoryPolicy = { mode: "MPOL_BIND", nodes: "1023" }),
+    });
+    assertEquals([bad.stdout, bad.code], ["", 1]);
+    assertStringIncludes(
+      bad.stderr,
+      'set_mempolicy linux.memoryPolicy MPOL_BIND "1023": EINVAL',
+    );
     assertEquals(await leftovers(root), NOTHING);
   },
 });

@@ -775,3 +775,18 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "security: linux.netDevices is refused with a clear error and nothing is left",
+  ...opts,
+  async fn() {
+    const r = await sh("sec-netdev", "echo ran", (s) => (s.linux.netDevices = { eth9: {} }));
+    assertEquals([r.stdout, r.code], ["", 1]);
+    assertEquals(
+      r.stderr,
+      "runts: linux.netDevices: moving network devices into the container is not supported by runts\n",
+    );
+    assertEquals((await runts(["state", "sec-netdev"], { root })).code, 1);
+    assertEquals(await leftovers(root), NOTHING);
+  },
+});

@@ -9,7 +9,7 @@ import { REPORT_FD, StrV } from "../../../ffi/program.ts";
 import { KERNEL_SIGACTION_SIZE, rlimit, u64s } from "../../../ffi/structs/kernel.ts";
 import { SYS } from "../../../ffi/sysno_x86_64.ts";
 import { AT, AT_FDCWD, CLOSE_RANGE_CLOEXEC, E, O, PR, RLIMIT } from "../consts.ts";
-import type { LinuxIOPriority, LinuxScheduler } from "../../oci/spec.ts";
+import type { LinuxIOPriority, LinuxMemoryPolicy, LinuxScheduler } from "../../oci/spec.ts";
 import type { Builder } from "./builder.ts";
 import { credentials } from "./credentials.ts";
 import { loadSeccomp } from "./seccomp.ts";
@@ -60,6 +60,7 @@ export function processSetup(b: Builder): void {
     });
   }
   scheduling(b);
+  memoryPolicy(b);
   if (b.o.exec !== undefined) execAffinity(b, "final");
   const pers = b.spec.linux?.personality;
   if (pers !== undefined) {
@@ -278,29 +279,77 @@ function scheduling(b: Builder): void {
 
 const IOPRIO_WHO_PROCESS = 1;
 
-/** CPUs a cpu_set_t holds (glibc's CPU_SETSIZE). */
-const CPU_SETSIZE = 1024;
+/** Bits of the masks below: glibc's CPU_SETSIZE, and the kernel's largest MAX_NUMNODES. */
+const MASK_BITS = 1024;
 
 /**
- * The cpu_set_t of a CPU list (`"0-3,7"`), undefined for an empty one.
- * @throws {Error} naming `field` for a malformed list or a CPU beyond 1023
+ * The bit mask of a list such as `"0-3,7"` (CPUs, NUMA nodes), undefined for an empty list.
+ * @throws {Error} naming `field` for a malformed list or a number beyond 1023
  */
-export function cpuMask(list: string, field: string): Uint8Array | undefined {
+export function listMask(list: string, field: string, noun: string): Uint8Array | undefined {
   if (list.trim() === "") return undefined;
-  const mask = new Uint8Array(CPU_SETSIZE / 8);
+  const mask = new Uint8Array(MASK_BITS / 8);
   for (const part of list.split(",")) {
     const m = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(part);
     const lo = Number(m?.[1]);
     const hi = m?.[2] === undefined ? lo : Number(m[2]);
-    if (m === null || hi < lo || hi >= CPU_SETSIZE) {
+    if (m === null || hi < lo || hi >= MASK_BITS) {
       throw new Error(
-        `${field}: ${JSON.stringify(list)} is not a list of CPUs 0 to ${CPU_SETSIZE - 1} ` +
+        `${field}: ${JSON.stringify(list)} is not a list of ${noun} 0 to ${MASK_BITS - 1} ` +
           '(such as "0-3,7")',
       );
     }
     for (let c = lo; c <= hi; c++) mask[c >> 3]! |= 1 << (c & 7);
   }
   return mask;
+}
+
+const MPOL_MODE: Record<string, number> = {
+  MPOL_DEFAULT: 0,
+  MPOL_PREFERRED: 1,
+  MPOL_BIND: 2,
+  MPOL_INTERLEAVE: 3,
+  MPOL_LOCAL: 4,
+  MPOL_PREFERRED_MANY: 5,
+  MPOL_WEIGHTED_INTERLEAVE: 6,
+};
+
+const MPOL_FLAG: Record<string, number> = {
+  MPOL_F_NUMA_BALANCING: 1 << 13,
+  MPOL_F_RELATIVE_NODES: 1 << 14,
+  MPOL_F_STATIC_NODES: 1 << 15,
+};
+
+/** set_mempolicy's mode (with its flags) and node mask of linux.memoryPolicy. */
+export function memPolicy(p: LinuxMemoryPolicy): { mode: number; nodes: Uint8Array | undefined } {
+  let mode = MPOL_MODE[p.mode];
+  if (mode === undefined) {
+    throw new Error(`linux.memoryPolicy.mode: unknown mode ${JSON.stringify(p.mode)}`);
+  }
+  for (const f of p.flags ?? []) {
+    const bit = MPOL_FLAG[f];
+    if (bit === undefined) {
+      throw new Error(`linux.memoryPolicy.flags: unknown flag ${JSON.stringify(f)}`);
+    }
+    mode |= bit;
+  }
+  return { mode, nodes: listMask(p.nodes, "linux.memoryPolicy.nodes", "nodes") };
+}
+
+/**
+ * linux.memoryPolicy: the process's NUMA memory policy (set_mempolicy), which what it forks
+ * inherits. The kernel checks the mode against the nodes (MPOL_DEFAULT and MPOL_LOCAL take
+ * none) and this host's nodes, and the error names the policy.
+ */
+function memoryPolicy(b: Builder): void {
+  const p = b.spec.linux?.memoryPolicy;
+  if (p === undefined) return;
+  const { mode, nodes } = memPolicy(p);
+  b.call("set_mempolicy", SYS.set_mempolicy, [
+    mode,
+    nodes ?? null,
+    nodes === undefined ? 0 : MASK_BITS + 1,
+  ], { subject: `linux.memoryPolicy ${p.mode} ${JSON.stringify(p.nodes)}` });
 }
 
 /**
@@ -311,7 +360,7 @@ export function cpuMask(list: string, field: string): Uint8Array | undefined {
 export function execAffinity(b: Builder, which: "initial" | "final"): void {
   const list = b.spec.process?.execCPUAffinity?.[which];
   if (list === undefined) return;
-  const mask = cpuMask(list, `process.execCPUAffinity.${which}`);
+  const mask = listMask(list, `process.execCPUAffinity.${which}`, "CPUs");
   if (mask === undefined) return;
   b.call("sched_setaffinity", SYS.sched_setaffinity, [0, mask.byteLength, mask], {
     subject: `process.execCPUAffinity.${which} ${JSON.stringify(list)}`,

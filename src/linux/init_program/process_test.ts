@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "../../../tests/assert.ts";
-import { cpuMask, ioprioValue, schedAttr } from "./process.ts";
+import { ioprioValue, listMask, memPolicy, schedAttr } from "./process.ts";
 
 Deno.test("schedAttr() lays out struct sched_attr (VER0) of process.scheduler", () => {
   const a = schedAttr({
@@ -54,17 +54,39 @@ Deno.test("ioprioValue() puts the class in bits 13-15 and the level below", () =
   );
 });
 
-Deno.test("cpuMask() reads a CPU list into a cpu_set_t", () => {
-  const m = cpuMask("0-3,7, 9", "f")!;
+Deno.test("listMask() reads a CPU or node list into a 1024-bit mask", () => {
+  const m = listMask("0-3,7, 9", "f", "CPUs")!;
   assertEquals(m.byteLength, 128);
   assertEquals([m[0], m[1], m[2]], [0b1000_1111, 0b10, 0]);
-  assertEquals(cpuMask("1023", "f")![127], 0x80);
-  assertEquals(cpuMask("", "f"), undefined);
+  assertEquals(listMask("1023", "f", "CPUs")![127], 0x80);
+  assertEquals(listMask("", "f", "CPUs"), undefined);
   for (const bad of ["3-1", "1024", "a", "1,,2", "-1", "0-"]) {
     assertThrows(
-      () => cpuMask(bad, "process.execCPUAffinity.final"),
+      () => listMask(bad, "process.execCPUAffinity.final", "CPUs"),
       Error,
       `process.execCPUAffinity.final: ${JSON.stringify(bad)} is not a list of CPUs 0 to 1023`,
     );
   }
+});
+
+Deno.test("memPolicy() gives set_mempolicy's mode with its flags, and the node mask", () => {
+  const p = memPolicy({ mode: "MPOL_BIND", nodes: "0,2", flags: ["MPOL_F_STATIC_NODES"] });
+  assertEquals(p.mode, 2 | 1 << 15);
+  assertEquals(p.nodes![0], 0b101);
+  assertEquals(memPolicy({ mode: "MPOL_LOCAL", nodes: "" }), { mode: 4, nodes: undefined });
+  assertThrows(
+    () => memPolicy({ mode: "MPOL_NOPE", nodes: "0" }),
+    Error,
+    'linux.memoryPolicy.mode: unknown mode "MPOL_NOPE"',
+  );
+  assertThrows(
+    () => memPolicy({ mode: "MPOL_BIND", nodes: "0", flags: ["MPOL_F_X"] }),
+    Error,
+    'linux.memoryPolicy.flags: unknown flag "MPOL_F_X"',
+  );
+  assertThrows(
+    () => memPolicy({ mode: "MPOL_BIND", nodes: "x" }),
+    Error,
+    'linux.memoryPolicy.nodes: "x" is not a list of nodes 0 to 1023',
+  );
 });
