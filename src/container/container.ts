@@ -106,15 +106,17 @@ export class Container {
   }
 
   /**
-   * The status to report: what the record says, corrected by what /proc shows. A container
-   * whose sandbox process is gone is stopped, as in runsc: nothing tracks it any more (delete
-   * still kills whatever of it runs).
+   * The status to report: what the record says, corrected by what /proc shows of the init (its
+   * pid, start time, not a zombie), as runc reads it.
    */
   status(): ContainerStatus {
     const rec = this.rec;
     if (rec.status === "stopped") return "stopped";
     if (rec.status === "creating") return this.sandboxAlive() ? "creating" : "stopped";
-    if (this.sandbox !== undefined && !this.sandboxAlive()) return "stopped";
+    // The init, not the sandbox process, is the container: a sandbox process killed (by a
+    // unit's stop, say) leaves a started init running, which kill, exec, pause and delete still
+    // reach. (A created init reads EOF on its control pipe and exits when the sandbox process
+    // goes.)
     return isAlive(rec) ? rec.status : "stopped";
   }
 

@@ -9,7 +9,9 @@
  *     config.json    0600  the spec the container was created with (exec, update, delete)
  *     sock                 the sandbox process's control socket (a root container's)
  *     sandbox.log          the sandbox process's stderr
- *   ~<id>.<pid>/           a directory being created (made whole, then renamed to <id>)
+ *   ~<hash>.<pid>/         a directory being created (made whole, then renamed to <id>) or
+ *                          removed (renamed from <id>); <hash> is the id's, which may be as
+ *                          long as a file name itself
  * ```
  *
  * Every path under `<root>/<id>` is built here and nowhere else.
@@ -19,6 +21,7 @@
  * unrelated process is never mistaken for the container (crun's status.c does the same).
  * @module
  */
+import { fnv1a32 } from "../hash.ts";
 import { join, resolve } from "../path.ts";
 import type { ContainerStatus } from "../oci/state.ts";
 import { procAlive, readProcStat } from "../linux/procs.ts";
@@ -121,6 +124,20 @@ export function isAlive(record: Pick<ContainerRecord, "pid" | "initStartTime">):
 
 /** Prefix of a directory being created (not a valid id, so never listed). */
 const PARTIAL = "~";
+
+/**
+ * The name of `id`'s directories being created or removed, but for the pid that ends it. The
+ * id's hash stands for it: `~<id>.<pid>` of a 255-character id is no file name. Ids whose hashes
+ * collide share only the sweeping of directories whose process is gone.
+ */
+function partialPrefix(id: string): string {
+  return `${PARTIAL}${fnv1a32(id)}.`;
+}
+
+/** The directory a create (or removal) of `id` by process `pid` works in. */
+export function partialDirName(id: string, pid: number): string {
+  return `${partialPrefix(id)}${pid}`;
+}
 
 function existsPath(path: string): boolean {
   try {
@@ -254,7 +271,7 @@ export class ContainerStore {
     const dir = join(this.#root, id);
     if (this.exists(id)) throw new ContainerExistsError(id);
     this.#sweepPartial(id);
-    const tmp = join(this.#root, `${PARTIAL}${id}.${Deno.pid}`);
+    const tmp = join(this.#root, partialDirName(id, Deno.pid));
     try {
       Deno.mkdirSync(tmp, { mode: 0o700 });
       Deno.chmodSync(tmp, 0o700);
@@ -280,7 +297,7 @@ export class ContainerStore {
 
   /** Removes directories of creates of `id` whose process is gone (killed half-way). */
   #sweepPartial(id: string): void {
-    const prefix = `${PARTIAL}${id}.`;
+    const prefix = partialPrefix(id);
     try {
       for (const e of Deno.readDirSync(this.#root)) {
         if (!e.name.startsWith(prefix)) continue;
@@ -467,7 +484,7 @@ export class ContainerStore {
     // Renamed away first (one atomic step: a reader sees the container or nothing), then
     // removed; a removal cut short leaves a partial directory, which the next create or
     // `delete --force` of the id sweeps.
-    const gone = join(this.#root, `${PARTIAL}${id}.${Deno.pid}`);
+    const gone = join(this.#root, partialDirName(id, Deno.pid));
     try {
       this.withLock(id, () => Deno.renameSync(dir, gone));
     } catch (e) {

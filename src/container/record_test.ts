@@ -6,6 +6,7 @@ import {
   ContainerStore,
   isAlive,
   parseProcStat,
+  partialDirName,
   procStartTime,
   readProcStat,
   validateId,
@@ -293,6 +294,36 @@ Deno.test("ContainerStore: a directory without its lock file is not a container 
     Deno.removeSync(`${root}/web/lock`);
     assertThrows(() => store.withLock("web", () => 1), ContainerNotFoundError);
     assertThrows(() => Deno.statSync(`${root}/web/lock`), Deno.errors.NotFound);
+  }));
+
+Deno.test("ContainerStore: an id as long as a file name is created and removed", () =>
+  withStore((store, root) => {
+    const id = "c".repeat(255);
+    store.create(id, record(id));
+    assertEquals(store.ids(), [id]);
+    store.remove(id);
+    assertEquals([...Deno.readDirSync(root)], []);
+  }));
+
+Deno.test("ContainerStore.removePartial() sweeps what killed creates of the id left", () =>
+  withStore((store, root) => {
+    store.create("db", record("db")); // makes the root
+    const dead = 2 ** 22 + 1; // above the largest pid_max: no such process
+    for (const id of ["web", "c".repeat(255), "db"]) {
+      Deno.mkdirSync(`${root}/${partialDirName(id, dead)}`);
+      Deno.writeTextFileSync(`${root}/${partialDirName(id, dead)}/state.json`, "{}");
+    }
+    Deno.mkdirSync(`${root}/${partialDirName("web", Deno.ppid)}`); // a create still running
+    store.removePartial("web");
+    store.removePartial("c".repeat(255));
+    assertEquals(
+      [...Deno.readDirSync(root)].map((e) => e.name).sort(),
+      [
+        partialDirName("db", dead),
+        partialDirName("web", Deno.ppid),
+        "db",
+      ].sort(),
+    );
   }));
 
 Deno.test("parseProcStat() reads the fields after the last ')' of comm", () => {

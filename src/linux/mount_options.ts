@@ -55,11 +55,19 @@ const PROPAGATION: Record<string, number> = {
   private: MS.PRIVATE,
   unbindable: MS.UNBINDABLE,
 };
-/** Accepted and without effect on the new mount API (sync/async I/O, mandatory locks...). */
+/**
+ * Superblock flags: a new filesystem takes them from fsconfig (the kernel parses them for every
+ * filesystem type); a bind mount has no superblock of its own and ignores them, as mount(2)
+ * does.
+ */
+const SB_FLAGS = new Set(["sync", "async", "dirsync", "lazytime", "nolazytime"]);
+/**
+ * Accepted and without effect: mandatory locks (gone from the kernel), mount(8)'s `defaults`,
+ * `remount`, `silent`/`loud`, `norelatime`, `tmpcopyup` (a Podman option), and `iversion`,
+ * which the new mount API cannot set (the filesystem decides; runc's MS_I_VERSION is ignored
+ * by the filesystems that do not keep one).
+ */
 const IGNORED = new Set([
-  "async",
-  "sync",
-  "dirsync",
   "mand",
   "nomand",
   "silent",
@@ -68,9 +76,21 @@ const IGNORED = new Set([
   "defaults",
   "remount",
   "tmpcopyup",
-  "lazytime",
-  "nolazytime",
+  "iversion",
+  "noiversion",
 ]);
+
+/** Every option name {@linkcode parseMountOptions} recognizes (others are filesystem data). */
+export const MOUNT_OPTION_NAMES: readonly string[] = [
+  ...new Set([
+    "bind",
+    "rbind",
+    ...[SET, CLR, ATIME, PROPAGATION].flatMap((t) => Object.keys(t)),
+    ...[SET, CLR, ATIME, PROPAGATION].flatMap((t) => Object.keys(t).map((k) => `r${k}`)),
+    ...SB_FLAGS,
+    ...IGNORED,
+  ]),
+].sort();
 
 /** Parses a mount's options; `type` "bind" makes it a bind mount too. */
 export function parseMountOptions(options: readonly string[], type?: string): MountOptions {
@@ -116,6 +136,8 @@ export function parseMountOptions(options: readonly string[], type?: string): Mo
       o.recAttrSet = (o.recAttrSet & ~MOUNT_ATTR.ATIME_MASK) | ATIME[opt.slice(1)]!;
     } else if (IGNORED.has(opt)) {
       continue;
+    } else if (SB_FLAGS.has(opt)) {
+      o.data.push([opt, undefined]);
     } else {
       const eq = opt.indexOf("=");
       o.data.push(eq < 0 ? [opt, undefined] : [opt.slice(0, eq), opt.slice(eq + 1)]);

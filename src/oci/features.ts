@@ -11,36 +11,6 @@ import { HOOK_NAMES, type HookName, type LinuxNamespaceType, NAMESPACE_TYPES } f
 
 export { ALL_CAPABILITIES };
 
-/**
- * The mount options runts recognizes (`options` of `mounts`). Filesystem data such as
- * `mode=755` or `size=64k` is passed to the filesystem and, as features.md asks, not listed.
- */
-export const MOUNT_OPTIONS: readonly string[] = [
-  "bind",
-  "dev",
-  "exec",
-  "noatime",
-  "nodev",
-  "nodiratime",
-  "noexec",
-  "norelatime",
-  "nosuid",
-  "private",
-  "rbind",
-  "relatime",
-  "ro",
-  "rprivate",
-  "rshared",
-  "rslave",
-  "runbindable",
-  "rw",
-  "shared",
-  "slave",
-  "strictatime",
-  "suid",
-  "unbindable",
-];
-
 /** The Linux part of the features document. */
 export interface LinuxFeatures {
   /** Recognized namespace types. */
@@ -105,19 +75,23 @@ export interface PlatformFeatures {
 export const RUNTS_VERSION = VERSION;
 
 /**
- * The features document. A fresh object each call (callers may change it).
+ * The features document. A fresh object each call (callers may change it). `recognized` holds
+ * what the layers above this one parse: the mount option names (src/linux/mount_options.ts).
+ * Filesystem data such as `mode=755` is passed to the filesystem and, as features.md asks,
+ * not listed.
  *
  * @example
  * ```ts
- * console.log(JSON.stringify(featuresDocument(), null, "    "));
+ * const doc = featuresDocument({ mountOptions: MOUNT_OPTION_NAMES });
+ * console.log(JSON.stringify(doc, null, "    "));
  * ```
  */
-export function featuresDocument(): Features {
+export function featuresDocument(recognized: { mountOptions: readonly string[] }): Features {
   return {
     ociVersionMin: "1.0.0",
     ociVersionMax: OCI_VERSION,
     hooks: [...HOOK_NAMES],
-    mountOptions: [...MOUNT_OPTIONS],
+    mountOptions: [...recognized.mountOptions],
     linux: {
       namespaces: [...NAMESPACE_TYPES].sort(),
       capabilities: [...ALL_CAPABILITIES],

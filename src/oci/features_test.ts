@@ -1,5 +1,8 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
-import { ALL_CAPABILITIES, featuresDocument, MOUNT_OPTIONS } from "./features.ts";
+import { ALL_CAPABILITIES, featuresDocument as document } from "./features.ts";
+import { MOUNT_OPTION_NAMES as MOUNT_OPTIONS, parseMountOptions } from "../linux/mount_options.ts";
+
+const featuresDocument = () => document({ mountOptions: MOUNT_OPTIONS });
 import { NAMESPACE_TYPES } from "./spec.ts";
 
 Deno.test("ALL_CAPABILITIES is indexed by capability number (CAP_CHOWN=0 ... CAP_CHECKPOINT_RESTORE=40)", () => {
@@ -71,6 +74,12 @@ Deno.test("featuresDocument() lists mount options without filesystem data", () =
   assertEquals(opts.filter((o) => o.includes("=")), []);
   assertEquals(opts, [...opts].sort());
   assertEquals(new Set(MOUNT_OPTIONS).size, MOUNT_OPTIONS.length);
+  // every name listed is the parser's own: none reaches the filesystem as data, but the
+  // superblock flags, which a new filesystem takes from fsconfig
+  const SB = ["async", "dirsync", "lazytime", "nolazytime", "sync"];
+  for (const o of opts) {
+    assertEquals(parseMountOptions([o]).data, SB.includes(o) ? [[o, undefined]] : [], o);
+  }
 });
 
 Deno.test("featuresDocument() returns a fresh document each call", () => {

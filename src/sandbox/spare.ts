@@ -20,6 +20,7 @@
  * sandbox process started by that create gives.
  * @module
  */
+import { fnv1a32 } from "../hash.ts";
 import { join } from "../path.ts";
 import { closeFd } from "../../ffi/process.ts";
 import { setCmdline } from "../../ffi/proctitle.ts";
@@ -86,13 +87,9 @@ export function spareEnvRelevant(name: string): boolean {
 export function spareKey(f: SpareFlags): string {
   const env = Object.entries(Deno.env.toObject()).filter(([k]) => spareEnvRelevant(k))
     .map(([k, v]) => `${k}=${v}`).sort();
-  const s = JSON.stringify([selfArgv([]), f.debug, f.systemdCgroup === true, env, placeOfSelf()]);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0).toString(16).padStart(8, "0");
+  return fnv1a32(
+    JSON.stringify([selfArgv([]), f.debug, f.systemdCgroup === true, env, placeOfSelf()]),
+  );
 }
 
 /** Socket names of the spares in `root` made for `key`. */

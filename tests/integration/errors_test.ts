@@ -189,7 +189,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a killed sandbox process: state tells the truth and delete --force cleans up",
+  name: "a killed sandbox process: the running init is still the container's, to kill and delete",
   ...opts,
   async fn() {
     const b = await makeBundle({ args: ["sleep", "30"] });
@@ -209,10 +209,19 @@ Deno.test({
       };
       for (let i = 0; i < 600 && !gone(); i++) await new Promise((r) => setTimeout(r, 50));
       assert(gone(), `the sandbox process ${rec.sandboxPid} survived SIGKILL`);
+      // The init runs on (a host process, reparented): state says so, and kill reaches it.
       const s = JSON.parse((await runts(["state", id], { root })).stdout);
-      // Nothing tracks the container any more: it is stopped (as in runsc), and delete kills
-      // whatever of it still runs.
-      assertEquals([s.status, s.pid], ["stopped", 0]);
+      assertEquals([s.status, s.pid], ["running", rec.pid]);
+      const ps = await runts(["ps", id], { root });
+      assertStringIncludes(ps.stdout, "sleep 30");
+      const k = await runts(["kill", id, "KILL"], { root });
+      assertEquals([k.code, k.stderr], [0, ""]);
+      let status = "running";
+      for (let i = 0; i < 600 && status !== "stopped"; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        status = JSON.parse((await runts(["state", id], { root })).stdout).status;
+      }
+      assertEquals(status, "stopped");
       const d = await runts(["delete", id], { root });
       assertEquals([d.code, d.stderr], [0, ""]);
       await clean();

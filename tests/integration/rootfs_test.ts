@@ -202,6 +202,43 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "runts run: sync, dirsync and lazytime reach a new filesystem's superblock; iversion is accepted",
+  ...opts,
+  async fn() {
+    const r = await sh(
+      "rootfs-sbflags",
+      "grep -E ' /(mnt|srv) ' /proc/self/mountinfo | sort -k5",
+      (s) => {
+        s.mounts.push(
+          {
+            destination: "/mnt",
+            type: "tmpfs",
+            source: "tmpfs",
+            options: ["sync", "dirsync", "iversion"],
+          },
+          { destination: "/srv", type: "tmpfs", source: "tmpfs", options: ["lazytime"] },
+        );
+      },
+    );
+    assertEquals([r.stderr, r.code], ["", 0]);
+    // mount point, mount options, filesystem type, superblock options (mountinfo's optional
+    // fields end at " - ")
+    const [mnt, srv] = r.stdout.trim().split("\n").map((l) => {
+      const [pre, post] = l.split(" - ");
+      const f = pre!.split(" ");
+      const g = post!.split(" ");
+      return [f[4]!, f[5]!, g[0]!, g[2]!];
+    });
+    assertEquals(mnt!.slice(0, 3), ["/mnt", "rw,relatime", "tmpfs"]);
+    assertStringIncludes(mnt![3]!, "rw,sync,dirsync");
+    assertEquals(srv!.slice(0, 3), ["/srv", "rw,relatime", "tmpfs"]);
+    assertStringIncludes(srv![3]!, "rw,lazytime");
+    assertEquals(await leftovers(root), NOTHING);
+  },
+});
+
+Deno.test({
   name: "runts create: an rslave bind of a shared host mount receives later host mounts",
   ...opts,
   async fn() {
