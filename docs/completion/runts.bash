@@ -73,7 +73,7 @@ _runts() {
       vals=""
       ;;
     run)
-      opts="--bundle -b --console-socket --pid-file --no-pivot --no-new-keyring --preserve-fds --detach -d --keep --help -h"
+      opts="--bundle -b --console-socket --pid-file --no-pivot --no-new-keyring --preserve-fds --detach -d --keep --no-subreaper --help -h"
       vals="--bundle|-b|--console-socket|--pid-file|--preserve-fds"
       ;;
     spec)

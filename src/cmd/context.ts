@@ -29,8 +29,21 @@ export interface GlobalOptions {
   help?: boolean;
 }
 
-/** Points the log lines at --log (or stderr) in --log-format. */
+/**
+ * Points the log lines at --log (or stderr) in --log-format. The file is opened (created) once
+ * here, as runc does: a --log that cannot be written fails the command at once rather than
+ * losing its lines.
+ * @throws {Error} `--log: ...` naming the file and the reason
+ */
 export function setLog(g: GlobalOptions): void {
+  if (g.log !== undefined) {
+    try {
+      Deno.openSync(g.log, { append: true, create: true, mode: 0o644 }).close();
+    } catch (e) {
+      delete g.log; // the error goes to stderr alone
+      throw new Error(`--log: ${(e as Error).message}`);
+    }
+  }
   setLogTarget(g.log, g.logFormat);
 }
 

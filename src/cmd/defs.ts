@@ -412,6 +412,12 @@ export const COMMANDS: CommandDef[] = [
         type: "boolean",
         help: "keep the stopped container's state and cgroup until `runts delete`",
       },
+      {
+        name: "no-subreaper",
+        type: "boolean",
+        help: "accepted as runc does (runts run reaps nothing: the sandbox process is the " +
+          "container's parent)",
+      },
     ],
     examples: ["runts run -b /mycontainer mycontainer"],
     load: async () => (await import("./run.ts")).main,

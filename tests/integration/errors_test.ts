@@ -189,6 +189,25 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a --log file that cannot be opened fails the command, naming it",
+  ...opts,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const log = `${dir}/missing/runts.log`;
+      const r = await runts(["--log", log, "list"], { root });
+      assertEquals([r.code, r.stdout], [1, ""]);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assertStringIncludes(r.stderr, `runts: --log: No such file or directory (os error 2)`);
+      assertStringIncludes(r.stderr, log);
+      assertEquals([...Deno.readDirSync(dir)], []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "a killed sandbox process: the running init is still the container's, to kill and delete",
   ...opts,
   async fn() {

@@ -282,6 +282,23 @@ Deno.test({
 });
 
 Deno.test({
+  name: "run --no-subreaper is accepted, as by runc, and the exit status passed on",
+  ...opts,
+  async fn() {
+    const b = await makeBundle({ args: ["sh", "-c", "exit 3"] });
+    try {
+      for (const [name, run] of both) {
+        const r = await run(["run", "--no-subreaper", "-b", b.dir, `nosub-${name}-${tag}`]);
+        assertEquals([r.code, r.err], [3, ""], name);
+      }
+    } finally {
+      await b.cleanup();
+    }
+    assertEquals(await leftovers(root), { dirs: [], mounts: [], processes: [] });
+  },
+});
+
+Deno.test({
   name: "run --keep keeps the stopped container's state and cgroup until delete",
   ...opts,
   ignore: opts.ignore || memoryHierarchy === undefined,
