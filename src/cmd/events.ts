@@ -68,11 +68,28 @@ export function parseEventsArgs(argv: string[]): EventsArgs {
   return { id: positionals[0]!, intervalMs, stats: values.stats === true };
 }
 
+/**
+ * JSON with every integer written out in full: JSON.stringify writes a double above 2^53 in
+ * its shortest form (cgroup v1's "no limit", 2^63 - 4096, becomes 9223372036854772000), which a
+ * reader into a uint64 (containerd, Docker) takes for another number. Counters read past 2^64
+ * are written as the largest uint64.
+ */
+export function exactJson(v: unknown): string {
+  // JSON.rawJSON (V8 has it; TypeScript's lib does not list it yet)
+  const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+  return JSON.stringify(v, (_k, x) => {
+    if (typeof x !== "number" || !Number.isInteger(x) || Math.abs(x) < 2 ** 53) return x;
+    const n = BigInt(x);
+    const max = (1n << 64n) - 1n;
+    return rawJSON(String(n > max ? max : n));
+  });
+}
+
 /** Runs events: one stats line with --stats, else stats every interval and oom events. */
 export async function main(g: GlobalOptions, argv: string[]): Promise<number> {
   const a = parseEventsArgs(argv);
   const line = (type: string, data: unknown) =>
-    console.log(JSON.stringify({ type, id: a.id, ...(data === undefined ? {} : { data }) }));
+    console.log(exactJson({ type, id: a.id, ...(data === undefined ? {} : { data }) }));
   let { stats, oomKills, status } = await containerStats(g, a.id);
   if (a.stats) {
     line("stats", stats);

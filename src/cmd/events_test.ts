@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "../../tests/assert.ts";
-import { parseDuration, parseEventsArgs } from "./events.ts";
+import { exactJson, parseDuration, parseEventsArgs } from "./events.ts";
 
 Deno.test("parseDuration() reads Go durations in milliseconds", async (t) => {
   const cases: [string, number][] = [
@@ -51,4 +51,12 @@ Deno.test("parseEventsArgs() errors", async (t) => {
       assertThrows(() => parseEventsArgs(argv), Error, msg);
     });
   }
+});
+
+Deno.test("exactJson() writes integers above 2^53 in full, as a uint64 reader needs them", () => {
+  assertEquals(
+    exactJson({ limit: 9223372036854771712, usage: 4096, ratio: 0.5, name: "x", big: 2 ** 70 }),
+    '{"limit":9223372036854771712,"usage":4096,"ratio":0.5,"name":"x","big":18446744073709551615}',
+  );
+  assertEquals(JSON.stringify({ limit: 9223372036854771712 }), '{"limit":9223372036854772000}');
 });

@@ -605,6 +605,13 @@ Deno.test({
       assertEquals(ev.data.pids.current, 3, "sh and two sleeps");
       const cpuacct = Number(read(`${cgDir(c.pid, "cpuacct")}/cpuacct.usage`));
       assert(cpuacct >= ev.data.cpu.usage.total, "no more than cpuacct.usage");
+      // v1's "no limit" (2^63 - 4096) is written digit for digit, as a uint64 reader needs it
+      const limitFile = `${cgDir(c.pid, "memory")}/memory.limit_in_bytes`;
+      if (exists(limitFile)) {
+        const limit = read(limitFile).trim();
+        assert(BigInt(limit) > 2n ** 53n, `memory.limit_in_bytes ${limit}`);
+        assertMatch(s.stdout, new RegExp(`"memory":\\{[^{]*"usage":\\{[^}]*"limit":${limit}[,}]`));
+      }
       await deleteAndCheck(id, dirsOf(c.pid));
     } finally {
       await c.done();
