@@ -12,7 +12,7 @@ export function layerOf(path: string): { rank: number; group: string } {
   const rules: [RegExp, number, string][] = [
     [/^ffi\//, 0, "ffi"],
     [/^src\/oci\//, 1, "oci"],
-    [/^src\/(trace|version|path)\.ts$/, 1, "util"],
+    [/^src\/(trace|version|path|hash)\.ts$/, 1, "util"],
     [/^src\/(linux|cgroup)\//, 2, "linux/cgroup"],
     // The KVM platform (a sandbox process's VMM): beside linux and cgroup.
     [/^src\/kvm\//, 2, "kvm"],
