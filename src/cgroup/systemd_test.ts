@@ -197,22 +197,31 @@ function fakeSystemd(): { units: SystemdUnits; calls: [string, string, UnitPrope
   };
 }
 
+/** The manager of Docker's scope `docker-abc.scope` in system.slice, on a fake host. */
+function dockerScope(
+  h: ReturnType<typeof fakeHost>,
+  units: SystemdUnits,
+  kill: (pid: number) => void = () => {},
+) {
+  return cgroupManagerFor({
+    cgroupsPath: "system.slice:docker:abc",
+    id: "abc",
+    systemd: true,
+    systemdConnect: () => units,
+    mountinfo: h.mountinfo,
+    fsRoot: h.root,
+    fs: h.fs,
+    kill,
+  });
+}
+
 Deno.test("SystemdManager: join() starts the scope with the pid, then writes the files", async (t) => {
   for (const mode of ["v2", "hybrid"] as const) {
     await t.step(mode, async () => {
       const h = fakeHost(mode);
       const sd = fakeSystemd();
       try {
-        const cg = cgroupManagerFor({
-          cgroupsPath: "system.slice:docker:abc",
-          id: "abc",
-          systemd: true,
-          systemdConnect: () => sd.units,
-          mountinfo: h.mountinfo,
-          fsRoot: h.root,
-          fs: h.fs,
-          kill: () => {},
-        });
+        const cg = dockerScope(h, sd.units);
         assertEquals(cg.kind, "systemd");
         cg.create();
         cg.apply({ memory: { limit: 1048576 }, pids: { limit: 9 } });
@@ -259,16 +268,7 @@ Deno.test("SystemdManager: checkBeforeCreate() refuses unified keys a hybrid hos
       const h = fakeHost(mode);
       const sd = fakeSystemd();
       try {
-        const cg = cgroupManagerFor({
-          cgroupsPath: "system.slice:docker:abc",
-          id: "abc",
-          systemd: true,
-          systemdConnect: () => sd.units,
-          mountinfo: h.mountinfo,
-          fsRoot: h.root,
-          fs: h.fs,
-          kill: () => {},
-        });
+        const cg = dockerScope(h, sd.units);
         const res = { unified: { "memory.max": "33554432" } };
         if (mode === "v2") assertEquals(checkBeforeCreate(cg, res), []);
         else {
@@ -302,16 +302,7 @@ Deno.test("SystemdManager: a unit that already runs is refused and left alone by
       close: () => {},
     };
     const killed: number[] = [];
-    const cg = cgroupManagerFor({
-      cgroupsPath: "system.slice:docker:abc",
-      id: "abc",
-      systemd: true,
-      systemdConnect: () => units,
-      mountinfo: h.mountinfo,
-      fsRoot: h.root,
-      fs: h.fs,
-      kill: (pid) => void killed.push(pid),
-    });
+    const cg = dockerScope(h, units, (pid) => void killed.push(pid));
     cg.create();
     assertThrows(
       () => cg.join!(4242),
