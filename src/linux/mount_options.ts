@@ -56,9 +56,9 @@ const PROPAGATION: Record<string, number> = {
   unbindable: MS.UNBINDABLE,
 };
 /**
- * Superblock flags: a new filesystem takes them from fsconfig (the kernel parses them for every
- * filesystem type); a bind mount has no superblock of its own and ignores them, as mount(2)
- * does.
+ * Superblock flags: filesystem data like any other option without `=` (fsconfig's flags, which
+ * the kernel parses for every filesystem type); a bind mount has no superblock of its own and
+ * ignores them, as mount(2) does. Listed for {@linkcode mountOptionNames}.
  */
 const SB_FLAGS = new Set(["sync", "async", "dirsync", "lazytime", "nolazytime"]);
 /**
@@ -80,17 +80,24 @@ const IGNORED = new Set([
   "noiversion",
 ]);
 
-/** Every option name {@linkcode parseMountOptions} recognizes (others are filesystem data). */
-export const MOUNT_OPTION_NAMES: readonly string[] = [
-  ...new Set([
-    "bind",
-    "rbind",
-    ...[SET, CLR, ATIME, PROPAGATION].flatMap((t) => Object.keys(t)),
-    ...[SET, CLR, ATIME, PROPAGATION].flatMap((t) => Object.keys(t).map((k) => `r${k}`)),
-    ...SB_FLAGS,
-    ...IGNORED,
-  ]),
-].sort();
+/**
+ * Every option name runts recognizes (`runts features`): those {@linkcode parseMountOptions}
+ * takes itself and the superblock flags; other options are filesystem data. Made when asked,
+ * not when a create loads this module.
+ */
+export function mountOptionNames(): string[] {
+  const tables = [SET, CLR, ATIME, PROPAGATION].map((t) => Object.keys(t));
+  return [
+    ...new Set([
+      "bind",
+      "rbind",
+      ...tables.flat(),
+      ...tables.flat().map((k) => `r${k}`),
+      ...SB_FLAGS,
+      ...IGNORED,
+    ]),
+  ].sort();
+}
 
 /** Parses a mount's options; `type` "bind" makes it a bind mount too. */
 export function parseMountOptions(options: readonly string[], type?: string): MountOptions {
@@ -136,8 +143,6 @@ export function parseMountOptions(options: readonly string[], type?: string): Mo
       o.recAttrSet = (o.recAttrSet & ~MOUNT_ATTR.ATIME_MASK) | ATIME[opt.slice(1)]!;
     } else if (IGNORED.has(opt)) {
       continue;
-    } else if (SB_FLAGS.has(opt)) {
-      o.data.push([opt, undefined]);
     } else {
       const eq = opt.indexOf("=");
       o.data.push(eq < 0 ? [opt, undefined] : [opt.slice(0, eq), opt.slice(eq + 1)]);

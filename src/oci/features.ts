@@ -82,7 +82,7 @@ export const RUNTS_VERSION = VERSION;
  *
  * @example
  * ```ts
- * const doc = featuresDocument({ mountOptions: MOUNT_OPTION_NAMES });
+ * const doc = featuresDocument({ mountOptions: mountOptionNames() });
  * console.log(JSON.stringify(doc, null, "    "));
  * ```
  */

@@ -1,7 +1,8 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { ALL_CAPABILITIES, featuresDocument as document } from "./features.ts";
-import { MOUNT_OPTION_NAMES as MOUNT_OPTIONS, parseMountOptions } from "../linux/mount_options.ts";
+import { mountOptionNames, parseMountOptions } from "../linux/mount_options.ts";
 
+const MOUNT_OPTIONS = mountOptionNames();
 const featuresDocument = () => document({ mountOptions: MOUNT_OPTIONS });
 import { NAMESPACE_TYPES } from "./spec.ts";
 

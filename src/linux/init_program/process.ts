@@ -213,20 +213,22 @@ const IOPRIO_CLASS: Record<string, number> = {
   IOPRIO_CLASS_IDLE: 3,
 };
 
+/** The kernel's value of a name in `table`; `field` and `what` name it in the error. */
+function valueOf(table: Record<string, number>, name: string, field: string, what: string) {
+  const v = table[name];
+  if (v === undefined) throw new Error(`${field}: unknown ${what} ${JSON.stringify(name)}`);
+  return v;
+}
+
+/** The bits of a list of flag names. */
+function flagBits(table: Record<string, number>, names: readonly string[], field: string) {
+  return names.reduce((bits, f) => bits | valueOf(table, f, field, "flag"), 0);
+}
+
 /** `struct sched_attr` (SCHED_ATTR_SIZE_VER0, 48 bytes) of process.scheduler. */
 export function schedAttr(s: LinuxScheduler): Uint8Array {
-  const policy = SCHED_POLICY[s.policy];
-  if (policy === undefined) {
-    throw new Error(`process.scheduler.policy: unknown policy ${JSON.stringify(s.policy)}`);
-  }
-  let flags = 0;
-  for (const f of s.flags ?? []) {
-    const bit = SCHED_FLAG[f];
-    if (bit === undefined) {
-      throw new Error(`process.scheduler.flags: unknown flag ${JSON.stringify(f)}`);
-    }
-    flags |= bit;
-  }
+  const policy = valueOf(SCHED_POLICY, s.policy, "process.scheduler.policy", "policy");
+  const flags = flagBits(SCHED_FLAG, s.flags ?? [], "process.scheduler.flags");
   const rt = s.policy === "SCHED_FIFO" || s.policy === "SCHED_RR";
   if ((s.priority ?? 0) !== 0 && !rt) {
     throw new Error(
@@ -246,16 +248,12 @@ export function schedAttr(s: LinuxScheduler): Uint8Array {
   return attr;
 }
 
-/** The ioprio_set value of process.ioPriority: the class in bits 13-15, the level below. */
+/**
+ * The ioprio_set value of process.ioPriority: the class in bits 13-15, the level (0 to 7, as
+ * the config parser checked) below.
+ */
 export function ioprioValue(p: LinuxIOPriority): number {
-  const cls = IOPRIO_CLASS[p.class];
-  if (cls === undefined) {
-    throw new Error(`process.ioPriority.class: unknown class ${JSON.stringify(p.class)}`);
-  }
-  if (!Number.isInteger(p.priority) || p.priority < 0 || p.priority > 7) {
-    throw new Error(`process.ioPriority.priority: must be 0 to 7, not ${p.priority}`);
-  }
-  return cls << 13 | p.priority;
+  return valueOf(IOPRIO_CLASS, p.class, "process.ioPriority.class", "class") << 13 | p.priority;
 }
 
 /**
@@ -322,17 +320,8 @@ const MPOL_FLAG: Record<string, number> = {
 
 /** set_mempolicy's mode (with its flags) and node mask of linux.memoryPolicy. */
 export function memPolicy(p: LinuxMemoryPolicy): { mode: number; nodes: Uint8Array | undefined } {
-  let mode = MPOL_MODE[p.mode];
-  if (mode === undefined) {
-    throw new Error(`linux.memoryPolicy.mode: unknown mode ${JSON.stringify(p.mode)}`);
-  }
-  for (const f of p.flags ?? []) {
-    const bit = MPOL_FLAG[f];
-    if (bit === undefined) {
-      throw new Error(`linux.memoryPolicy.flags: unknown flag ${JSON.stringify(f)}`);
-    }
-    mode |= bit;
-  }
+  const mode = valueOf(MPOL_MODE, p.mode, "linux.memoryPolicy.mode", "mode") |
+    flagBits(MPOL_FLAG, p.flags ?? [], "linux.memoryPolicy.flags");
   return { mode, nodes: listMask(p.nodes, "linux.memoryPolicy.nodes", "nodes") };
 }
 
