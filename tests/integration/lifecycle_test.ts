@@ -4,6 +4,7 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../assert.ts";
 import { leftovers, makeBundle, newRoot, runts } from "./_helpers.ts";
+import { readProcStat } from "../../src/linux/procs.ts";
 
 const root = Deno.uid() === 0 ? await newRoot() : "";
 const opts = { ignore: Deno.uid() !== 0, sanitizeResources: false, sanitizeOps: false };
@@ -152,17 +153,14 @@ Deno.test({
       assertEquals(k2.code, 1);
       assertStringIncludes(k2.stderr, "container not running");
 
-      const sandboxPid = JSON.parse(Deno.readTextFileSync(`${root}/${id}/state.json`)).sandboxPid;
-      assert(sandboxPid > 0, `sandboxPid ${sandboxPid}`);
+      const rec = JSON.parse(Deno.readTextFileSync(`${root}/${id}/state.json`));
+      assert(rec.sandboxPid > 0, `sandboxPid ${rec.sandboxPid}`);
       const d = await runts(["delete", id], { root });
       assertEquals([d.code, d.stderr], [0, ""]);
       // delete returns once the sandbox process has ended (gone, or a zombie not yet reaped)
-      let sandboxState = "gone";
-      try {
-        const stat = Deno.readTextFileSync(`/proc/${sandboxPid}/stat`);
-        sandboxState = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]!;
-      } catch { /* reaped */ }
-      assert(["gone", "Z"].includes(sandboxState), `the sandbox process is ${sandboxState}`);
+      const sb = readProcStat(rec.sandboxPid);
+      const ended = sb === undefined || sb.startTime !== rec.sandboxStartTime || sb.state === "Z";
+      assert(ended, `the sandbox process is ${sb?.state}`);
       const gone = await runts(["state", id], { root });
       assertEquals(gone.code, 1);
       assertStringIncludes(gone.stderr, `container "${id}" does not exist`);
